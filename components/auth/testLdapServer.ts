@@ -1,0 +1,114 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { labelsFor, restrictedContainerSecurity, restrictedPodSecurity, selectorFor } from "../common";
+
+export interface TestLdapServerArgs {
+  namespace: pulumi.Input<string>;
+  /** An OpenLDAP image with Bitnami's environment interface (LDAP_USERS, LDAP_PASSWORDS, ...). */
+  image: pulumi.Input<string>;
+  /** Users to create, each with a generated password. */
+  users: string[];
+}
+
+const baseDn = "dc=example,dc=org";
+const usersOu = "users";
+/** Port the image listens on as a non-root user, and the port the Service offers. */
+const containerPort = 1389;
+const servicePort = 389;
+/** The Bitnami OpenLDAP image's non-root user. */
+const ldapUid = 1001;
+
+/**
+ * A throw-away OpenLDAP server with a few users, for dev stacks: plain LDAP inside the cluster,
+ * data in an emptyDir (users are re-created from the Secret at every start).
+ */
+export class TestLdapServer extends pulumi.ComponentResource {
+  /** Host name the hub uses to reach the server. */
+  public readonly address: pulumi.Output<string>;
+  public readonly port: number = servicePort;
+  /** Where the image puts its users. */
+  public readonly bindDnTemplate = `cn={username},ou=${usersOu},${baseDn}`;
+  /** The generated password of each test user (secret). */
+  public readonly passwords: pulumi.Output<Record<string, string>>;
+
+  constructor(name: string, args: TestLdapServerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("jupyterhub-nfs:auth:TestLdapServer", name, {}, opts);
+    const labels = labelsFor("test-ldap", name);
+    const selector = selectorFor("test-ldap", name);
+    const child = { parent: this };
+
+    const password = (id: string) =>
+      new random.RandomPassword(`${name}-${id}-password`, { length: 20, special: false }, child).result;
+    const adminPassword = password("admin");
+    const userPasswords = args.users.map((user) => password(`user-${user}`));
+
+    const secret = new k8s.core.v1.Secret(
+      `${name}-secret`,
+      {
+        metadata: { name, namespace: args.namespace, labels },
+        stringData: {
+          LDAP_ADMIN_PASSWORD: adminPassword,
+          LDAP_PASSWORDS: pulumi.all(userPasswords).apply((p) => p.join(",")),
+        },
+      },
+      child,
+    );
+
+    new k8s.apps.v1.Deployment(
+      `${name}-deployment`,
+      {
+        metadata: { name, namespace: args.namespace, labels },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: selector },
+          template: {
+            metadata: { labels },
+            spec: {
+              automountServiceAccountToken: false,
+              securityContext: restrictedPodSecurity(ldapUid, 0),
+              containers: [
+                {
+                  name: "openldap",
+                  image: args.image,
+                  env: [
+                    { name: "LDAP_ROOT", value: baseDn },
+                    { name: "LDAP_ADMIN_USERNAME", value: "admin" },
+                    { name: "LDAP_USER_DC", value: usersOu },
+                    { name: "LDAP_USERS", value: args.users.join(",") },
+                    { name: "LDAP_PORT_NUMBER", value: String(containerPort) },
+                    { name: "LDAP_ADMIN_PASSWORD", valueFrom: { secretKeyRef: { name: secret.metadata.name, key: "LDAP_ADMIN_PASSWORD" } } },
+                    { name: "LDAP_PASSWORDS", valueFrom: { secretKeyRef: { name: secret.metadata.name, key: "LDAP_PASSWORDS" } } },
+                  ],
+                  ports: [{ name: "ldap", containerPort }],
+                  // The image writes its runtime config under /opt/bitnami at start-up.
+                  securityContext: { ...restrictedContainerSecurity, readOnlyRootFilesystem: false },
+                  readinessProbe: { tcpSocket: { port: "ldap" }, periodSeconds: 10 },
+                  resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },
+                  volumeMounts: [{ name: "data", mountPath: "/bitnami/openldap" }],
+                },
+              ],
+              volumes: [{ name: "data", emptyDir: {} }],
+            },
+          },
+        },
+      },
+      child,
+    );
+
+    const service = new k8s.core.v1.Service(
+      `${name}-service`,
+      {
+        metadata: { name, namespace: args.namespace, labels },
+        spec: { type: "ClusterIP", selector, ports: [{ name: "ldap", port: servicePort, targetPort: "ldap" }] },
+      },
+      child,
+    );
+
+    this.address = pulumi.interpolate`${service.metadata.name}.${service.metadata.namespace}.svc`;
+    this.passwords = pulumi.secret(
+      pulumi.all(userPasswords).apply((p) => Object.fromEntries(args.users.map((user, i) => [user, p[i]]))),
+    );
+    this.registerOutputs({ address: this.address, passwords: this.passwords });
+  }
+}

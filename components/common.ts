@@ -1,0 +1,52 @@
+import type * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+
+/** Labels every object of ours carries; `component` also serves as the pod selector. */
+export function labelsFor(component: string, instance: string): Record<string, string> {
+  return {
+    "app.kubernetes.io/name": component,
+    "app.kubernetes.io/instance": instance,
+    "app.kubernetes.io/part-of": "jupyterhub-nfs",
+    "app.kubernetes.io/managed-by": "pulumi",
+  };
+}
+
+/** The subset of labelsFor that selects a component's pods (stable: selectors are immutable). */
+export function selectorFor(component: string, instance: string): Record<string, string> {
+  return {
+    "app.kubernetes.io/name": component,
+    "app.kubernetes.io/instance": instance,
+  };
+}
+
+/** Pod-level settings for a pod that satisfies Pod Security `restricted`, running as `uid`. */
+export function restrictedPodSecurity(
+  uid: number,
+  gid: number,
+): k8s.types.input.core.v1.PodSecurityContext {
+  return {
+    runAsNonRoot: true,
+    runAsUser: uid,
+    runAsGroup: gid,
+    fsGroup: gid,
+    seccompProfile: { type: "RuntimeDefault" },
+  };
+}
+
+/** Container-level settings for Pod Security `restricted`: no escalation, no capabilities. */
+export const restrictedContainerSecurity: k8s.types.input.core.v1.SecurityContext = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  capabilities: { drop: ["ALL"] },
+};
+
+/**
+ * Where a Service can be reached: the load balancer's address once it has one, else its
+ * in-cluster DNS name (reach it with `kubectl port-forward`).
+ */
+export function serviceUrl(service: k8s.core.v1.Service, type: string): pulumi.Output<string> {
+  if (type === "LoadBalancer") {
+    return service.status.loadBalancer.ingress.apply((ingress) => `http://${ingress[0].ip ?? ingress[0].hostname}/`);
+  }
+  return pulumi.interpolate`http://${service.metadata.name}.${service.metadata.namespace}.svc/`;
+}

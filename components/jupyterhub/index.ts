@@ -1,0 +1,277 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { labelsFor, restrictedContainerSecurity, restrictedPodSecurity, selectorFor, serviceUrl } from "../common";
+import { renderHubConfig, type HubSettings } from "./hubConfig";
+
+export { renderHubConfig, type HubSettings, type LdapSettings } from "./hubConfig";
+
+/** Hub settings as the component takes them: the URLs it derives itself are left out. */
+export type HubConfigInput = Omit<HubSettings, "namespace" | "hubConnectUrl" | "proxyApiUrl" | "databasePath">;
+
+export interface JupyterHubArgs {
+  namespace: pulumi.Input<string>;
+  hubImage: pulumi.Input<string>;
+  proxyImage: pulumi.Input<string>;
+  proxyServiceType: "ClusterIP" | "NodePort" | "LoadBalancer";
+  /** Size and StorageClass ("" for the cluster default) of the hub's database claim. */
+  dbSize: pulumi.Input<string>;
+  dbStorageClassName: string;
+  /** What goes into jupyterhub_config.py (LDAP, users, the single-user pods). */
+  hub: pulumi.Input<HubConfigInput>;
+  /** Password for the LDAP search user (lookup_dn), if any; kept in the hub Secret. */
+  ldapSearchPassword?: pulumi.Input<string>;
+}
+
+/** The hub's own uid and gid in the k8s-hub image. */
+const hubUid = 1000;
+const hubPort = 8081;
+const proxyPort = 8000;
+const proxyApiPort = 8001;
+const configDir = "/usr/local/etc/jupyterhub";
+const dataDir = "/srv/jupyterhub";
+const searchPasswordEnv = "LDAP_LOOKUP_DN_SEARCH_PASSWORD";
+
+/**
+ * JupyterHub with KubeSpawner and LDAPAuthenticator, and configurable-http-proxy as its own
+ * Deployment. The hub may manage user pods in its namespace and nothing else.
+ */
+export class JupyterHub extends pulumi.ComponentResource {
+  public readonly hubServiceName: pulumi.Output<string>;
+  public readonly proxyServiceName: pulumi.Output<string>;
+  /** Where users open the hub: the load balancer's address, or how to reach it. */
+  public readonly url: pulumi.Output<string>;
+  /** The generated jupyterhub_config.py (contains no secret). */
+  public readonly configText: pulumi.Output<string>;
+
+  constructor(name: string, args: JupyterHubArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("jupyterhub-nfs:hub:JupyterHub", name, {}, opts);
+    const hubLabels = labelsFor("hub", name);
+    const proxyLabels = labelsFor("proxy", name);
+    const hubSelector = selectorFor("hub", name);
+    const proxySelector = selectorFor("proxy", name);
+    const child = { parent: this };
+
+    // RBAC: exactly what KubeSpawner uses with a shared, pre-made claim. No ClusterRole, no wildcard.
+    const serviceAccount = new k8s.core.v1.ServiceAccount(
+      `${name}-hub`,
+      { metadata: { name: "hub", namespace: args.namespace, labels: hubLabels } },
+      child,
+    );
+    const role = new k8s.rbac.v1.Role(
+      `${name}-hub`,
+      {
+        metadata: { name: "hub", namespace: args.namespace, labels: hubLabels },
+        rules: [
+          { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch", "create", "delete"] },
+          { apiGroups: [""], resources: ["events"], verbs: ["get", "list", "watch"] },
+        ],
+      },
+      child,
+    );
+    new k8s.rbac.v1.RoleBinding(
+      `${name}-hub`,
+      {
+        metadata: { name: "hub", namespace: args.namespace, labels: hubLabels },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
+        subjects: [{ kind: "ServiceAccount", name: serviceAccount.metadata.name, namespace: args.namespace }],
+      },
+      child,
+    );
+
+    // Generated once and kept in Pulumi state (encrypted), so they are stable across `pulumi up`.
+    const cookieSecret = new random.RandomBytes(`${name}-cookie-secret`, { length: 32 }, child);
+    const proxyToken = new random.RandomPassword(`${name}-proxy-token`, { length: 48, special: false }, child);
+    const secretData: Record<string, pulumi.Input<string>> = {
+      "cookie-secret": cookieSecret.hex,
+      "proxy-token": proxyToken.result,
+    };
+    if (args.ldapSearchPassword !== undefined) secretData["ldap-search-password"] = args.ldapSearchPassword;
+    const secret = new k8s.core.v1.Secret(
+      `${name}-hub`,
+      { metadata: { name: "hub", namespace: args.namespace, labels: hubLabels }, type: "Opaque", stringData: secretData },
+      child,
+    );
+    const fromSecret = (key: string): k8s.types.input.core.v1.EnvVarSource => ({
+      secretKeyRef: { name: secret.metadata.name, key },
+    });
+
+    const hubService = new k8s.core.v1.Service(
+      `${name}-hub`,
+      {
+        metadata: { name: "hub", namespace: args.namespace, labels: hubLabels },
+        spec: { type: "ClusterIP", selector: hubSelector, ports: [{ name: "http", port: hubPort, targetPort: "http" }] },
+      },
+      child,
+    );
+    const proxyApiService = new k8s.core.v1.Service(
+      `${name}-proxy-api`,
+      {
+        metadata: { name: "proxy-api", namespace: args.namespace, labels: proxyLabels },
+        spec: {
+          type: "ClusterIP",
+          selector: proxySelector,
+          ports: [{ name: "api", port: proxyApiPort, targetPort: "api" }],
+        },
+      },
+      child,
+    );
+
+    const hubHost = pulumi.interpolate`${hubService.metadata.name}.${hubService.metadata.namespace}.svc`;
+    const settings: pulumi.Output<HubSettings> = pulumi
+      .all([args.hub, args.namespace, hubHost, proxyApiService.metadata.name])
+      .apply(([hub, namespace, host, proxyApi]) => ({
+        ...hub,
+        ldap: {
+          ...hub.ldap,
+          lookupDn: hub.ldap.lookupDn && {
+            ...hub.ldap.lookupDn,
+            searchPasswordEnv: args.ldapSearchPassword !== undefined ? searchPasswordEnv : undefined,
+          },
+        },
+        namespace,
+        hubConnectUrl: `http://${host}:${hubPort}`,
+        proxyApiUrl: `http://${proxyApi}.${namespace}.svc:${proxyApiPort}`,
+        databasePath: `${dataDir}/jupyterhub.sqlite`,
+      }));
+    this.configText = settings.apply(renderHubConfig);
+
+    // Auto-named: a changed jupyterhub_config.py gets a new ConfigMap name, which rolls the hub.
+    const config = new k8s.core.v1.ConfigMap(
+      `${name}-hub-config`,
+      { metadata: { namespace: args.namespace, labels: hubLabels }, data: { "jupyterhub_config.py": this.configText } },
+      child,
+    );
+
+    // The sqlite database lives on its own small claim: not in /tmp, and not on NFS.
+    const dbClaim = new k8s.core.v1.PersistentVolumeClaim(
+      `${name}-hub-db`,
+      {
+        metadata: { name: "hub-db", namespace: args.namespace, labels: hubLabels },
+        spec: {
+          accessModes: ["ReadWriteOnce"],
+          ...(args.dbStorageClassName !== "" ? { storageClassName: args.dbStorageClassName } : {}),
+          resources: { requests: { storage: args.dbSize } },
+        },
+      },
+      child,
+    );
+
+    const hubEnv: k8s.types.input.core.v1.EnvVar[] = [
+      { name: "JPY_COOKIE_SECRET", valueFrom: fromSecret("cookie-secret") },
+      { name: "CONFIGPROXY_AUTH_TOKEN", valueFrom: fromSecret("proxy-token") },
+      { name: "PYTHONUNBUFFERED", value: "1" },
+    ];
+    if (args.ldapSearchPassword !== undefined) {
+      hubEnv.push({ name: searchPasswordEnv, valueFrom: fromSecret("ldap-search-password") });
+    }
+    new k8s.apps.v1.Deployment(
+      `${name}-hub`,
+      {
+        metadata: { name: "hub", namespace: args.namespace, labels: hubLabels },
+        spec: {
+          replicas: 1,
+          // One hub owns the sqlite database (ReadWriteOnce): never two at once.
+          strategy: { type: "Recreate" },
+          selector: { matchLabels: hubSelector },
+          template: {
+            metadata: { labels: hubLabels },
+            spec: {
+              serviceAccountName: serviceAccount.metadata.name,
+              securityContext: restrictedPodSecurity(hubUid, hubUid),
+              containers: [
+                {
+                  name: "hub",
+                  image: args.hubImage,
+                  command: ["jupyterhub", "--config", `${configDir}/jupyterhub_config.py`],
+                  workingDir: dataDir,
+                  env: hubEnv,
+                  ports: [{ name: "http", containerPort: hubPort }],
+                  securityContext: restrictedContainerSecurity,
+                  readinessProbe: { httpGet: { path: "/hub/health", port: "http" }, periodSeconds: 10 },
+                  resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "1Gi" } },
+                  volumeMounts: [
+                    { name: "config", mountPath: configDir, readOnly: true },
+                    { name: "data", mountPath: dataDir },
+                    { name: "tmp", mountPath: "/tmp" },
+                  ],
+                },
+              ],
+              volumes: [
+                { name: "config", configMap: { name: config.metadata.name } },
+                { name: "data", persistentVolumeClaim: { claimName: dbClaim.metadata.name } },
+                { name: "tmp", emptyDir: {} },
+              ],
+            },
+          },
+        },
+      },
+      child,
+    );
+
+    new k8s.apps.v1.Deployment(
+      `${name}-proxy`,
+      {
+        metadata: { name: "proxy", namespace: args.namespace, labels: proxyLabels },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: proxySelector },
+          template: {
+            metadata: { labels: proxyLabels },
+            spec: {
+              automountServiceAccountToken: false,
+              securityContext: restrictedPodSecurity(65534, 65534),
+              containers: [
+                {
+                  name: "proxy",
+                  image: args.proxyImage,
+                  command: [
+                    "configurable-http-proxy",
+                    "--ip=",
+                    `--port=${proxyPort}`,
+                    "--api-ip=",
+                    `--api-port=${proxyApiPort}`,
+                    pulumi.interpolate`--default-target=http://${hubHost}:${hubPort}`,
+                    pulumi.interpolate`--error-target=http://${hubHost}:${hubPort}/hub/error`,
+                  ],
+                  env: [{ name: "CONFIGPROXY_AUTH_TOKEN", valueFrom: fromSecret("proxy-token") }],
+                  ports: [
+                    { name: "http", containerPort: proxyPort },
+                    { name: "api", containerPort: proxyApiPort },
+                  ],
+                  securityContext: restrictedContainerSecurity,
+                  readinessProbe: { httpGet: { path: "/_chp_healthz", port: "http" }, periodSeconds: 10 },
+                  resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "512Mi" } },
+                },
+              ],
+            },
+          },
+        },
+      },
+      child,
+    );
+
+    const proxyPublic = new k8s.core.v1.Service(
+      `${name}-proxy-public`,
+      {
+        metadata: { name: "proxy-public", namespace: args.namespace, labels: proxyLabels },
+        spec: {
+          type: args.proxyServiceType,
+          selector: proxySelector,
+          ports: [{ name: "http", port: 80, targetPort: "http" }],
+        },
+      },
+      child,
+    );
+
+    this.hubServiceName = hubService.metadata.name;
+    this.proxyServiceName = proxyPublic.metadata.name;
+    this.url = serviceUrl(proxyPublic, args.proxyServiceType);
+    this.registerOutputs({
+      hubServiceName: this.hubServiceName,
+      proxyServiceName: this.proxyServiceName,
+      url: this.url,
+      configText: this.configText,
+    });
+  }
+}

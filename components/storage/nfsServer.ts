@@ -1,0 +1,112 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { labelsFor, selectorFor } from "../common";
+
+export interface NfsServerArgs {
+  namespace: pulumi.Input<string>;
+  /** NFS server image; it exports /exports and must run privileged. */
+  image: pulumi.Input<string>;
+  /** ReadWriteOnce claim holding the data, mounted at /exports. */
+  claimName: pulumi.Input<string>;
+  /** Create a NetworkPolicy that admits NFS traffic only from these CIDRs. */
+  networkPolicy: boolean;
+  /** The node network: the kubelet mounts NFS volumes from the node. */
+  allowedCidrs: pulumi.Input<pulumi.Input<string>[]>;
+}
+
+/** The NFS protocol's ports: NFSv4 needs only nfs; NFSv3 clients also need mountd and rpcbind. */
+const nfsPorts = [
+  { name: "nfs", port: 2049 },
+  { name: "mountd", port: 20048 },
+  { name: "rpcbind", port: 111 },
+];
+
+/**
+ * An in-cluster NFS server exporting one ReadWriteOnce disk, behind a ClusterIP Service whose
+ * address the NFS PersistentVolume uses (the kubelet cannot resolve Service DNS names).
+ */
+export class NfsServer extends pulumi.ComponentResource {
+  public readonly serviceName: pulumi.Output<string>;
+  /** The address the API server assigned to the Service. */
+  public readonly clusterIP: pulumi.Output<string>;
+
+  constructor(name: string, args: NfsServerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("jupyterhub-nfs:storage:NfsServer", name, {}, opts);
+    const labels = labelsFor("nfs-server", name);
+    const selector = selectorFor("nfs-server", name);
+
+    new k8s.apps.v1.Deployment(
+      `${name}-deployment`,
+      {
+        metadata: { name, namespace: args.namespace, labels },
+        spec: {
+          replicas: 1,
+          // The disk is ReadWriteOnce: a rolling update would wait forever for the old pod's disk.
+          strategy: { type: "Recreate" },
+          selector: { matchLabels: selector },
+          template: {
+            metadata: { labels },
+            spec: {
+              automountServiceAccountToken: false,
+              containers: [
+                {
+                  name: "nfs-server",
+                  image: args.image,
+                  ports: nfsPorts.map((p) => ({ name: p.name, containerPort: p.port, protocol: "TCP" })),
+                  // The kernel NFS server needs it; the namespace is Pod Security `privileged` for this pod alone.
+                  securityContext: { privileged: true },
+                  readinessProbe: { tcpSocket: { port: "nfs" }, periodSeconds: 10 },
+                  resources: { requests: { cpu: "100m", memory: "128Mi" } },
+                  volumeMounts: [{ name: "exports", mountPath: "/exports" }],
+                },
+              ],
+              volumes: [{ name: "exports", persistentVolumeClaim: { claimName: args.claimName } }],
+            },
+          },
+        },
+      },
+      { parent: this },
+    );
+
+    // Nothing in this Service depends on stack config, so ordinary changes never replace it
+    // (a new Service would get a new IP, and the NFS PersistentVolume with it).
+    const service = new k8s.core.v1.Service(
+      `${name}-service`,
+      {
+        metadata: { name, namespace: args.namespace, labels },
+        spec: {
+          type: "ClusterIP",
+          selector,
+          ports: nfsPorts.map((p) => ({ name: p.name, port: p.port, targetPort: p.port, protocol: "TCP" })),
+        },
+      },
+      { parent: this },
+    );
+
+    if (args.networkPolicy) {
+      // NFS has no authentication: whoever reaches 2049 reads every user's directory.
+      // Only the nodes (where the kubelet mounts volumes) may connect; user pods may not.
+      new k8s.networking.v1.NetworkPolicy(
+        `${name}-ingress`,
+        {
+          metadata: { name, namespace: args.namespace, labels },
+          spec: {
+            podSelector: { matchLabels: selector },
+            policyTypes: ["Ingress"],
+            ingress: [
+              {
+                from: pulumi.output(args.allowedCidrs).apply((cidrs) => cidrs.map((cidr) => ({ ipBlock: { cidr } }))),
+                ports: nfsPorts.map((p) => ({ port: p.port, protocol: "TCP" })),
+              },
+            ],
+          },
+        },
+        { parent: this },
+      );
+    }
+
+    this.serviceName = service.metadata.name;
+    this.clusterIP = service.spec.clusterIP;
+    this.registerOutputs({ serviceName: this.serviceName, clusterIP: this.clusterIP });
+  }
+}

@@ -1,0 +1,63 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { labelsFor } from "../common";
+
+export interface NfsVolumeArgs {
+  /** The NFS Service's ClusterIP (an output of the Service, never typed by hand). */
+  server: pulumi.Input<string>;
+  /** Size the volume advertises; NFS does not enforce it. */
+  capacity: pulumi.Input<string>;
+  /** Namespace and name of the ReadWriteMany claim the hub and file browser mount. */
+  claimNamespace: pulumi.Input<string>;
+  claimName: string;
+}
+
+/** The shared NFS export as a ReadWriteMany PersistentVolume, and a claim bound to exactly it. */
+export class NfsVolume extends pulumi.ComponentResource {
+  public readonly volumeName: pulumi.Output<string>;
+  public readonly claimName: pulumi.Output<string>;
+
+  constructor(name: string, args: NfsVolumeArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("jupyterhub-nfs:storage:NfsVolume", name, {}, opts);
+    const labels = labelsFor("notebooks-volume", name);
+
+    // spec.nfs is immutable, so a new server address means a new volume. The volume is
+    // auto-named so the replacement exists before the old one goes.
+    const volume = new k8s.core.v1.PersistentVolume(
+      `${name}-pv`,
+      {
+        metadata: { labels },
+        spec: {
+          capacity: { storage: args.capacity },
+          accessModes: ["ReadWriteMany"],
+          // Deleting the claim must never touch the files: the export is the user's data.
+          persistentVolumeReclaimPolicy: "Retain",
+          storageClassName: "",
+          // The volume-nfs image exports /exports as the NFSv4 root (fsid=0), so the path is "/".
+          nfs: { server: args.server, path: "/" },
+        },
+      },
+      { parent: this, replaceOnChanges: ["spec.nfs"] },
+    );
+
+    const claim = new k8s.core.v1.PersistentVolumeClaim(
+      `${name}-pvc`,
+      {
+        metadata: { name: args.claimName, namespace: args.claimNamespace, labels },
+        spec: {
+          accessModes: ["ReadWriteMany"],
+          // "" and volumeName: bind to the NFS volume, never let a default class provision a disk.
+          storageClassName: "",
+          volumeName: volume.metadata.name,
+          resources: { requests: { storage: args.capacity } },
+        },
+      },
+      // A claim's volumeName cannot change; its name is fixed, so the old one goes first.
+      { parent: this, replaceOnChanges: ["spec.volumeName"], deleteBeforeReplace: true },
+    );
+
+    this.volumeName = volume.metadata.name;
+    this.claimName = claim.metadata.name;
+    this.registerOutputs({ volumeName: this.volumeName, claimName: this.claimName });
+  }
+}

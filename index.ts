@@ -1,0 +1,181 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { TestLdapServer } from "./components/auth/testLdapServer";
+import { FileBrowser } from "./components/fileBrowser";
+import { JupyterHub, type LdapSettings } from "./components/jupyterhub";
+import { GceDisk } from "./components/storage/gceDisk";
+import { NfsServer } from "./components/storage/nfsServer";
+import { NfsVolume } from "./components/storage/nfsVolume";
+import { StorageClassDisk } from "./components/storage/storageClassDisk";
+import { readStackConfig, type ValidatedConfig } from "./stacks";
+
+/** The notebook user of the Jupyter images (jovyan) and its group (users). */
+const notebookUid = 1000;
+const notebookGid = 100;
+/** Folder of the NFS export that holds one folder per user. */
+const notebooksDir = "notebooks";
+
+function podSecurityLabels(level: "privileged" | "baseline"): Record<string, string> {
+  return {
+    "pod-security.kubernetes.io/enforce": level,
+    // Warn about anything short of `restricted`, so drift shows up in `kubectl` output.
+    "pod-security.kubernetes.io/warn": "restricted",
+    "pod-security.kubernetes.io/audit": "restricted",
+  };
+}
+
+/** "500m" -> 0.5, "2" -> 2: KubeSpawner takes CPU limits in cores. */
+function cpuCores(quantity: string): number {
+  return quantity.endsWith("m") ? parseInt(quantity, 10) / 1000 : Number(quantity);
+}
+
+/** "2Gi" -> bytes: KubeSpawner reads "2G" as 2 GiB, so we hand it an unambiguous number. */
+function bytes(quantity: string): number {
+  const unit = quantity.endsWith("Gi") ? 1024 ** 3 : 1024 ** 2;
+  return parseInt(quantity, 10) * unit;
+}
+
+/** The composition root: reads the validated config, creates the namespaces and wires the components. */
+function deploy(cfg: ValidatedConfig) {
+  // User pods get an init container that runs as root (to chown their folder), so the hub
+  // namespace enforces `baseline`; the hub, proxy and browser themselves meet `restricted`.
+  const hubNamespace = new k8s.core.v1.Namespace("hub-namespace", {
+    metadata: { name: cfg.namespace, labels: podSecurityLabels("baseline") },
+  });
+  // Deleting a namespace deletes the claims in it. With a StorageClass disk the data claim lives
+  // here, so the namespace is kept whenever the disk is.
+  const keepNfsNamespace = cfg.diskKind === "storageClass" && cfg.diskRetainOnDelete;
+  const nfsNamespace = new k8s.core.v1.Namespace(
+    "nfs-namespace",
+    { metadata: { name: cfg.nfsNamespace, labels: podSecurityLabels("privileged") } },
+    { retainOnDelete: keepNfsNamespace },
+  );
+
+  const disk =
+    cfg.diskKind === "gce"
+      ? new GceDisk("notebook-disk", {
+          namespace: nfsNamespace.metadata.name,
+          diskName: cfg.diskName,
+          zone: cfg.diskZone,
+          sizeGb: parseInt(cfg.diskSize, 10) * (cfg.diskSize.endsWith("Ti") ? 1024 : 1),
+          diskType: cfg.diskType,
+          snapshots: cfg.diskSnapshots
+            ? { retentionDays: cfg.diskSnapshotRetentionDays, startTime: cfg.diskSnapshotStartTime }
+            : undefined,
+          retainOnDelete: cfg.diskRetainOnDelete,
+          protect: cfg.diskProtect,
+        })
+      : new StorageClassDisk("notebook-disk", {
+          namespace: nfsNamespace.metadata.name,
+          claimName: cfg.diskName,
+          storageClassName: cfg.storageClassName,
+          size: cfg.diskSize,
+          retainOnDelete: cfg.diskRetainOnDelete,
+          protect: cfg.diskProtect,
+        });
+
+  const nfsServer = new NfsServer("nfs-server", {
+    namespace: nfsNamespace.metadata.name,
+    image: cfg.nfsImage,
+    claimName: disk.claimName,
+    networkPolicy: cfg.networkPolicies,
+    allowedCidrs: cfg.nfsAllowedCidrs,
+  });
+
+  // The wiring the manual recipe did by hand: the volume points at the Service's assigned IP.
+  const notebooks = new NfsVolume("notebooks", {
+    server: nfsServer.clusterIP,
+    capacity: cfg.diskSize,
+    claimNamespace: hubNamespace.metadata.name,
+    claimName: "notebooks",
+  });
+
+  const fileBrowser = cfg.fileBrowser
+    ? new FileBrowser("file-browser", {
+        namespace: hubNamespace.metadata.name,
+        image: cfg.fileBrowserImage,
+        claimName: notebooks.claimName,
+        serviceType: cfg.fileBrowserServiceType,
+        // Anything reachable from outside the cluster asks for a password.
+        basicAuth: cfg.fileBrowserServiceType !== "ClusterIP",
+        readerGid: notebookGid,
+      })
+    : undefined;
+
+  const testLdap = cfg.ldapTestServer
+    ? new TestLdapServer("test-ldap", {
+        namespace: hubNamespace.metadata.name,
+        image: cfg.ldapTestImage,
+        users: cfg.ldapTestUsers,
+      })
+    : undefined;
+
+  const ldap: pulumi.Input<LdapSettings> = testLdap
+    ? testLdap.address.apply((serverAddress) => ({
+        serverAddress,
+        serverPort: testLdap.port,
+        // The test server speaks plain LDAP, and only inside the cluster.
+        tlsStrategy: "insecure" as const,
+        bindDnTemplates: [testLdap.bindDnTemplate],
+        allowedGroups: cfg.allowedGroups,
+      }))
+    : {
+        serverAddress: cfg.ldapServer,
+        serverPort: cfg.ldapPort,
+        tlsStrategy: cfg.ldapTlsStrategy,
+        bindDnTemplates: cfg.ldapBindDnTemplates,
+        lookupDn: cfg.ldapLookupDn
+          ? {
+              userSearchBase: cfg.ldapUserSearchBase,
+              userAttribute: cfg.ldapUserAttribute,
+              searchUser: cfg.ldapLookupDnSearchUser,
+            }
+          : undefined,
+        allowedGroups: cfg.allowedGroups,
+      };
+
+  const hub = new JupyterHub("jupyterhub", {
+    namespace: hubNamespace.metadata.name,
+    hubImage: cfg.hubImage,
+    proxyImage: cfg.proxyImage,
+    proxyServiceType: cfg.proxyServiceType,
+    dbSize: cfg.hubDbSize,
+    dbStorageClassName: cfg.hubDbStorageClassName,
+    ldapSearchPassword: cfg.ldapLookupDnSearchPassword,
+    hub: pulumi.all([ldap, notebooks.claimName]).apply(([ldapSettings, notebooksClaim]) => ({
+      ldap: ldapSettings,
+      allowedUsers: cfg.allowedUsers,
+      allowAllUsers: cfg.allowAllUsers,
+      adminUsers: cfg.adminUsers,
+      singleuser: {
+        image: cfg.singleuserImage,
+        uid: notebookUid,
+        gid: notebookGid,
+        cpuLimit: cpuCores(cfg.userCpuLimit),
+        memoryLimitBytes: bytes(cfg.userMemoryLimit),
+        notebooksClaim,
+        notebooksDir,
+        mountPath: "/home/jovyan",
+      },
+      cullIdleSeconds: cfg.cullIdleSeconds,
+    })),
+  });
+
+  return {
+    hubUrl: hub.url,
+    fileBrowserUrl: fileBrowser?.url,
+    fileBrowserUsername: fileBrowser?.username,
+    fileBrowserPassword: fileBrowser?.password ? pulumi.secret(fileBrowser.password) : undefined,
+    nfsServerIp: nfsServer.clusterIP,
+    diskName: disk instanceof GceDisk ? disk.diskName : disk.claimName,
+    hubNamespace: hubNamespace.metadata.name,
+    nfsNamespace: nfsNamespace.metadata.name,
+    notebooksClaim: notebooks.claimName,
+    notebooksVolume: notebooks.volumeName,
+    ldapTestPasswords: testLdap?.passwords,
+  };
+}
+
+// Pulumi runs an exported function as the program and takes its result as the stack outputs.
+// Config is read and validated first, so bad config fails before any resource is registered.
+export = () => deploy(readStackConfig());

@@ -1,0 +1,123 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { z } from "zod";
+import { readProjectFile, type ConfigDeclaration } from "./projectFile";
+import { stackConfigSchema, type StackConfig } from "./schema";
+
+export { stackConfigSchema, type StackConfig } from "./schema";
+export { readProjectFile, findProjectDir, type ConfigDeclaration } from "./projectFile";
+
+/** Keys whose values are never printed, not even in an error message. */
+const secretKeys: ReadonlySet<string> = new Set(["ldapLookupDnSearchPassword"]);
+
+/** The validated stack configuration, with secret values only as secret Outputs (undefined when unset). */
+export type ValidatedConfig = Omit<StackConfig, "ldapLookupDnSearchPassword"> & {
+  ldapLookupDnSearchPassword: pulumi.Output<string> | undefined;
+};
+
+/** Thrown before any resource exists when the stack's config is wrong; lists every problem. */
+export class StackConfigError extends Error {
+  constructor(
+    readonly project: string,
+    readonly problems: ReadonlyArray<{ key: string; message: string }>,
+  ) {
+    super(
+      "invalid stack configuration:\n" +
+        problems.map((p) => `  ${project}:${p.key}: ${p.message}`).join("\n"),
+    );
+    this.name = "StackConfigError";
+  }
+}
+
+function show(key: string, value: unknown): string {
+  return secretKeys.has(key) ? "[secret]" : JSON.stringify(value);
+}
+
+/** Turns the string the CLI hands over into the type Pulumi.yaml declares for the key. */
+function parseRaw(key: string, raw: string, decl: ConfigDeclaration): { value?: unknown; error?: string } {
+  switch (decl.type) {
+    case "string":
+      return { value: raw };
+    case "integer":
+      return /^-?\d+$/.test(raw.trim())
+        ? { value: Number(raw) }
+        : { error: `${show(key, raw)} is not a whole number` };
+    case "boolean":
+      return raw === "true" || raw === "false"
+        ? { value: raw === "true" }
+        : { error: `${show(key, raw)} is not true or false` };
+    case "array": {
+      try {
+        const parsed: unknown = JSON.parse(raw);
+        if (Array.isArray(parsed)) return { value: parsed };
+      } catch {
+        // reported below
+      }
+      return { error: `${show(key, raw)} is not a list (set it with \`pulumi config set --path '${key}[0]' value\`)` };
+    }
+  }
+}
+
+function describeIssue(issue: z.core.$ZodIssue, input: Record<string, unknown>): { key: string; message: string } {
+  const key = String(issue.path[0] ?? "");
+  const where = issue.path.length > 1 ? `[${issue.path.slice(1).join("][")}]` : "";
+  if (issue.code === "unrecognized_keys") {
+    return { key: issue.keys.join(", "), message: "is not a key of this project (see Pulumi.yaml)" };
+  }
+  let value: unknown = input[key];
+  for (const part of issue.path.slice(1)) {
+    value = (value as Record<PropertyKey, unknown> | undefined)?.[part];
+  }
+  return { key: key + where, message: `${show(key, value)} ${issue.message}` };
+}
+
+/**
+ * Validates raw config (keys without the project prefix, values as the CLI passes them, strings)
+ * against Pulumi.yaml and the schema. Pure: no Pulumi runtime involved, so tests can call it.
+ */
+export function validateConfig(
+  raw: Record<string, string>,
+  declarations: Map<string, ConfigDeclaration>,
+  project: string,
+): StackConfig {
+  const problems: { key: string; message: string }[] = [];
+  const input: Record<string, unknown> = {};
+  for (const [key, decl] of declarations) {
+    const given = raw[key];
+    if (given === undefined) {
+      input[key] = decl.default;
+      continue;
+    }
+    const parsed = parseRaw(key, given, decl);
+    if (parsed.error) problems.push({ key, message: parsed.error });
+    else input[key] = parsed.value;
+  }
+  for (const key of Object.keys(raw)) {
+    if (!declarations.has(key)) problems.push({ key, message: "is not a key of this project (see Pulumi.yaml)" });
+  }
+  if (problems.length > 0) throw new StackConfigError(project, problems);
+
+  const result = stackConfigSchema.safeParse(input);
+  if (!result.success) {
+    throw new StackConfigError(
+      project,
+      result.error.issues.map((issue) => describeIssue(issue, input)),
+    );
+  }
+  return result.data;
+}
+
+/**
+ * Reads this stack's config from the Pulumi runtime (the CLI, or the mocks of `npm run render`)
+ * and validates it. Call it before registering any resource.
+ */
+export function readStackConfig(): ValidatedConfig {
+  const project = readProjectFile();
+  const prefix = `${project.name}:`;
+  const raw: Record<string, string> = {};
+  for (const [key, value] of Object.entries(pulumi.runtime.allConfig())) {
+    if (key.startsWith(prefix)) raw[key.slice(prefix.length)] = value;
+  }
+  const config = validateConfig(raw, project.config, project.name);
+  const password = config.ldapLookupDnSearchPassword;
+  return { ...config, ldapLookupDnSearchPassword: password === "" ? undefined : pulumi.secret(password) };
+}

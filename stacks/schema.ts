@@ -1,0 +1,175 @@
+import { z } from "zod";
+
+/**
+ * The validation rules for every key declared in Pulumi.yaml. Types, descriptions and
+ * defaults live in Pulumi.yaml (the CLI applies them); this file says which values are
+ * acceptable and how keys depend on each other. A test keeps the two key sets equal.
+ */
+
+const dns1123Label = z
+  .string()
+  .max(63, "must be at most 63 characters")
+  .regex(
+    /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/,
+    "must be a DNS-1123 label: lower-case letters, digits and '-', starting and ending with a letter or digit",
+  );
+
+const dns1123Subdomain = z
+  .string()
+  .max(253, "must be at most 253 characters")
+  .regex(
+    /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/,
+    "must be a DNS-1123 subdomain (lower-case letters, digits, '-' and '.')",
+  );
+
+/** An image reference that is pinned: a tag other than `latest`, or a digest. */
+const pinnedImage = z
+  .string()
+  .regex(
+    /^(?:[a-z0-9]+(?:[.-][a-z0-9]+)*(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/,
+    "must be an image reference such as registry.example.org/team/image:1.2.3",
+  )
+  .refine((ref) => /@sha256:/.test(ref) || /:[\w][\w.-]*$/.test(ref.replace(/^[^/]*\//, "")), {
+    message: "must pin a tag or digest (image:1.2.3 or image@sha256:...)",
+  })
+  .refine((ref) => !/:latest$/.test(ref), { message: "must not use the moving tag 'latest'" });
+
+/** Whole Gi or Ti: what a GCE disk can be, and what we accept for every volume we size. */
+export const diskQuantity = z
+  .string()
+  .regex(/^[1-9]\d*(Gi|Ti)$/, "must be a whole number of Gi or Ti, such as 200Gi or 1Ti");
+
+const smallQuantity = z
+  .string()
+  .regex(/^[1-9]\d*(Mi|Gi)$/, "must be a whole number of Mi or Gi, such as 512Mi or 1Gi");
+
+const cpuQuantity = z
+  .string()
+  .regex(/^(\d+(\.\d+)?|[1-9]\d*m)$/, "must be a CPU quantity such as 2, 0.5 or 500m");
+
+const memoryQuantity = z
+  .string()
+  .regex(/^[1-9]\d*(Ki|Mi|Gi|Ti|k|M|G|T)?$/, "must be a memory quantity such as 2Gi or 512Mi");
+
+const serviceType = z.enum(["ClusterIP", "NodePort", "LoadBalancer"]);
+
+const gceZone = z
+  .string()
+  .regex(/^[a-z]+(-[a-z]+)*\d+-[a-z]$/, "must be a GCE zone such as europe-west1-b");
+
+const cidr = z.union([z.cidrv4(), z.cidrv6()], { error: "must be a CIDR such as 10.128.0.0/9" });
+
+const ldapHost = z
+  .string()
+  .regex(
+    /^(?=.{1,253}$)[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*$|^[0-9a-fA-F:.]+$/,
+    "must be a host name or IP address, without scheme or port",
+  );
+
+const ldapUsername = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "must be a user name of letters, digits, '.', '_' and '-'");
+
+export const stackConfigSchema = z
+  .object({
+    namespace: dns1123Label,
+    nfsNamespace: dns1123Label,
+
+    diskKind: z.enum(["gce", "storageClass"]),
+    diskName: dns1123Label,
+    diskSize: diskQuantity,
+    diskType: z.enum(["pd-standard", "pd-balanced", "pd-ssd"]),
+    diskZone: z.union([z.literal(""), gceZone]),
+    diskSnapshots: z.boolean(),
+    diskSnapshotRetentionDays: z.number().int().min(1).max(3650),
+    diskSnapshotStartTime: z
+      .string()
+      .regex(/^([01]\d|2[0-3]):00$/, "must be a whole UTC hour such as 03:00"),
+    diskRetainOnDelete: z.boolean(),
+    diskProtect: z.boolean(),
+    storageClassName: dns1123Subdomain,
+
+    nfsImage: pinnedImage,
+    nfsAllowedCidrs: z.array(cidr).min(1, "must list at least one CIDR"),
+    networkPolicies: z.boolean(),
+
+    hubImage: pinnedImage,
+    proxyImage: pinnedImage,
+    singleuserImage: pinnedImage,
+    hubDbSize: smallQuantity,
+    hubDbStorageClassName: z.union([z.literal(""), dns1123Subdomain]),
+    proxyServiceType: serviceType,
+    userCpuLimit: cpuQuantity,
+    userMemoryLimit: memoryQuantity,
+    cullIdleSeconds: z.number().int().min(0),
+
+    fileBrowser: z.boolean(),
+    fileBrowserImage: pinnedImage,
+    fileBrowserServiceType: serviceType,
+
+    allowedUsers: z.array(ldapUsername),
+    allowedGroups: z.array(z.string().min(1)),
+    allowAllUsers: z.boolean(),
+    adminUsers: z.array(ldapUsername),
+
+    ldapTestServer: z.boolean(),
+    ldapTestImage: pinnedImage,
+    ldapTestUsers: z.array(ldapUsername),
+    ldapServer: z.union([z.literal(""), ldapHost]),
+    ldapPort: z.number().int().min(1).max(65535),
+    ldapTlsStrategy: z.enum(["before_bind", "on_connect", "insecure"]),
+    ldapBindDnTemplates: z.array(
+      z.string().refine((t) => t.includes("{username}"), { message: "must contain {username}" }),
+    ),
+    ldapLookupDn: z.boolean(),
+    ldapUserSearchBase: z.string(),
+    ldapUserAttribute: z.string().regex(/^[A-Za-z][A-Za-z0-9-]*$/, "must be an LDAP attribute name"),
+    ldapLookupDnSearchUser: z.string(),
+    ldapLookupDnSearchPassword: z.string(),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const fail = (key: keyof typeof c, message: string) =>
+      ctx.addIssue({ code: "custom", path: [key], message });
+
+    if (c.namespace === c.nfsNamespace) {
+      fail("nfsNamespace", "must differ from namespace: the NFS server needs its own privileged namespace");
+    }
+    if (c.diskKind === "gce") {
+      if (c.diskZone === "") fail("diskZone", "is required when diskKind is gce");
+      if (/^\d+Gi$/.test(c.diskSize) && parseInt(c.diskSize, 10) < 10) {
+        fail("diskSize", "must be at least 10Gi for a GCE disk");
+      }
+    } else if (c.diskSnapshots) {
+      fail("diskSnapshots", "needs diskKind gce: snapshots of a StorageClass claim belong to the cluster's VolumeSnapshot setup");
+    }
+
+    if (c.ldapTestServer) {
+      if (c.ldapTestUsers.length === 0) fail("ldapTestUsers", "must name at least one user when ldapTestServer is on");
+      if (c.ldapServer !== "") fail("ldapServer", "must be empty when ldapTestServer is on (the hub is pointed at the test server)");
+      if (c.ldapBindDnTemplates.length > 0 || c.ldapLookupDn) {
+        fail("ldapBindDnTemplates", "must be empty, and ldapLookupDn off, when ldapTestServer is on");
+      }
+    } else {
+      if (c.ldapServer === "") fail("ldapServer", "is required unless ldapTestServer is on");
+      if (c.ldapLookupDn) {
+        if (c.ldapUserSearchBase === "") fail("ldapUserSearchBase", "is required when ldapLookupDn is on");
+      } else if (c.ldapBindDnTemplates.length === 0) {
+        fail("ldapBindDnTemplates", "must list at least one template unless ldapLookupDn is on");
+      }
+    }
+    if (c.ldapLookupDnSearchPassword !== "" && c.ldapLookupDnSearchUser === "") {
+      fail("ldapLookupDnSearchUser", "is required when ldapLookupDnSearchPassword is set");
+    }
+    if (!c.allowAllUsers && c.allowedUsers.length === 0 && c.allowedGroups.length === 0) {
+      fail(
+        "allowedUsers",
+        "JupyterHub 5 lets nobody log in: set allowedUsers or allowedGroups, or allowAllUsers to true",
+      );
+    }
+  });
+
+export type StackConfig = z.infer<typeof stackConfigSchema>;
+
+/** The kind of raw value the CLI hands over for each key, so we know how to parse its string. */
+export type ConfigValueType = "string" | "integer" | "boolean" | "array";
