@@ -163,16 +163,18 @@ function deploy(cfg: ValidatedConfig) {
 
   return {
     hubUrl: hub.url,
-    fileBrowserUrl: fileBrowser?.url,
-    fileBrowserUsername: fileBrowser?.username,
-    fileBrowserPassword: fileBrowser?.password ? pulumi.secret(fileBrowser.password) : undefined,
+    ...(fileBrowser && { fileBrowserUrl: fileBrowser.url }),
+    ...(fileBrowser?.password && {
+      fileBrowserUsername: fileBrowser.username,
+      fileBrowserPassword: pulumi.secret(fileBrowser.password),
+    }),
     nfsServerIp: nfsServer.clusterIP,
     diskName: disk instanceof GceDisk ? disk.diskName : disk.claimName,
     hubNamespace: hubNamespace.metadata.name,
     nfsNamespace: nfsNamespace.metadata.name,
     notebooksClaim: notebooks.claimName,
     notebooksVolume: notebooks.volumeName,
-    ldapTestPasswords: testLdap?.passwords,
+    ...(testLdap && { ldapTestPasswords: testLdap.passwords }),
   };
 }
 

@@ -20,10 +20,7 @@ export function selectorFor(component: string, instance: string): Record<string,
 }
 
 /** Pod-level settings for a pod that satisfies Pod Security `restricted`, running as `uid`. */
-export function restrictedPodSecurity(
-  uid: number,
-  gid: number,
-): k8s.types.input.core.v1.PodSecurityContext {
+export function restrictedPodSecurity(uid: number, gid: number): k8s.types.input.core.v1.PodSecurityContext {
   return {
     runAsNonRoot: true,
     runAsUser: uid,

@@ -4,7 +4,7 @@ import { readProjectFile, type ConfigDeclaration } from "./projectFile";
 import { stackConfigSchema, type StackConfig } from "./schema";
 
 export { stackConfigSchema, type StackConfig } from "./schema";
-export { readProjectFile, findProjectDir, type ConfigDeclaration } from "./projectFile";
+export { readProjectFile, findProjectDir, type ConfigDeclaration, type ProjectFile } from "./projectFile";
 
 /** Keys whose values are never printed, not even in an error message. */
 const secretKeys: ReadonlySet<string> = new Set(["ldapLookupDnSearchPassword"]);
@@ -20,10 +20,7 @@ export class StackConfigError extends Error {
     readonly project: string,
     readonly problems: ReadonlyArray<{ key: string; message: string }>,
   ) {
-    super(
-      "invalid stack configuration:\n" +
-        problems.map((p) => `  ${project}:${p.key}: ${p.message}`).join("\n"),
-    );
+    super("invalid stack configuration:\n" + problems.map((p) => `  ${project}:${p.key}: ${p.message}`).join("\n"));
     this.name = "StackConfigError";
   }
 }
@@ -38,9 +35,7 @@ function parseRaw(key: string, raw: string, decl: ConfigDeclaration): { value?: 
     case "string":
       return { value: raw };
     case "integer":
-      return /^-?\d+$/.test(raw.trim())
-        ? { value: Number(raw) }
-        : { error: `${show(key, raw)} is not a whole number` };
+      return /^-?\d+$/.test(raw.trim()) ? { value: Number(raw) } : { error: `${show(key, raw)} is not a whole number` };
     case "boolean":
       return raw === "true" || raw === "false"
         ? { value: raw === "true" }

@@ -39,13 +39,9 @@ export const diskQuantity = z
   .string()
   .regex(/^[1-9]\d*(Gi|Ti)$/, "must be a whole number of Gi or Ti, such as 200Gi or 1Ti");
 
-const smallQuantity = z
-  .string()
-  .regex(/^[1-9]\d*(Mi|Gi)$/, "must be a whole number of Mi or Gi, such as 512Mi or 1Gi");
+const smallQuantity = z.string().regex(/^[1-9]\d*(Mi|Gi)$/, "must be a whole number of Mi or Gi, such as 512Mi or 1Gi");
 
-const cpuQuantity = z
-  .string()
-  .regex(/^(\d+(\.\d+)?|[1-9]\d*m)$/, "must be a CPU quantity such as 2, 0.5 or 500m");
+const cpuQuantity = z.string().regex(/^(\d+(\.\d+)?|[1-9]\d*m)$/, "must be a CPU quantity such as 2, 0.5 or 500m");
 
 const memoryQuantity = z
   .string()
@@ -53,9 +49,7 @@ const memoryQuantity = z
 
 const serviceType = z.enum(["ClusterIP", "NodePort", "LoadBalancer"]);
 
-const gceZone = z
-  .string()
-  .regex(/^[a-z]+(-[a-z]+)*\d+-[a-z]$/, "must be a GCE zone such as europe-west1-b");
+const gceZone = z.string().regex(/^[a-z]+(-[a-z]+)*\d+-[a-z]$/, "must be a GCE zone such as europe-west1-b");
 
 const cidr = z.union([z.cidrv4(), z.cidrv6()], { error: "must be a CIDR such as 10.128.0.0/9" });
 
@@ -82,9 +76,7 @@ export const stackConfigSchema = z
     diskZone: z.union([z.literal(""), gceZone]),
     diskSnapshots: z.boolean(),
     diskSnapshotRetentionDays: z.number().int().min(1).max(3650),
-    diskSnapshotStartTime: z
-      .string()
-      .regex(/^([01]\d|2[0-3]):00$/, "must be a whole UTC hour such as 03:00"),
+    diskSnapshotStartTime: z.string().regex(/^([01]\d|2[0-3]):00$/, "must be a whole UTC hour such as 03:00"),
     diskRetainOnDelete: z.boolean(),
     diskProtect: z.boolean(),
     storageClassName: dns1123Subdomain,
@@ -129,8 +121,7 @@ export const stackConfigSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
-    const fail = (key: keyof typeof c, message: string) =>
-      ctx.addIssue({ code: "custom", path: [key], message });
+    const fail = (key: keyof typeof c, message: string) => ctx.addIssue({ code: "custom", path: [key], message });
 
     if (c.namespace === c.nfsNamespace) {
       fail("nfsNamespace", "must differ from namespace: the NFS server needs its own privileged namespace");
@@ -141,12 +132,16 @@ export const stackConfigSchema = z
         fail("diskSize", "must be at least 10Gi for a GCE disk");
       }
     } else if (c.diskSnapshots) {
-      fail("diskSnapshots", "needs diskKind gce: snapshots of a StorageClass claim belong to the cluster's VolumeSnapshot setup");
+      fail(
+        "diskSnapshots",
+        "needs diskKind gce: snapshots of a StorageClass claim belong to the cluster's VolumeSnapshot setup",
+      );
     }
 
     if (c.ldapTestServer) {
       if (c.ldapTestUsers.length === 0) fail("ldapTestUsers", "must name at least one user when ldapTestServer is on");
-      if (c.ldapServer !== "") fail("ldapServer", "must be empty when ldapTestServer is on (the hub is pointed at the test server)");
+      if (c.ldapServer !== "")
+        fail("ldapServer", "must be empty when ldapTestServer is on (the hub is pointed at the test server)");
       if (c.ldapBindDnTemplates.length > 0 || c.ldapLookupDn) {
         fail("ldapBindDnTemplates", "must be empty, and ldapLookupDn off, when ldapTestServer is on");
       }

@@ -77,8 +77,14 @@ export class TestLdapServer extends pulumi.ComponentResource {
                     { name: "LDAP_USER_DC", value: usersOu },
                     { name: "LDAP_USERS", value: args.users.join(",") },
                     { name: "LDAP_PORT_NUMBER", value: String(containerPort) },
-                    { name: "LDAP_ADMIN_PASSWORD", valueFrom: { secretKeyRef: { name: secret.metadata.name, key: "LDAP_ADMIN_PASSWORD" } } },
-                    { name: "LDAP_PASSWORDS", valueFrom: { secretKeyRef: { name: secret.metadata.name, key: "LDAP_PASSWORDS" } } },
+                    {
+                      name: "LDAP_ADMIN_PASSWORD",
+                      valueFrom: { secretKeyRef: { name: secret.metadata.name, key: "LDAP_ADMIN_PASSWORD" } },
+                    },
+                    {
+                      name: "LDAP_PASSWORDS",
+                      valueFrom: { secretKeyRef: { name: secret.metadata.name, key: "LDAP_PASSWORDS" } },
+                    },
                   ],
                   ports: [{ name: "ldap", containerPort }],
                   // The image writes its runtime config under /opt/bitnami at start-up.

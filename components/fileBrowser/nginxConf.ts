@@ -13,9 +13,7 @@ export interface NginxConfSettings {
  * Included by the image's nginx.conf inside its `http` block (conf.d/*.conf).
  */
 export function renderNginxConf(s: NginxConfSettings): string {
-  const auth = s.htpasswdFile
-    ? [`    auth_basic "notebooks";`, `    auth_basic_user_file ${s.htpasswdFile};`]
-    : [];
+  const auth = s.htpasswdFile ? [`    auth_basic "notebooks";`, `    auth_basic_user_file ${s.htpasswdFile};`] : [];
   return [
     "server {",
     `    listen ${s.listenPort};`,

@@ -89,7 +89,11 @@ export class JupyterHub extends pulumi.ComponentResource {
     if (args.ldapSearchPassword !== undefined) secretData["ldap-search-password"] = args.ldapSearchPassword;
     const secret = new k8s.core.v1.Secret(
       `${name}-hub`,
-      { metadata: { name: "hub", namespace: args.namespace, labels: hubLabels }, type: "Opaque", stringData: secretData },
+      {
+        metadata: { name: "hub", namespace: args.namespace, labels: hubLabels },
+        type: "Opaque",
+        stringData: secretData,
+      },
       child,
     );
     const fromSecret = (key: string): k8s.types.input.core.v1.EnvVarSource => ({
@@ -100,7 +104,11 @@ export class JupyterHub extends pulumi.ComponentResource {
       `${name}-hub`,
       {
         metadata: { name: "hub", namespace: args.namespace, labels: hubLabels },
-        spec: { type: "ClusterIP", selector: hubSelector, ports: [{ name: "http", port: hubPort, targetPort: "http" }] },
+        spec: {
+          type: "ClusterIP",
+          selector: hubSelector,
+          ports: [{ name: "http", port: hubPort, targetPort: "http" }],
+        },
       },
       child,
     );

@@ -93,9 +93,7 @@ export class GceDisk extends pulumi.ComponentResource {
             required: {
               nodeSelectorTerms: [
                 {
-                  matchExpressions: [
-                    { key: "topology.gke.io/zone", operator: "In", values: [args.zone] },
-                  ],
+                  matchExpressions: [{ key: "topology.gke.io/zone", operator: "In", values: [args.zone] }],
                 },
               ],
             },
