@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The README's set-up command: everything the tests need on a fresh Debian machine.
+#   - Debian packages: nginx (checks the file browser's config), python3-traitlets (loads
+#     jupyterhub_config.py the way JupyterHub does);
+#   - npm dependencies, exactly as locked.
+# Safe to run again: it installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+apt_packages=(nginx python3-traitlets)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+npm ci --no-audit --no-fund
