@@ -1,0 +1,169 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+/** A Kubernetes object as kubectl prints it with `-o json`. */
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    uid: string;
+    resourceVersion: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    deletionTimestamp?: string;
+  };
+  spec?: Record<string, unknown>;
+  status?: Record<string, unknown>;
+  data?: Record<string, string>;
+  stringData?: Record<string, string>;
+  rules?: PolicyRule[];
+}
+
+export interface PolicyRule {
+  apiGroups?: string[];
+  resources?: string[];
+  verbs: string[];
+  resourceNames?: string[];
+  nonResourceURLs?: string[];
+}
+
+/**
+ * A control plane on loopback: etcd, kube-apiserver, kube-controller-manager, kube-scheduler
+ * and the kwok controller, started by kwokctl's binary runtime from the locally built binaries
+ * (never downloaded), with its work folder and kubeconfig in a temporary folder. kwok simulates
+ * the node: pods get scheduled, get an IP and turn Ready without any container running.
+ */
+export class KwokCluster {
+  readonly kubeconfig: string;
+  private readonly workDir: string;
+  private readonly env: NodeJS.ProcessEnv;
+  private pids: number[] = [];
+
+  constructor(
+    private readonly bin: string,
+    tmp: string,
+    readonly name = "jhnfs-e2e",
+  ) {
+    this.workDir = path.join(tmp, "kwok");
+    this.kubeconfig = path.join(tmp, "kubeconfig");
+    fs.mkdirSync(this.workDir, { recursive: true });
+    this.env = {
+      ...process.env,
+      PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}`,
+      KWOK_WORKDIR: this.workDir,
+      KWOK_RUNTIME: "binary",
+      KWOK_KUBE_APISERVER_BINARY: path.join(bin, "kube-apiserver"),
+      KWOK_KUBE_CONTROLLER_MANAGER_BINARY: path.join(bin, "kube-controller-manager"),
+      KWOK_KUBE_SCHEDULER_BINARY: path.join(bin, "kube-scheduler"),
+      KWOK_KUBECTL_BINARY: path.join(bin, "kubectl"),
+      KWOK_ETCD_BINARY: path.join(bin, "etcd"),
+      KWOK_CONTROLLER_BINARY: path.join(bin, "kwok"),
+      KUBECONFIG: this.kubeconfig,
+    };
+  }
+
+  private kwokctl(args: string[], timeoutMs = 180_000): string {
+    const r = spawnSync(path.join(this.bin, "kwokctl"), ["--name", this.name, ...args], {
+      env: this.env,
+      encoding: "utf8",
+      timeout: timeoutMs,
+    });
+    if (r.status !== 0) {
+      throw new Error(`kwokctl ${args.join(" ")} failed (${r.status ?? r.signal}):\n${r.stdout}\n${r.stderr}`);
+    }
+    return r.stdout;
+  }
+
+  /** Starts the control plane and one simulated node, and waits until the node is Ready. */
+  start(): void {
+    this.kwokctl(["create", "cluster", "--runtime", "binary", "--kubeconfig", this.kubeconfig, "--wait", "120s"]);
+    this.pids = this.readPids();
+    this.kwokctl(["scale", "node", "--replicas", "1"]);
+    this.kubectl(["wait", "--for=condition=Ready", "node", "--all", "--timeout=120s"]);
+  }
+
+  /** PIDs of the control plane's processes, from kwokctl's pid files. */
+  readPids(): number[] {
+    const dir = path.join(this.workDir, "clusters", this.name, "pids");
+    if (!fs.existsSync(dir)) return [];
+    return fs
+      .readdirSync(dir)
+      .map((f) => parseInt(fs.readFileSync(path.join(dir, f), "utf8").trim(), 10))
+      .filter((p) => Number.isInteger(p) && p > 0);
+  }
+
+  static alive(pid: number): boolean {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Deletes the cluster, then checks that every process it started is gone. Any that is not
+   * (only PIDs this cluster recorded, never by name) is killed, and that is reported as an error.
+   */
+  stop(): void {
+    const pids = [...new Set([...this.pids, ...this.readPids()])];
+    let deleteError: unknown;
+    try {
+      this.kwokctl(["delete", "cluster", "--kubeconfig", this.kubeconfig], 120_000);
+    } catch (err: unknown) {
+      deleteError = err;
+    }
+    const deadline = Date.now() + 15_000;
+    while (pids.some(KwokCluster.alive) && Date.now() < deadline) {
+      spawnSync("sleep", ["0.2"]);
+    }
+    const leftover = pids.filter(KwokCluster.alive);
+    for (const p of leftover) {
+      try {
+        process.kill(p, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    if (deleteError) throw deleteError;
+    if (leftover.length > 0) throw new Error(`control plane processes still running after delete: ${leftover}`);
+  }
+
+  get startedPids(): number[] {
+    return [...this.pids];
+  }
+
+  kubectl(args: string[], input?: string): string {
+    return execFileSync(path.join(this.bin, "kubectl"), ["--kubeconfig", this.kubeconfig, ...args], {
+      encoding: "utf8",
+      input,
+      stdio: ["pipe", "pipe", "pipe"],
+      timeout: 180_000,
+    });
+  }
+
+  apply(manifest: object): void {
+    this.kubectl(["apply", "-f", "-"], JSON.stringify(manifest));
+  }
+
+  /** One object, or undefined when the API server answers NotFound. */
+  get(kind: string, name: string, namespace?: string): KubeObject | undefined {
+    const ns = namespace ? ["-n", namespace] : [];
+    const r = spawnSync(
+      path.join(this.bin, "kubectl"),
+      ["--kubeconfig", this.kubeconfig, "get", kind, name, ...ns, "-o", "json"],
+      { encoding: "utf8", timeout: 60_000 },
+    );
+    if (r.status === 0) return JSON.parse(r.stdout) as KubeObject;
+    if (/NotFound|not found/.test(r.stderr)) return undefined;
+    throw new Error(`kubectl get ${kind} ${name}: ${r.stderr}`);
+  }
+
+  list(kind: string, namespace?: string): KubeObject[] {
+    const ns = namespace ? ["-n", namespace] : ["--all-namespaces"];
+    return (JSON.parse(this.kubectl(["get", kind, ...ns, "-o", "json"])) as { items: KubeObject[] }).items;
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * Runs one Pulumi operation (preview, up, destroy) on the program, in its own process, through
+ * the Automation API with the program as an inline program, and writes an OpResult as JSON to
+ * the file named by the second argument. Usage (as e2e/lib/pulumi.ts calls it):
+ *
+ *   node --import tsx e2e/lib/pulumi-op.ts <request.json> <result.json>
+ *
+ * Why inline: the Node.js language host (pulumi-language-nodejs) cannot be built here (the Go
+ * module proxy refuses its module), and an inline program needs none: @pulumi/pulumi serves the
+ * language runtime itself and the CLI connects to it (`pulumi up --client=...`). The engine, the
+ * providers, the state backend and the CLI's diff and update logic are the real ones.
+ *
+ * One process per operation: the program runs as a fresh process would under the CLI (config read
+ * at start, nothing cached from a previous run), and its start-up cost is part of what is timed.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import {
+  type EngineEvent,
+  LocalWorkspace,
+  type OpMap,
+  type OpType,
+  PulumiCommand,
+  Stack,
+} from "@pulumi/pulumi/automation";
+
+/** How the program's TypeScript is loaded: the three ways the benchmark compares. */
+export type LoadMode = "tsx" | "ts-node-typecheck" | "js";
+
+export interface OpRequest {
+  op: "preview" | "up" | "destroy";
+  stackName: string;
+  /** Folder with Pulumi.yaml and Pulumi.<stack>.yaml (a temporary copy, not the repo). */
+  workDir: string;
+  /** Toolchain root: <root>/bin/pulumi is the CLI. */
+  pulumiRoot: string;
+  /** The program's entry module (repo/index.ts, or dist/index.js for "js"). */
+  entry: string;
+  loadMode: LoadMode;
+  expectNoChanges?: boolean;
+  envVars: Record<string, string>;
+}
+
+export interface StepRecord {
+  op: OpType;
+  urn: string;
+  type: string;
+  diffs: string[];
+}
+
+export interface OpResult {
+  ok: boolean;
+  error?: string;
+  changeSummary: OpMap | Record<string, number>;
+  steps: StepRecord[];
+  stdout: string;
+  stderr: string;
+  /** Wall time of the operation inside this process (the CLI run, the program included). */
+  seconds: number;
+  /** Seconds from process start to the program module being loaded. */
+  loadSeconds: number;
+}
+
+type ProgramResult = Record<string, unknown> | undefined;
+
+function loadProgram(req: OpRequest): () => ProgramResult {
+  const started = performance.now();
+  if (req.loadMode === "ts-node-typecheck") {
+    // What @pulumi/pulumi's cmd/run does under the Node.js language host when neither
+    // PULUMI_NODEJS_TRANSPILE_ONLY nor tsconfig's noCheck is set: ts-node (the SDK's vendored
+    // 7.0.1, or the project's own if it has one) with the project's tsconfig, type-checking.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const tsutils = require("@pulumi/pulumi/tsutils") as {
+      typeScriptRequireStrings(): { tsnodeRequire: string; typescriptRequire: string };
+    };
+    const { tsnodeRequire, typescriptRequire } = tsutils.typeScriptRequireStrings();
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const tsnode = require(tsnodeRequire) as { register(opts: Record<string, unknown>): void };
+    tsnode.register({
+      compiler: typescriptRequire,
+      transpileOnly: false,
+      typeCheck: true,
+      project: path.join(path.dirname(req.entry), "tsconfig.json"),
+      skipProject: false,
+      compilerOptions: { target: "ES2020", module: "commonjs", moduleResolution: "node", sourceMap: "true" },
+    });
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const mod = require(req.entry) as (() => ProgramResult) | { default: () => ProgramResult };
+  const program = typeof mod === "function" ? mod : mod.default;
+  loadSecondsValue = (performance.now() - started) / 1000;
+  return program;
+}
+
+let loadSecondsValue = 0;
+
+async function main(): Promise<void> {
+  const [requestFile, resultFile] = process.argv.slice(2);
+  const req = JSON.parse(fs.readFileSync(requestFile, "utf8")) as OpRequest;
+  const steps: StepRecord[] = [];
+  const onEvent = (e: EngineEvent): void => {
+    const m = e.resourcePreEvent?.metadata;
+    if (m) steps.push({ op: m.op, urn: m.urn, type: m.type, diffs: m.diffs ?? [] });
+  };
+  const result: OpResult = {
+    ok: false,
+    changeSummary: {},
+    steps,
+    stdout: "",
+    stderr: "",
+    seconds: 0,
+    loadSeconds: 0,
+  };
+  const started = performance.now();
+  try {
+    // Loaded before the engine starts, as the language host would load it at the start of a run.
+    const program = loadProgram(req);
+    result.loadSeconds = loadSecondsValue;
+    const pulumiCommand = await PulumiCommand.get({ root: req.pulumiRoot, skipVersionCheck: true });
+    const ws = await LocalWorkspace.create({
+      workDir: req.workDir,
+      pulumiCommand,
+      envVars: req.envVars,
+      program: async () => program(),
+    });
+    const stack = await Stack.select(req.stackName, ws);
+    if (req.op === "preview") {
+      const r = await stack.preview({ expectNoChanges: req.expectNoChanges, onEvent, diff: true });
+      Object.assign(result, { changeSummary: r.changeSummary, stdout: r.stdout, stderr: r.stderr });
+    } else if (req.op === "up") {
+      const r = await stack.up({ expectNoChanges: req.expectNoChanges, onEvent, diff: true });
+      Object.assign(result, {
+        changeSummary: r.summary.resourceChanges ?? {},
+        stdout: r.stdout,
+        stderr: r.stderr,
+      });
+    } else {
+      const r = await stack.destroy({ onEvent });
+      Object.assign(result, {
+        changeSummary: r.summary.resourceChanges ?? {},
+        stdout: r.stdout,
+        stderr: r.stderr,
+      });
+    }
+    result.ok = true;
+  } catch (err: unknown) {
+    result.error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  }
+  result.seconds = (performance.now() - started) / 1000;
+  fs.writeFileSync(resultFile, JSON.stringify(result, null, 2));
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(2);
+  },
+);

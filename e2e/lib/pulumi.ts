@@ -1,0 +1,120 @@
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { type ConfigMap, type Deployment, LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
+import type { LoadMode, OpRequest, OpResult } from "./pulumi-op";
+import { repoRoot } from "./toolchain";
+
+export interface PulumiEnvOptions {
+  /** Toolchain bin folder (pulumi, pulumi-resource-kubernetes, ...). */
+  bin: string;
+  /** Folder with the Node.js plugins (random stand-in, dynamic provider). */
+  pluginDir: string;
+  /** Scratch folder for the state backend, PULUMI_HOME and the project copy. */
+  tmp: string;
+  kubeconfig: string;
+  stackName: string;
+}
+
+/**
+ * The Pulumi side of the e2e test: a local file backend with a passphrase, a PULUMI_HOME of its
+ * own (so nothing from ~/.pulumi is used and no plugin is ever downloaded), and a copy of
+ * Pulumi.yaml in a scratch folder, so the stack file never lands in the repo.
+ */
+export class PulumiEnv {
+  readonly workDir: string;
+  readonly envVars: Record<string, string>;
+  readonly pulumiRoot: string;
+
+  constructor(readonly opts: PulumiEnvOptions) {
+    this.pulumiRoot = path.dirname(opts.bin);
+    this.workDir = path.join(opts.tmp, "project");
+    const state = path.join(opts.tmp, "state");
+    const home = path.join(opts.tmp, "pulumi-home");
+    for (const d of [this.workDir, state, home]) fs.mkdirSync(d, { recursive: true });
+    fs.copyFileSync(path.join(repoRoot, "Pulumi.yaml"), path.join(this.workDir, "Pulumi.yaml"));
+    this.envVars = {
+      PATH: `${opts.bin}:${opts.pluginDir}:${process.env.PATH ?? "/usr/bin:/bin"}`,
+      PULUMI_HOME: home,
+      PULUMI_BACKEND_URL: `file://${state}`,
+      PULUMI_CONFIG_PASSPHRASE: "e2e-passphrase",
+      PULUMI_SKIP_UPDATE_CHECK: "1",
+      PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
+      // Never fetch a plugin: every plugin the program needs is on PATH (the CLI uses plugins
+      // found on PATH before its plugin cache). A missing one fails the run instead.
+      PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+      KUBECONFIG: opts.kubeconfig,
+    };
+  }
+
+  private async workspace(): Promise<LocalWorkspace> {
+    const pulumiCommand = await PulumiCommand.get({ root: this.pulumiRoot, skipVersionCheck: true });
+    return LocalWorkspace.create({ workDir: this.workDir, pulumiCommand, envVars: this.envVars });
+  }
+
+  /** `pulumi stack init` with the passphrase secrets provider, then the stack's config. */
+  async createStack(config: ConfigMap): Promise<void> {
+    const ws = await this.workspace();
+    const stack = await Stack.create(this.opts.stackName, ws);
+    await stack.setAllConfig(config, true);
+  }
+
+  async setConfig(key: string, value: string): Promise<void> {
+    const ws = await this.workspace();
+    await ws.setConfig(this.opts.stackName, key, { value });
+  }
+
+  async exportStack(): Promise<Deployment> {
+    const ws = await this.workspace();
+    return ws.exportStack(this.opts.stackName);
+  }
+
+  async removeStack(): Promise<void> {
+    const ws = await this.workspace();
+    await ws.removeStack(this.opts.stackName);
+  }
+
+  async stackNames(): Promise<string[]> {
+    const ws = await this.workspace();
+    return (await ws.listStacks()).map((s) => s.name);
+  }
+
+  /** Runs one operation in a fresh process (see pulumi-op.ts). */
+  async run(
+    op: OpRequest["op"],
+    options: { expectNoChanges?: boolean; loadMode?: LoadMode; timeoutMs?: number } = {},
+  ): Promise<OpResult & { processSeconds: number }> {
+    const loadMode = options.loadMode ?? "tsx";
+    const entry = loadMode === "js" ? path.join(repoRoot, "dist", "index.js") : path.join(repoRoot, "index.ts");
+    const dir = fs.mkdtempSync(path.join(this.opts.tmp, `op-${op}-`));
+    const requestFile = path.join(dir, "request.json");
+    const resultFile = path.join(dir, "result.json");
+    const req: OpRequest = {
+      op,
+      stackName: this.opts.stackName,
+      workDir: this.workDir,
+      pulumiRoot: this.pulumiRoot,
+      entry,
+      loadMode,
+      expectNoChanges: options.expectNoChanges,
+      envVars: this.envVars,
+    };
+    fs.writeFileSync(requestFile, JSON.stringify(req));
+    const started = performance.now();
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", path.join(repoRoot, "e2e", "lib", "pulumi-op.ts"), requestFile, resultFile],
+      { cwd: repoRoot, env: { ...process.env, ...this.envVars }, stdio: ["ignore", "inherit", "inherit"] },
+    );
+    const timeoutMs = options.timeoutMs ?? 10 * 60_000;
+    const timer = setTimeout(() => child.kill("SIGTERM"), timeoutMs);
+    const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+    clearTimeout(timer);
+    const processSeconds = (performance.now() - started) / 1000;
+    if (!fs.existsSync(resultFile)) {
+      throw new Error(`pulumi ${op}: runner exited with ${code} and wrote no result (timeout ${timeoutMs} ms?)`);
+    }
+    const result = JSON.parse(fs.readFileSync(resultFile, "utf8")) as OpResult;
+    return { ...result, processSeconds };
+  }
+}

@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# Builds the local toolchain for the end-to-end test and the benchmark from Go modules only
+# (the Go module proxy is the one source of binaries on these machines):
+#
+#   pulumi                      github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+#   pulumi-resource-kubernetes  github.com/pulumi/pulumi-kubernetes/provider/v4
+#   etcd                        go.etcd.io/etcd/server/v3
+#   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl   k8s.io/kubernetes
+#   kwok, kwokctl               sigs.k8s.io/kwok
+#
+# Each part is built from a small wrapper module in e2e/toolchain/<part>/ that pins the
+# versions below (and mirrors upstream replace lines that point at other modules).
+# Output goes to a cache folder outside the repo, keyed by the versions, the wrapper modules
+# and the Go version; a part whose binaries are already there is reused, not rebuilt.
+#
+# Usage: e2e/toolchain/build.sh            build what is missing, print the bin folder last
+#        e2e/toolchain/build.sh --print-bin  print the bin folder only (no build)
+#
+# Environment: JHNFS_TOOLCHAIN_CACHE overrides the cache root
+# (default ${XDG_CACHE_HOME:-$HOME/.cache}/jupyterhub-nfs-toolchain).
+#
+# Not built here, because the Go module proxy does not serve them (it answers 403
+# "This module version is not available" for every version):
+#   - github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3 (the Node.js language
+#     host): the e2e runs the program through the Automation API's inline program, whose
+#     language runtime is served in-process by @pulumi/pulumi itself (pulumi ... --client).
+#   - github.com/pulumi/pulumi-random/provider/v4 (pulumi-resource-random).
+#   - github.com/pulumi/pulumi-kubernetes/provider/v4 at v4.34.2: the module's release tags
+#     (v4.34.2) are repository tags, not provider/v4.x.y module tags, so the proxy only knows
+#     pseudo-versions of it, and serves exactly one: the commit pinned below.
+set -euo pipefail
+
+# ---- exact versions -------------------------------------------------------------------------
+PULUMI_VERSION=v3.248.0                                  # = locked @pulumi/pulumi 3.248.0
+K8S_PROVIDER_MODULE_VERSION=v4.0.0-20260115033456-f47bc2d6f199
+K8S_PROVIDER_PLUGIN_VERSION=4.0.0-20260115033456-f47bc2d6f199
+ETCD_VERSION=v3.6.16
+KUBERNETES_VERSION=v1.36.1                               # staging modules at v0.36.1
+KWOK_VERSION=v0.8.0                                      # its default Kubernetes is 1.36.1
+# ---------------------------------------------------------------------------------------------
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cache_root="${JHNFS_TOOLCHAIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/jupyterhub-nfs-toolchain}"
+
+go_version="$(go env GOVERSION)"
+key_input="$(
+  printf '%s\n' "$go_version" "$PULUMI_VERSION" "$K8S_PROVIDER_MODULE_VERSION" \
+    "$K8S_PROVIDER_PLUGIN_VERSION" "$ETCD_VERSION" "$KUBERNETES_VERSION" "$KWOK_VERSION"
+  cat "$here"/*/go.mod "$here"/*/go.sum "$here"/k8s-provider/main.go
+)"
+version_key="$(printf '%s' "$key_input" | sha256sum | cut -c1-16)"
+root="$cache_root/$version_key"
+bin="$root/bin"
+
+if [[ "${1:-}" == "--print-bin" ]]; then
+  echo "$bin"
+  exit 0
+fi
+
+mkdir -p "$bin" "$root/src"
+export GOFLAGS="${GOFLAGS:-} -trimpath"
+ldflags_base="-s -w"
+total_start=$SECONDS
+
+# part NAME BINARIES... -- COMMAND...: runs COMMAND unless every binary is in $bin.
+part() {
+  local name="$1"
+  shift
+  local outs=()
+  while [[ "$1" != "--" ]]; do
+    outs+=("$1")
+    shift
+  done
+  shift
+  local missing=0 o
+  for o in "${outs[@]}"; do [[ -x "$bin/$o" ]] || missing=1; done
+  if [[ $missing == 0 ]]; then
+    printf 'toolchain: %-14s reused (%s)\n' "$name" "${outs[*]}" >&2
+    return 0
+  fi
+  local start=$SECONDS
+  printf 'toolchain: %-14s building %s ...\n' "$name" "${outs[*]}" >&2
+  "$@"
+  for o in "${outs[@]}"; do
+    [[ -x "$bin/$o" ]] || {
+      echo "toolchain: $name did not produce $o" >&2
+      exit 1
+    }
+  done
+  printf 'toolchain: %-14s built in %ds\n' "$name" "$((SECONDS - start))" >&2
+}
+
+# build_one DIR LDFLAGS NAME PACKAGE: builds PACKAGE in the module at DIR into $bin/NAME, through
+# a temporary file so that an interrupted build never leaves a half binary a later run would reuse.
+build_one() {
+  local dir="$1" ldflags="$2" name="$3" pkg="$4"
+  local tmp
+  tmp="$(mktemp -d "$root/tmp.XXXXXX")"
+  (cd "$dir" && go build -ldflags="$ldflags" -o "$tmp/$name" "$pkg")
+  mv "$tmp/$name" "$bin/$name"
+  rmdir "$tmp"
+}
+
+build_pulumi() {
+  build_one "$here/pulumi" \
+    "$ldflags_base -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" \
+    pulumi github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+}
+
+build_k8s_provider() {
+  # Upstream's main embeds schema-embed.json and terraform-mapping-embed.json, written by its
+  # `go generate` step (generate.go) from schema.json and terraform-mapping.json. The module zip
+  # has the inputs and generate.go but not the outputs, so build from a copy of the wrapper and
+  # run upstream's generate.go there.
+  local src="$root/src/k8s-provider" moddir
+  rm -rf "$src"
+  mkdir -p "$src"
+  cp "$here/k8s-provider/go.mod" "$here/k8s-provider/go.sum" "$here/k8s-provider/main.go" "$src/"
+  moddir="$(cd "$src" && go mod download -json "github.com/pulumi/pulumi-kubernetes/provider/v4" |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+  cp "$moddir/cmd/pulumi-resource-kubernetes/schema.json" \
+    "$moddir/cmd/pulumi-resource-kubernetes/terraform-mapping.json" \
+    "$moddir/cmd/pulumi-resource-kubernetes/generate.go" "$src/"
+  chmod u+w "$src"/*
+  mkdir -p "$src/gen"
+  mv "$src/generate.go" "$src/gen/generate.go"
+  (cd "$src" && VERSION="$K8S_PROVIDER_PLUGIN_VERSION" GOFLAGS="$GOFLAGS -mod=mod" go run ./gen/generate.go)
+  build_one "$src" \
+    "$ldflags_base -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$K8S_PROVIDER_PLUGIN_VERSION" \
+    pulumi-resource-kubernetes .
+}
+
+build_etcd() {
+  build_one "$here/etcd" "$ldflags_base" etcd go.etcd.io/etcd/server/v3
+}
+
+build_kubernetes() {
+  # Version stamps as upstream's hack/lib/version.sh sets them, so that `--version` and the
+  # API server's /version report the real release (kwokctl reads them).
+  local v="$KUBERNETES_VERSION" minor
+  minor="${v#v1.}"
+  minor="${minor%%.*}"
+  local x=""
+  for pkg in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
+    x+=" -X $pkg.gitVersion=$v -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+    x+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  done
+  local c
+  for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+    [[ -x "$bin/$c" ]] && continue
+    local s=$SECONDS
+    build_one "$here/kubernetes" "$ldflags_base$x" "$c" "k8s.io/kubernetes/cmd/$c"
+    printf 'toolchain:   %-24s %ds\n' "$c" "$((SECONDS - s))" >&2
+  done
+}
+
+build_kwok() {
+  build_one "$here/kwok" "$ldflags_base" kwok sigs.k8s.io/kwok/cmd/kwok
+  build_one "$here/kwok" "$ldflags_base" kwokctl sigs.k8s.io/kwok/cmd/kwokctl
+}
+
+part pulumi pulumi -- build_pulumi
+part k8s-provider pulumi-resource-kubernetes -- build_k8s_provider
+part etcd etcd -- build_etcd
+part kubernetes kube-apiserver kube-controller-manager kube-scheduler kubectl -- build_kubernetes
+part kwok kwok kwokctl -- build_kwok
+
+cat >"$root/versions.txt" <<EOF
+go $go_version
+pulumi $PULUMI_VERSION (github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
+pulumi-resource-kubernetes $K8S_PROVIDER_PLUGIN_VERSION (github.com/pulumi/pulumi-kubernetes/provider/v4@$K8S_PROVIDER_MODULE_VERSION)
+etcd $ETCD_VERSION (go.etcd.io/etcd/server/v3)
+kubernetes $KUBERNETES_VERSION (k8s.io/kubernetes: kube-apiserver, kube-controller-manager, kube-scheduler, kubectl)
+kwok $KWOK_VERSION (sigs.k8s.io/kwok: kwok, kwokctl)
+EOF
+printf 'toolchain: total %ds, bin %s\n' "$((SECONDS - total_start))" "$bin" >&2
+echo "$bin"
