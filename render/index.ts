@@ -61,15 +61,30 @@ function loadProgram(): () => unknown {
 export async function renderStack(opts: RenderOptions): Promise<Rendering> {
   const project = readProjectFile();
   const config = loadCliConfig(opts.stack, opts.overrides ?? [], project);
-  const mocks = new RenderMocks(opts.stack, config.values);
-  await pulumi.runtime.setMocks(mocks, project.name, opts.stack, false);
-  pulumi.runtime.setAllConfig(config.values, config.secretKeys);
+  return evaluate(loadProgram(), { project: project.name, stack: opts.stack, ...config });
+}
+
+export interface EvaluateOptions {
+  project: string;
+  stack: string;
+  /** Fully-qualified config as the CLI hands it over. */
+  values: Record<string, string>;
+  secretKeys: string[];
+}
+
+/**
+ * Runs any Pulumi program function (the whole program, or one component in a test) under the
+ * render mocks and collects what it registered, with the resource options mocks never see.
+ */
+export async function evaluate(program: () => unknown, opts: EvaluateOptions): Promise<Rendering> {
+  const mocks = new RenderMocks(opts.stack, opts.values);
+  await pulumi.runtime.setMocks(mocks, opts.project, opts.stack, false);
+  pulumi.runtime.setAllConfig(opts.values, opts.secretKeys);
 
   // Resource options never reach mocks; a stack transformation sees them.
   const options = new Map<string, RenderedResource["options"] & { parent?: string }>();
   const names = new WeakMap<pulumi.Resource, string>();
   const keyOf = (r: pulumi.Resource | undefined) => (r ? names.get(r) : undefined);
-  const program = loadProgram();
 
   let programError: unknown;
   const outputs: Record<string, unknown> = {};
@@ -87,7 +102,7 @@ export async function renderStack(opts: RenderOptions): Promise<Rendering> {
       return undefined;
     });
     try {
-      const result = (await Promise.resolve(program())) as Record<string, unknown>;
+      const result = ((await Promise.resolve(program())) ?? {}) as Record<string, unknown>;
       Object.assign(outputs, await shownOutputs(result));
       return result;
     } catch (err) {
@@ -104,7 +119,7 @@ export async function renderStack(opts: RenderOptions): Promise<Rendering> {
       return {
         type: r.type,
         name: r.name,
-        parent: o?.parent ?? `pulumi:pulumi:Stack::${project.name}-${opts.stack}`,
+        parent: o?.parent ?? `pulumi:pulumi:Stack::${opts.project}-${opts.stack}`,
         inputs: r.inputs,
         outputs: r.outputs,
         options: {
@@ -116,11 +131,7 @@ export async function renderStack(opts: RenderOptions): Promise<Rendering> {
     })
     .sort((a, b) => resourceKey(a).localeCompare(resourceKey(b)));
 
-  return {
-    manifests: manifestsOf(mocks.resources),
-    resources,
-    outputs,
-  };
+  return { manifests: manifestsOf(mocks.resources), resources, outputs };
 }
 
 /** Kubernetes objects as sent, with what the cluster assigned filled in; status left out. */
