@@ -1,0 +1,137 @@
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import { describe, it } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
+import { renderStack } from "../render";
+import { RenderMocks } from "../render/mocks";
+import { loadCliConfig } from "../render/stackConfig";
+import { readProjectFile, stackConfigSchema, StackConfigError, validateConfig } from "../stacks";
+
+const project = readProjectFile();
+
+/** Validates a stack file plus overrides the way the program does. */
+function validate(stack: string, overrides: string[]) {
+  const { values } = loadCliConfig(stack, overrides, project);
+  const raw: Record<string, string> = {};
+  for (const [k, v] of Object.entries(values)) {
+    if (k.startsWith(`${project.name}:`)) raw[k.slice(project.name.length + 1)] = v;
+  }
+  return validateConfig(raw, project.config, project.name);
+}
+
+function problemKeys(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof StackConfigError, `expected a StackConfigError, got ${String(err)}`);
+    return err.problems.map((p) => p.key);
+  }
+  assert.fail("expected the config to be rejected");
+}
+
+describe("Pulumi.yaml and the schema", () => {
+  it("declare the same keys, each with a type, a description and a default", () => {
+    const schemaKeys = Object.keys(stackConfigSchema.shape).sort();
+    assert.deepEqual([...project.config.keys()].sort(), schemaKeys);
+    for (const [key, decl] of project.config) {
+      assert.ok(decl.description.length > 20, `${key} needs a real description`);
+      assert.ok(["string", "integer", "boolean", "array"].includes(decl.type), `${key}: type ${decl.type}`);
+    }
+  });
+
+  it("accept the defaults plus each shipped stack file", () => {
+    const stacks = fs.readdirSync(project.dir).filter((f) => /^Pulumi\.[^.]+\.yaml$/.test(f));
+    assert.ok(stacks.length >= 2, "dev and prod stack files exist");
+    for (const file of stacks) {
+      const stack = file.split(".")[1];
+      assert.doesNotThrow(() => validate(stack, []), `stack ${stack}`);
+    }
+  });
+
+  it("types the values: integers, booleans and lists come out as such", () => {
+    const cfg = validate("prod", []);
+    assert.equal(cfg.diskSnapshotRetentionDays, 30);
+    assert.equal(cfg.diskSnapshots, true);
+    assert.deepEqual(cfg.nfsAllowedCidrs, ["10.132.0.0/20"]);
+    assert.equal(cfg.ldapPort, 636);
+  });
+});
+
+describe("bad config fails with the key named", () => {
+  // [stack, override, key the error must name]
+  const cases: [string, string, string][] = [
+    ["prod", "diskSize=200GB", "diskSize"],
+    ["prod", "diskSize=5Gi", "diskSize"],
+    ["prod", "diskZone=mars", "diskZone"],
+    ["prod", "diskZone=", "diskZone"],
+    ["prod", "diskType=ssd", "diskType"],
+    ["prod", "namespace=Jupyter_Hub", "namespace"],
+    ["prod", "nfsNamespace=jupyterhub", "nfsNamespace"],
+    ["prod", "diskName=-notebooks", "diskName"],
+    ["prod", 'nfsAllowedCidrs=["10.0.0.0/33"]', "nfsAllowedCidrs[0]"],
+    ["prod", "nfsAllowedCidrs=10.0.0.0/8", "nfsAllowedCidrs"],
+    ["prod", "ldapPort=70000", "ldapPort"],
+    ["prod", "ldapPort=ldap", "ldapPort"],
+    ["prod", "hubImage=quay.io/jupyterhub/k8s-hub", "hubImage"],
+    ["prod", "singleuserImage=jupyter/base-notebook:latest", "singleuserImage"],
+    ["prod", "nfsImage=Not An Image:1", "nfsImage"],
+    ["prod", "proxyServiceType=Public", "proxyServiceType"],
+    ["prod", "ldapTlsStrategy=ssl", "ldapTlsStrategy"],
+    ["prod", "ldapServer=", "ldapServer"],
+    ["prod", "ldapServer=ldaps://ldap.example.org:636", "ldapServer"],
+    ["prod", 'ldapBindDnTemplates=["uid=x,dc=example,dc=org"]', "ldapBindDnTemplates[0]"],
+    ["prod", "ldapBindDnTemplates=[]", "ldapBindDnTemplates"],
+    ["prod", "diskSnapshotRetentionDays=forever", "diskSnapshotRetentionDays"],
+    ["prod", "diskSnapshotStartTime=3am", "diskSnapshotStartTime"],
+    ["prod", "diskRetainOnDelete=yes", "diskRetainOnDelete"],
+    ["prod", "userMemoryLimit=lots", "userMemoryLimit"],
+    ["prod", "userCpuLimit=two", "userCpuLimit"],
+    ["prod", "diskSzie=10Gi", "diskSzie"],
+    ["dev", "ldapServer=ldap.example.org", "ldapServer"],
+    ["dev", "ldapTestUsers=[]", "ldapTestUsers"],
+    ["dev", "allowedUsers=[]", "allowedUsers"],
+    ["dev", "diskSnapshots=true", "diskSnapshots"],
+  ];
+  for (const [stack, override, key] of cases) {
+    it(`${stack}: ${override} names ${key}`, () => {
+      assert.ok(problemKeys(() => validate(stack, [override])).includes(key));
+    });
+  }
+
+  it("needs a search base when ldapLookupDn is on", () => {
+    assert.deepEqual(
+      problemKeys(() => validate("prod", ["ldapLookupDn=true", "ldapBindDnTemplates=[]"])),
+      ["ldapUserSearchBase"],
+    );
+  });
+
+  it("prints the key, the value and what is expected", () => {
+    assert.throws(
+      () => validate("prod", ["diskSize=200GB"]),
+      /jupyterhub-nfs:diskSize: "200GB" must be a whole number of Gi or Ti/,
+    );
+  });
+
+  it("never prints a secret value", () => {
+    assert.throws(
+      () => validate("prod", ["ldapLookupDnSearchPassword=hunter2", "ldapLookupDnSearchUser="]),
+      (err: Error) => !err.message.includes("hunter2") && /ldapLookupDnSearchUser/.test(err.message),
+    );
+  });
+});
+
+describe("bad config and resources", () => {
+  it("fails before any resource is registered", async () => {
+    const { values, secretKeys } = loadCliConfig("prod", ["diskSize=huge"], project);
+    const mocks = new RenderMocks("prod", values);
+    await pulumi.runtime.setMocks(mocks, project.name, "prod", false);
+    pulumi.runtime.setAllConfig(values, secretKeys);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const program = require("../index") as () => unknown;
+    assert.throws(() => program(), StackConfigError);
+    await pulumi.runtime.disconnect();
+    assert.equal(mocks.resources.length, 0);
+    // The render command reports the same error.
+    await assert.rejects(renderStack({ stack: "prod", overrides: ["diskSize=huge"] }), /jupyterhub-nfs:diskSize/);
+  });
+});
