@@ -1,0 +1,138 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { py, renderHubConfig, type HubSettings } from "../components/jupyterhub/hubConfig";
+
+const base: HubSettings = {
+  namespace: "jupyterhub",
+  hubConnectUrl: "http://hub.jupyterhub.svc:8081",
+  proxyApiUrl: "http://proxy-api.jupyterhub.svc:8001",
+  databasePath: "/srv/jupyterhub/jupyterhub.sqlite",
+  ldap: {
+    serverAddress: "ldap.example.org",
+    serverPort: 636,
+    tlsStrategy: "on_connect",
+    bindDnTemplates: ["uid={username},ou=people,dc=example,dc=org"],
+    allowedGroups: [],
+  },
+  allowedUsers: ["alice", "bob"],
+  allowAllUsers: false,
+  adminUsers: ["alice"],
+  singleuser: {
+    image: "quay.io/jupyterhub/k8s-singleuser-sample:4.3.1",
+    uid: 1000,
+    gid: 100,
+    cpuLimit: 0.5,
+    memoryLimitBytes: 2147483648,
+    notebooksClaim: "notebooks",
+    notebooksDir: "notebooks",
+    mountPath: "/home/jovyan",
+  },
+  cullIdleSeconds: 3600,
+};
+
+function lines(text: string): string[] {
+  return text.split("\n");
+}
+
+describe("renderHubConfig", () => {
+  it("LDAP with a bind DN template", () => {
+    const text = renderHubConfig(base);
+    const expected = [
+      'c.JupyterHub.authenticator_class = "ldap"',
+      'c.LDAPAuthenticator.server_address = "ldap.example.org"',
+      "c.LDAPAuthenticator.server_port = 636",
+      'c.LDAPAuthenticator.tls_strategy = "on_connect"',
+      'c.LDAPAuthenticator.bind_dn_template = ["uid={username},ou=people,dc=example,dc=org"]',
+      'c.Authenticator.allowed_users = {"alice", "bob"}',
+      "c.Authenticator.allow_all = False",
+      'c.Authenticator.admin_users = {"alice"}',
+    ];
+    for (const line of expected) assert.ok(lines(text).includes(line), `missing: ${line}\n---\n${text}`);
+    assert.ok(!text.includes("lookup_dn"), "no lookup settings with a template");
+    assert.ok(!text.includes("LDAPAuthenticator.allowed_groups"), "no group filter unless asked");
+  });
+
+  it("LDAP with a DN lookup and a search user whose password comes from the environment", () => {
+    const text = renderHubConfig({
+      ...base,
+      ldap: {
+        ...base.ldap,
+        bindDnTemplates: [],
+        lookupDn: {
+          userSearchBase: "ou=people,dc=example,dc=org",
+          userAttribute: "sAMAccountName",
+          searchUser: "cn=reader,dc=example,dc=org",
+          searchPasswordEnv: "LDAP_LOOKUP_DN_SEARCH_PASSWORD",
+        },
+      },
+    });
+    const expected = [
+      "c.LDAPAuthenticator.lookup_dn = True",
+      'c.LDAPAuthenticator.user_search_base = "ou=people,dc=example,dc=org"',
+      'c.LDAPAuthenticator.user_attribute = "sAMAccountName"',
+      'c.LDAPAuthenticator.lookup_dn_user_dn_attribute = "sAMAccountName"',
+      'c.LDAPAuthenticator.lookup_dn_search_user = "cn=reader,dc=example,dc=org"',
+      'c.LDAPAuthenticator.lookup_dn_search_password = os.environ["LDAP_LOOKUP_DN_SEARCH_PASSWORD"]',
+    ];
+    for (const line of expected) assert.ok(lines(text).includes(line), `missing: ${line}`);
+    assert.ok(!text.includes("bind_dn_template"));
+  });
+
+  it("LDAP with allowed groups", () => {
+    const text = renderHubConfig({
+      ...base,
+      allowedUsers: [],
+      ldap: { ...base.ldap, allowedGroups: ["cn=jupyter,ou=groups,dc=example,dc=org"] },
+    });
+    assert.ok(lines(text).includes('c.LDAPAuthenticator.allowed_groups = ["cn=jupyter,ou=groups,dc=example,dc=org"]'));
+    assert.ok(lines(text).includes("c.Authenticator.allowed_users = set()"));
+  });
+
+  it("never emits the deprecated use_ssl, and no secret", () => {
+    const text = renderHubConfig(base);
+    assert.ok(!text.includes("use_ssl"));
+    assert.ok(!/cookie_secret\s*=|auth_token\s*=/.test(text), "secrets come from the environment");
+  });
+
+  it("mounts each user's folder at a fixed path and points notebook_dir there", () => {
+    const text = renderHubConfig(base);
+    assert.ok(
+      lines(text).includes(
+        'c.KubeSpawner.volume_mounts = [{"name": "notebooks", "mountPath": "/home/jovyan", "subPath": "notebooks/{username}"}]',
+      ),
+    );
+    assert.ok(lines(text).includes('c.Spawner.notebook_dir = "/home/jovyan"'));
+    assert.ok(lines(text).includes("c.KubeSpawner.delete_pvc = False"));
+    assert.ok(lines(text).includes("c.KubeSpawner.storage_pvc_ensure = False"));
+    assert.ok(lines(text).includes("c.KubeSpawner.uid = 1000"));
+    assert.ok(lines(text).includes("c.KubeSpawner.gid = 100"));
+    assert.ok(lines(text).includes("c.KubeSpawner.mem_limit = 2147483648"));
+    assert.ok(lines(text).includes("c.KubeSpawner.cpu_limit = 0.5"));
+    // The init container makes the same (escaped) folder and gives it to uid 1000, gid 100.
+    assert.match(text, /"mkdir -p \/srv\/notebooks\/\{username\} && chown 1000:100 \/srv\/notebooks\/\{username\}/);
+  });
+
+  it("talks to the separate proxy and keeps user servers across hub restarts", () => {
+    const text = renderHubConfig(base);
+    assert.ok(lines(text).includes("c.ConfigurableHTTPProxy.should_start = False"));
+    assert.ok(lines(text).includes('c.ConfigurableHTTPProxy.api_url = "http://proxy-api.jupyterhub.svc:8001"'));
+    assert.ok(lines(text).includes("c.JupyterHub.cleanup_servers = False"));
+    assert.ok(lines(text).includes('c.JupyterHub.db_url = "sqlite:////srv/jupyterhub/jupyterhub.sqlite"'));
+  });
+
+  it("turns the idle culler on and off", () => {
+    assert.match(renderHubConfig(base), /"jupyterhub_idle_culler", "--timeout=3600"/);
+    assert.ok(!renderHubConfig({ ...base, cullIdleSeconds: 0 }).includes("idle"));
+  });
+
+  it("is deterministic", () => {
+    assert.equal(renderHubConfig(base), renderHubConfig(structuredClone(base)));
+  });
+});
+
+describe("py", () => {
+  it("writes Python literals, escaping strings", () => {
+    assert.equal(py({ a: [1, true, null, 'q"uote\\'] }), '{"a": [1, True, None, "q\\"uote\\\\"]}');
+    assert.throws(() => py(Number.NaN));
+  });
+});
