@@ -97,8 +97,12 @@ export class RenderMocks implements pulumi.runtime.Mocks {
     const state = structuredClone(inputs);
     const metadata = (state.metadata ?? {}) as JsonObject;
     state.metadata = metadata;
-    // The provider names an object without metadata.name after the resource, plus 8 random characters.
-    metadata.name ??= `${name}-${derivedString(seed, 8, lowerAlnum)}`;
+    // The provider names an object without metadata.name after the resource, plus 8 random
+    // characters. It replaces a ConfigMap or Secret whose contents change, and the replacement
+    // gets new characters: so here they derive from the contents too.
+    const replacedOnChange = state.kind === "ConfigMap" || state.kind === "Secret";
+    const contents = replacedOnChange ? JSON.stringify([state.data, state.stringData, state.binaryData]) : "";
+    metadata.name ??= `${name}-${derivedString(seed + contents, 8, lowerAlnum)}`;
     const spec = state.spec as JsonObject | undefined;
     if (state.kind === "Service" && spec) {
       if (spec.type !== "ExternalName") spec.clusterIP ??= this.allocateClusterIP(seed);
