@@ -2,12 +2,16 @@
 # The README's set-up command: everything the tests need on a fresh Debian machine.
 #   - Debian packages: nginx (checks the file browser's config), python3-traitlets (loads
 #     jupyterhub_config.py the way JupyterHub does);
-#   - npm dependencies, exactly as locked.
+#   - npm dependencies, exactly as locked;
+#   - the Kubernetes API schemas (OpenAPI v3 documents of the `k8s.io/kubernetes` Go module, one
+#     per Kubernetes release we test against) into the Go module cache, through the Go module proxy
+#     (Debian's golang-go is installed if there is no `go`).
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 apt_packages=(nginx python3-traitlets)
+command -v go >/dev/null 2>&1 || apt_packages+=(golang-go)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -20,3 +24,5 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 npm ci --no-audit --no-fund
+
+npx tsx scripts/fetch-kubernetes-schemas.ts

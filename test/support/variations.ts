@@ -1,0 +1,109 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { renderStack, type Rendering } from "../../render";
+import type { JsonObject } from "../../render/mocks";
+
+/** One configuration the consumer checks run on: a stack file, plus `key=value` overrides. */
+export interface Variation {
+  /** Short name shown in test titles. */
+  name: string;
+  stack: string;
+  overrides: string[];
+}
+
+const repoRoot = path.resolve(__dirname, "..", "..");
+
+/** Every stack file in the repository (`Pulumi.<stack>.yaml`), sorted. */
+export function stackNames(): string[] {
+  return fs
+    .readdirSync(repoRoot)
+    .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
+    .filter((s): s is string => s !== undefined)
+    .sort();
+}
+
+const orgLdap = ["ldapTestServer=false", "ldapServer=ldap.example.org"];
+const gce = ["diskKind=gce", "diskZone=europe-west1-b", "gcp:project=example-project"];
+
+/**
+ * Config variations on top of the dev stack (the prod-like ones reset what dev sets), chosen so
+ * that every branch of the program that changes what we render is taken at least once.
+ */
+const variationOverrides: Record<string, string[]> = {
+  "gce disk with snapshots": [...gce, "diskSnapshots=true", "diskProtect=true", "diskRetainOnDelete=true"],
+  "storageClass disk, kept on destroy": ["diskKind=storageClass", "diskRetainOnDelete=true", "diskProtect=true"],
+  "org LDAP, bind DN templates (LDAPS)": [
+    ...orgLdap,
+    "ldapPort=636",
+    "ldapTlsStrategy=on_connect",
+    'ldapBindDnTemplates=["uid={username},ou=people,dc=example,dc=org","uid={username},ou=staff,dc=example,dc=org"]',
+    'allowedGroups=["cn=jupyterhub-users,ou=groups,dc=example,dc=org"]',
+  ],
+  "org LDAP, lookup DN with search user and password": [
+    ...orgLdap,
+    "ldapLookupDn=true",
+    "ldapUserSearchBase=ou=people,dc=example,dc=org",
+    "ldapUserAttribute=uid",
+    "ldapLookupDnSearchUser=cn=search,dc=example,dc=org",
+    "ldapLookupDnSearchPassword=search-pass-from-config",
+  ],
+  "org LDAP, anonymous lookup DN, allow all": [
+    ...orgLdap,
+    "ldapTlsStrategy=insecure",
+    "ldapLookupDn=true",
+    "ldapUserSearchBase=ou=people,dc=example,dc=org",
+    "allowAllUsers=true",
+    "allowedUsers=[]",
+  ],
+  "LoadBalancer services (basic auth)": ["proxyServiceType=LoadBalancer", "fileBrowserServiceType=LoadBalancer"],
+  "NodePort services (basic auth)": ["proxyServiceType=NodePort", "fileBrowserServiceType=NodePort"],
+  "no NetworkPolicies": ["networkPolicies=false"],
+  "no file browser, no culler": ["fileBrowser=false", "cullIdleSeconds=0"],
+};
+
+/** Each stack file as it is, then each variation on the dev stack (or the first stack if there is no dev). */
+export function variations(): Variation[] {
+  const stacks = stackNames();
+  if (stacks.length === 0) throw new Error(`no Pulumi.<stack>.yaml in ${repoRoot}`);
+  const base = stacks.includes("dev") ? "dev" : stacks[0];
+  return [
+    ...stacks.map((stack) => ({ name: `stack ${stack}`, stack, overrides: [] })),
+    ...Object.entries(variationOverrides).map(([name, overrides]) => ({
+      name: `${base} + ${name}`,
+      stack: base,
+      overrides,
+    })),
+  ];
+}
+
+const cache = new Map<string, Promise<Rendering>>();
+let queue: Promise<unknown> = Promise.resolve();
+
+/**
+ * The rendering of a variation, computed once per test process. Renderings share the Pulumi
+ * runtime's global state, so they run strictly one after another.
+ */
+export function renderVariation(v: Variation): Promise<Rendering> {
+  const key = JSON.stringify([v.stack, v.overrides]);
+  let result = cache.get(key);
+  if (!result) {
+    result = queue.then(() => renderStack({ stack: v.stack, overrides: v.overrides }));
+    queue = result.catch(() => undefined);
+    cache.set(key, result);
+  }
+  return result;
+}
+
+/** `Kind namespace/name`, the way an object is named in failure messages. */
+export function objectName(m: JsonObject): string {
+  const meta = (m.metadata ?? {}) as JsonObject;
+  const ns = typeof meta.namespace === "string" ? `${meta.namespace}/` : "";
+  return `${String(m.kind)} ${ns}${String(meta.name)}`;
+}
+
+/** The objects of `kind` whose name starts with `prefix`. */
+export function objectsOf(r: Rendering, kind: string, prefix = ""): JsonObject[] {
+  return r.manifests.filter(
+    (m) => m.kind === kind && String((m.metadata as JsonObject | undefined)?.name ?? "").startsWith(prefix),
+  );
+}
