@@ -166,7 +166,7 @@ function deploy(cfg: ValidatedConfig) {
     ...(fileBrowser && { fileBrowserUrl: fileBrowser.url }),
     ...(fileBrowser?.password && {
       fileBrowserUsername: fileBrowser.username,
-      fileBrowserPassword: pulumi.secret(fileBrowser.password),
+      fileBrowserPassword: fileBrowser.password,
     }),
     nfsServerIp: nfsServer.clusterIP,
     diskName: disk instanceof GceDisk ? disk.diskName : disk.claimName,

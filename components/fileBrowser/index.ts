@@ -50,7 +50,7 @@ export class FileBrowser extends pulumi.ComponentResource {
         { parent: this },
       );
       this.username = username;
-      this.password = password.result;
+      this.password = pulumi.secret(password.result);
     }
 
     // Auto-named: a changed config gets a new name, and so rolls the pods.

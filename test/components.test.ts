@@ -1,0 +1,226 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
+import { TestLdapServer } from "../components/auth/testLdapServer";
+import { FileBrowser } from "../components/fileBrowser";
+import { renderNginxConf } from "../components/fileBrowser/nginxConf";
+import { JupyterHub, type HubConfigInput } from "../components/jupyterhub";
+import { GceDisk } from "../components/storage/gceDisk";
+import { NfsServer } from "../components/storage/nfsServer";
+import { NfsVolume } from "../components/storage/nfsVolume";
+import { StorageClassDisk } from "../components/storage/storageClassDisk";
+import { evaluate, type Rendering } from "../render";
+import { at, manifest, manifests, resource } from "./support/rendered";
+
+/** Runs one component alone under the render mocks (no stack config involved). */
+function alone(program: () => unknown): Promise<Rendering> {
+  return evaluate(program, {
+    project: "components",
+    stack: "test",
+    values: { "gcp:project": "unit-project" },
+    secretKeys: [],
+  });
+}
+
+const hubInput: HubConfigInput = {
+  ldap: {
+    serverAddress: "ldap.example.org",
+    serverPort: 389,
+    tlsStrategy: "before_bind",
+    bindDnTemplates: ["uid={username},dc=example,dc=org"],
+    allowedGroups: [],
+  },
+  allowedUsers: ["alice"],
+  allowAllUsers: false,
+  adminUsers: [],
+  singleuser: {
+    image: "quay.io/jupyterhub/k8s-singleuser-sample:4.3.1",
+    uid: 1000,
+    gid: 100,
+    cpuLimit: 1,
+    memoryLimitBytes: 1073741824,
+    notebooksClaim: "notebooks",
+    notebooksDir: "notebooks",
+    mountPath: "/home/jovyan",
+  },
+  cullIdleSeconds: 0,
+};
+
+describe("components, each alone", () => {
+  it("NfsVolume points its volume at the server it is given and binds its claim to it", async () => {
+    const r = await alone(() => {
+      const v = new NfsVolume("vol", {
+        server: pulumi.output("192.0.2.7"),
+        capacity: "5Gi",
+        claimNamespace: "ns",
+        claimName: "shared",
+      });
+      return { claim: v.claimName, volume: v.volumeName };
+    });
+    const pv = manifest(r, "PersistentVolume", "vol-pv-");
+    assert.deepEqual(at(pv, "spec", "nfs"), { server: "192.0.2.7", path: "/" });
+    const claim = manifest(r, "PersistentVolumeClaim", "shared");
+    assert.equal(at(claim, "spec", "volumeName"), at(pv, "metadata", "name"));
+    assert.equal(at(claim, "spec", "storageClassName"), "");
+    assert.deepEqual(r.outputs, { claim: "shared", volume: at(pv, "metadata", "name") });
+    const parent = resource(r, "kubernetes:core/v1:PersistentVolume", "vol-pv").parent;
+    assert.equal(parent, "jupyterhub-nfs:storage:NfsVolume::vol");
+  });
+
+  it("NfsServer recreates its pod, exposes the three NFS ports and fences them by CIDR", async () => {
+    const r = await alone(() => {
+      const s = new NfsServer("nfs", {
+        namespace: "storage",
+        image: "registry.k8s.io/volume-nfs:0.8",
+        claimName: "disk",
+        networkPolicy: true,
+        allowedCidrs: ["10.0.0.0/24", "10.0.1.0/24"],
+      });
+      return { ip: s.clusterIP };
+    });
+    assert.equal(at(manifest(r, "Deployment", "nfs"), "spec", "strategy", "type"), "Recreate");
+    const service = manifest(r, "Service", "nfs");
+    assert.deepEqual(
+      (at(service, "spec", "ports") as { port: number }[]).map((p) => p.port),
+      [2049, 20048, 111],
+    );
+    assert.equal(r.outputs.ip, at(service, "spec", "clusterIP"));
+    assert.deepEqual(at(manifest(r, "NetworkPolicy", "nfs"), "spec", "ingress", 0, "from"), [
+      { ipBlock: { cidr: "10.0.0.0/24" } },
+      { ipBlock: { cidr: "10.0.1.0/24" } },
+    ]);
+  });
+
+  it("GceDisk puts retention and protection on the disk alone", async () => {
+    const r = await alone(() => {
+      new GceDisk("d", {
+        namespace: "storage",
+        diskName: "data",
+        zone: "us-central1-a",
+        sizeGb: 50,
+        diskType: "pd-ssd",
+        retainOnDelete: true,
+        protect: true,
+      });
+    });
+    assert.deepEqual(resource(r, "gcp:compute/disk:Disk", "d-disk").options, {
+      protect: true,
+      retainOnDelete: true,
+      dependsOn: [],
+    });
+    assert.equal(resource(r, "jupyterhub-nfs:storage:GceDisk", "d").options.retainOnDelete, false);
+    assert.equal(r.resources.filter((x) => x.type.includes("resourcePolicy")).length, 0, "no snapshots unless asked");
+    assert.equal(
+      at(manifest(r, "PersistentVolume", "d-pv-"), "spec", "csi", "volumeHandle"),
+      "projects/unit-project/zones/us-central1-a/disks/data",
+    );
+  });
+
+  it("StorageClassDisk asks its class for a ReadWriteOnce claim", async () => {
+    const r = await alone(() => {
+      new StorageClassDisk("d", {
+        namespace: "storage",
+        claimName: "data",
+        storageClassName: "fast",
+        size: "20Gi",
+        retainOnDelete: true,
+        protect: false,
+      });
+    });
+    const claim = manifest(r, "PersistentVolumeClaim", "data");
+    assert.equal(at(claim, "spec", "storageClassName"), "fast");
+    assert.deepEqual(at(claim, "spec", "accessModes"), ["ReadWriteOnce"]);
+    assert.equal(resource(r, "kubernetes:core/v1:PersistentVolumeClaim", "d-pvc").options.retainOnDelete, true);
+  });
+
+  it("FileBrowser asks for a password only when told to, and stores only its bcrypt hash", async () => {
+    const open = await alone(() => {
+      new FileBrowser("fb", {
+        namespace: "hub",
+        image: "nginx:1",
+        claimName: "c",
+        serviceType: "ClusterIP",
+        basicAuth: false,
+        readerGid: 100,
+      });
+    });
+    assert.equal(manifests(open, "Secret").length, 0);
+    const locked = await alone(() => {
+      const fb = new FileBrowser("fb", {
+        namespace: "hub",
+        image: "nginx:1",
+        claimName: "c",
+        serviceType: "LoadBalancer",
+        basicAuth: true,
+        readerGid: 100,
+      });
+      return { url: fb.url, password: fb.password };
+    });
+    const password = String(
+      resource(locked, "random:index/randomPassword:RandomPassword", "fb-password").outputs.result,
+    );
+    const htpasswd = String(at(manifest(locked, "Secret", "fb-htpasswd-"), "stringData", "htpasswd"));
+    assert.match(htpasswd, /^admin:\$2a\$10\$/);
+    assert.ok(!htpasswd.includes(password));
+    assert.equal(locked.outputs.password, "[secret]");
+    assert.match(String(locked.outputs.url), /^http:\/\/203\.0\.113\.\d+\/$/);
+    assert.deepEqual(
+      at(manifest(locked, "Deployment", "fb"), "spec", "template", "spec", "securityContext", "supplementalGroups"),
+      [100],
+    );
+  });
+
+  it("JupyterHub's Role, Secret and proxy fit together", async () => {
+    const r = await alone(() => {
+      new JupyterHub("jh", {
+        namespace: "hub",
+        hubImage: "quay.io/jupyterhub/k8s-hub:4.3.1",
+        proxyImage: "quay.io/jupyterhub/configurable-http-proxy:4.6.3",
+        proxyServiceType: "NodePort",
+        dbSize: "1Gi",
+        dbStorageClassName: "standard",
+        hub: hubInput,
+      });
+    });
+    assert.equal(at(manifest(r, "Service", "proxy-public"), "spec", "type"), "NodePort");
+    assert.equal(at(manifest(r, "PersistentVolumeClaim", "hub-db"), "spec", "storageClassName"), "standard");
+    const proxy = at(manifest(r, "Deployment", "proxy"), "spec", "template", "spec", "containers", 0) as {
+      command: string[];
+    };
+    assert.ok(proxy.command.includes("--default-target=http://hub.hub.svc:8081"));
+    const secret = manifest(r, "Secret", "hub");
+    assert.deepEqual(Object.keys(secret.stringData as object).sort(), ["cookie-secret", "proxy-token"]);
+    assert.match(String(at(secret, "stringData", "cookie-secret")), /^[0-9a-f]{64}$/);
+  });
+
+  it("TestLdapServer hands out its address and generated passwords, kept secret", async () => {
+    const r = await alone(() => {
+      const ldap = new TestLdapServer("ldap", {
+        namespace: "hub",
+        image: "docker.io/bitnamilegacy/openldap:2.6.10",
+        users: ["ann", "ben"],
+      });
+      return { address: ldap.address, passwords: ldap.passwords };
+    });
+    assert.equal(r.outputs.address, "ldap.hub.svc");
+    assert.equal(r.outputs.passwords, "[secret]");
+    const env = at(manifest(r, "Deployment", "ldap"), "spec", "template", "spec", "containers", 0, "env") as {
+      name: string;
+      value?: string;
+    }[];
+    assert.equal(env.find((e) => e.name === "LDAP_USERS")?.value, "ann,ben");
+    assert.equal(env.find((e) => e.name === "LDAP_PASSWORDS")?.value, undefined, "passwords only via the Secret");
+  });
+});
+
+describe("renderNginxConf", () => {
+  it("serves a read-only listing, with basic auth only when given a file", () => {
+    const open = renderNginxConf({ listenPort: 8080, root: "/srv/files" });
+    assert.match(open, /listen 8080;/);
+    assert.match(open, /limit_except GET \{\s+deny all;\s+\}/);
+    assert.ok(!open.includes('auth_basic "'));
+    const locked = renderNginxConf({ listenPort: 8080, root: "/srv/files", htpasswdFile: "/etc/auth/htpasswd" });
+    assert.match(locked, /auth_basic_user_file \/etc\/auth\/htpasswd;/);
+    assert.match(locked, /location = \/healthz \{\s+auth_basic off;/);
+  });
+});
