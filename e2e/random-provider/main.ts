@@ -46,6 +46,11 @@ interface BytesInputs {
 
 type Props = Record<string, unknown>;
 
+/** protobuf Structs cannot hold `undefined`: drop unset optional inputs. */
+function defined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
 function typeOf(urn: string): string {
   // urn:pulumi:<stack>::<project>::<parent types$>...<type>::<name>
   const parts = urn.split("::");
@@ -66,7 +71,7 @@ function keepers(v: unknown): Record<string, string> | undefined {
 function passwordInputs(news: Props): PasswordInputs {
   // `number` is the deprecated spelling of `numeric`; the real provider keeps both in step.
   const numeric = bool(news.numeric, bool(news.number, true));
-  return {
+  return defined({
     length: num(news.length, 0),
     lower: bool(news.lower, true),
     upper: bool(news.upper, true),
@@ -79,11 +84,11 @@ function passwordInputs(news: Props): PasswordInputs {
     minSpecial: num(news.minSpecial, 0),
     overrideSpecial: typeof news.overrideSpecial === "string" ? news.overrideSpecial : undefined,
     keepers: keepers(news.keepers),
-  };
+  });
 }
 
 function bytesInputs(news: Props): BytesInputs {
-  return { length: num(news.length, 0), keepers: keepers(news.keepers) };
+  return defined({ length: num(news.length, 0), keepers: keepers(news.keepers) });
 }
 
 function checkPassword(i: PasswordInputs): provider.CheckFailure[] {
