@@ -42,7 +42,9 @@ export class GceDisk extends pulumi.ComponentResource {
         zone: args.zone,
         size: args.sizeGb,
         type: args.diskType,
-        labels: { "part-of": "jupyterhub-nfs" },
+        // The engine does not show resource options to policy packs: this label mirrors retainOnDelete
+        // so that policy/ (gce-disk-retained-on-delete) can check it at preview time.
+        labels: { "part-of": "jupyterhub-nfs", "retain-on-delete": String(args.retainOnDelete) },
       },
       { parent: this, retainOnDelete: args.retainOnDelete, protect: args.protect },
     );
