@@ -2,6 +2,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { renderStack, type Rendering } from "../../render";
 import type { JsonObject } from "../../render/mocks";
+import { loadCliConfig } from "../../render/stackConfig";
+import { readProjectFile, validateConfig, type StackConfig } from "../../stacks";
 
 /** One configuration the consumer checks run on: a stack file, plus `key=value` overrides. */
 export interface Variation {
@@ -74,6 +76,20 @@ export function variations(): Variation[] {
       overrides,
     })),
   ];
+}
+
+/**
+ * The validated config of a variation, as the program sees it: what a test expects is derived from
+ * the config, never from the rendering it checks.
+ */
+export function configOf(v: Variation): StackConfig {
+  const project = readProjectFile();
+  const prefix = `${project.name}:`;
+  const raw: Record<string, string> = {};
+  for (const [key, value] of Object.entries(loadCliConfig(v.stack, v.overrides, project).values)) {
+    if (key.startsWith(prefix)) raw[key.slice(prefix.length)] = value;
+  }
+  return validateConfig(raw, project.config, project.name);
 }
 
 const cache = new Map<string, Promise<Rendering>>();

@@ -1,0 +1,168 @@
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { describe, test } from "node:test";
+import type { Rendering } from "../render";
+import { fileBrowserOf, imageConfD, NginxUnderTest, type RenderedFileBrowser } from "./support/nginx";
+import { configOf, renderVariation, variations } from "./support/variations";
+
+/** The throw-away folder nginx serves: a shared volume with two users' notebooks. */
+const files = {
+  "README.txt": "the shared notebooks volume\n",
+  "notebooks/alice/analysis.ipynb": '{"cells": [], "nbformat": 4, "nbformat_minor": 5}\n',
+  "notebooks/alice/data.csv": { size: 3 * 1024 * 1024 },
+  "notebooks/alice/table.parquet": { size: 20 * 1024 },
+  "notebooks/bob/notes.md": "# bob's notes\n",
+};
+
+/** The user and password the rendered htpasswd accepts: the RandomPassword whose bcrypt hash it carries. */
+function credentialsOf(r: Rendering, fb: RenderedFileBrowser): { user: string; password: string } {
+  const lines = fb.htpasswd?.content.split("\n").filter((l) => l !== "") ?? [];
+  assert.equal(lines.length, 1, `expected one htpasswd line, got ${lines.length}`);
+  const [user, hash] = lines[0].split(":");
+  assert.match(hash, /^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/, "the htpasswd entry is not a bcrypt hash");
+  const source = r.resources.find((x) => x.type.startsWith("random:") && x.outputs.bcryptHash === hash);
+  assert.ok(source, "no RandomPassword produced the htpasswd hash");
+  assert.equal(typeof source.outputs.result, "string");
+  return { user, password: String(source.outputs.result) };
+}
+
+const basic = (user: string, password: string) => ({
+  authorization: `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`,
+});
+
+describe("the file browser's nginx config under Debian's nginx", () => {
+  for (const v of variations()) {
+    const cfg = configOf(v);
+    if (!cfg.fileBrowser) {
+      test(`${v.name}: no file browser, so no nginx config`, async () => {
+        assert.equal(fileBrowserOf(await renderVariation(v)), undefined);
+      });
+      continue;
+    }
+    const basicAuth = cfg.fileBrowserServiceType !== "ClusterIP";
+
+    test(`${v.name} (${cfg.fileBrowserServiceType}, basic auth ${basicAuth ? "on" : "off"})`, async (t) => {
+      const r = await renderVariation(v);
+      const fb = fileBrowserOf(r);
+      assert.ok(fb, "no ConfigMap with an nginx default.conf in the rendering");
+      assert.equal(
+        fb.confMountPath,
+        imageConfD,
+        "the ConfigMap must be mounted where the image includes server blocks",
+      );
+      assert.ok(fb.filesReadOnly, "the notebooks volume must be mounted read-only");
+      assert.equal(
+        fb.htpasswd !== undefined,
+        basicAuth,
+        "basic auth must be on exactly for Services other than ClusterIP",
+      );
+      const creds = basicAuth ? credentialsOf(r, fb) : undefined;
+      const auth = creds ? basic(creds.user, creds.password) : {};
+
+      const nginx = await NginxUnderTest.prepare(fb, files);
+      try {
+        // What the rewrite replaced must be what the pod has: its port, its mounts.
+        assert.equal(nginx.rewritten.listen, String(fb.containerPort), "nginx must listen on the container port");
+        assert.equal(nginx.rewritten.root, fb.filesMountPath, "nginx must serve the notebooks mount");
+        assert.equal(
+          nginx.rewritten.htpasswdFile,
+          fb.htpasswd?.path,
+          "auth_basic_user_file must be the mounted Secret",
+        );
+
+        const check = nginx.test();
+        assert.ok(check.ok, `nginx -t refused the config:\n${check.output}`);
+        assert.match(check.output, /syntax is ok/);
+        await nginx.start();
+
+        await t.test("lists the served folder", async () => {
+          const res = await fetch(nginx.url("/"), { headers: auth });
+          const body = await res.text();
+          assert.equal(res.status, 200, body);
+          assert.match(res.headers.get("content-type") ?? "", /^text\/html/);
+          assert.equal(res.headers.get("server"), "nginx", "server_tokens off: no version in the Server header");
+          assert.match(body, /<title>Index of \/<\/title>/);
+          assert.match(body, /href="README\.txt"/);
+          assert.match(body, /href="notebooks\/"/);
+        });
+
+        await t.test("shows sizes human-readable", async () => {
+          const res = await fetch(nginx.url("/notebooks/alice/"), { headers: auth });
+          const body = await res.text();
+          assert.equal(res.status, 200, body);
+          const row = (name: string) => body.split("\n").find((l) => l.includes(`href="${name}"`)) ?? "";
+          assert.match(row("data.csv"), /\s3M\s*$/);
+          assert.match(row("table.parquet"), /\s20K\s*$/);
+          assert.match(row("analysis.ipynb"), /\s\d+\s*$/);
+          assert.doesNotMatch(body, /3145728/);
+        });
+
+        await t.test("serves a file", async () => {
+          const res = await fetch(nginx.url("/notebooks/bob/notes.md"), { headers: auth });
+          assert.equal(res.status, 200);
+          assert.equal(await res.text(), files["notebooks/bob/notes.md"]);
+          const head = await fetch(nginx.url("/notebooks/bob/notes.md"), { method: "HEAD", headers: auth });
+          assert.equal(head.status, 200);
+        });
+
+        await t.test("refuses writes", async () => {
+          const writes: [string, string][] = [
+            ["PUT", "/notebooks/alice/new.txt"],
+            ["POST", "/notebooks/alice/"],
+            ["DELETE", "/notebooks/bob/notes.md"],
+            ["PATCH", "/README.txt"],
+          ];
+          for (const [method, p] of writes) {
+            const res = await fetch(nginx.url(p), {
+              method,
+              headers: auth,
+              body: method === "DELETE" ? undefined : "x",
+            });
+            await res.arrayBuffer();
+            assert.equal(res.status, 403, `${method} ${p} with credentials`);
+            const anonymous = await fetch(nginx.url(p), { method, body: method === "DELETE" ? undefined : "x" });
+            await anonymous.arrayBuffer();
+            assert.ok([401, 403].includes(anonymous.status), `${method} ${p} without credentials: ${anonymous.status}`);
+          }
+          assert.ok(!fs.existsSync(path.join(nginx.filesDir, "notebooks/alice/new.txt")));
+          assert.ok(fs.existsSync(path.join(nginx.filesDir, "notebooks/bob/notes.md")));
+        });
+
+        await t.test("answers the readiness probe without credentials", async () => {
+          const res = await fetch(nginx.url("/healthz"));
+          assert.equal(res.status, 200);
+          assert.equal(await res.text(), "ok\n");
+        });
+
+        if (creds) {
+          await t.test("basic auth: no or wrong credentials are refused, the rendered ones let in", async () => {
+            const none = await fetch(nginx.url("/"));
+            await none.arrayBuffer();
+            assert.equal(none.status, 401);
+            assert.match(none.headers.get("www-authenticate") ?? "", /^Basic realm=/);
+            const wrong = await fetch(nginx.url("/"), { headers: basic(creds.user, `${creds.password}x`) });
+            await wrong.arrayBuffer();
+            assert.equal(wrong.status, 401);
+            const otherUser = await fetch(nginx.url("/"), { headers: basic("alice", creds.password) });
+            await otherUser.arrayBuffer();
+            assert.equal(otherUser.status, 401);
+            // nginx checks the bcrypt hash with the C library's crypt(): this is what proves it can.
+            const right = await fetch(nginx.url("/notebooks/"), { headers: auth });
+            const body = await right.text();
+            assert.equal(right.status, 200, `${body}\n${nginx.errorLogText()}`);
+            assert.match(body, /href="alice\/"/);
+          });
+        } else {
+          await t.test("no basic auth: open to anyone who reaches the ClusterIP Service", async () => {
+            const res = await fetch(nginx.url("/"));
+            await res.arrayBuffer();
+            assert.equal(res.status, 200);
+          });
+        }
+      } finally {
+        await nginx.stop();
+      }
+    });
+  }
+});
