@@ -43,10 +43,6 @@ const smallQuantity = z.string().regex(/^[1-9]\d*(Mi|Gi)$/, "must be a whole num
 
 const cpuQuantity = z.string().regex(/^(\d+(\.\d+)?|[1-9]\d*m)$/, "must be a CPU quantity such as 2, 0.5 or 500m");
 
-const memoryQuantity = z
-  .string()
-  .regex(/^[1-9]\d*(Ki|Mi|Gi|Ti|k|M|G|T)?$/, "must be a memory quantity such as 2Gi or 512Mi");
-
 const serviceType = z.enum(["ClusterIP", "NodePort", "LoadBalancer"]);
 
 const gceZone = z.string().regex(/^[a-z]+(-[a-z]+)*\d+-[a-z]$/, "must be a GCE zone such as europe-west1-b");
@@ -92,7 +88,8 @@ export const stackConfigSchema = z
     hubDbStorageClassName: z.union([z.literal(""), dns1123Subdomain]),
     proxyServiceType: serviceType,
     userCpuLimit: cpuQuantity,
-    userMemoryLimit: memoryQuantity,
+    // KubeSpawner reads "2G" as 2 GiB; whole Mi or Gi convert to bytes without ambiguity.
+    userMemoryLimit: smallQuantity,
     cullIdleSeconds: z.number().int().min(0),
 
     fileBrowser: z.boolean(),
