@@ -14,7 +14,6 @@
  * at start, nothing cached from a previous run), and its start-up cost is part of what is timed.
  */
 import * as fs from "node:fs";
-import * as path from "node:path";
 import {
   type EngineEvent,
   LocalWorkspace,
@@ -63,36 +62,16 @@ export interface OpResult {
 
 type ProgramResult = Record<string, unknown> | undefined;
 
-function loadProgram(req: OpRequest): () => ProgramResult {
+function loadProgram(req: OpRequest): { program: () => ProgramResult; seconds: number } {
   const started = performance.now();
-  if (req.loadMode === "ts-node-typecheck") {
-    // What @pulumi/pulumi's cmd/run does under the Node.js language host when neither
-    // PULUMI_NODEJS_TRANSPILE_ONLY nor tsconfig's noCheck is set: ts-node (the SDK's vendored
-    // 7.0.1, or the project's own if it has one) with the project's tsconfig, type-checking.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const tsutils = require("@pulumi/pulumi/tsutils") as {
-      typeScriptRequireStrings(): { tsnodeRequire: string; typescriptRequire: string };
-    };
-    const { tsnodeRequire, typescriptRequire } = tsutils.typeScriptRequireStrings();
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const tsnode = require(tsnodeRequire) as { register(opts: Record<string, unknown>): void };
-    tsnode.register({
-      compiler: typescriptRequire,
-      transpileOnly: false,
-      typeCheck: true,
-      project: path.join(path.dirname(req.entry), "tsconfig.json"),
-      skipProject: false,
-      compilerOptions: { target: "ES2020", module: "commonjs", moduleResolution: "node", sourceMap: "true" },
-    });
-  }
+  // For "ts-node-typecheck" this process was started with ts-node's require hook (see
+  // PulumiEnv.run), so this require type-checks the program as the language host would; for
+  // "tsx" tsx's hook transpiles it; for "js" it is the precompiled dist/index.js.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const mod = require(req.entry) as (() => ProgramResult) | { default: () => ProgramResult };
   const program = typeof mod === "function" ? mod : mod.default;
-  loadSecondsValue = (performance.now() - started) / 1000;
-  return program;
+  return { program, seconds: (performance.now() - started) / 1000 };
 }
-
-let loadSecondsValue = 0;
 
 async function main(): Promise<void> {
   const [requestFile, resultFile] = process.argv.slice(2);
@@ -114,8 +93,8 @@ async function main(): Promise<void> {
   const started = performance.now();
   try {
     // Loaded before the engine starts, as the language host would load it at the start of a run.
-    const program = loadProgram(req);
-    result.loadSeconds = loadSecondsValue;
+    const { program, seconds } = loadProgram(req);
+    result.loadSeconds = seconds;
     const pulumiCommand = await PulumiCommand.get({ root: req.pulumiRoot, skipVersionCheck: true });
     const ws = await LocalWorkspace.create({
       workDir: req.workDir,

@@ -100,12 +100,42 @@ export class PulumiEnv {
       envVars: this.envVars,
     };
     fs.writeFileSync(requestFile, JSON.stringify(req));
+    const runner = path.join(repoRoot, "e2e", "lib", "pulumi-op.ts");
+    let loader = ["--import", "tsx"];
+    const env: NodeJS.ProcessEnv = { ...process.env, ...this.envVars };
+    delete env.PULUMI_NODEJS_TRANSPILE_ONLY;
+    if (loadMode === "ts-node-typecheck") {
+      // The ts-node and TypeScript that @pulumi/pulumi's cmd/run picks under the Node.js language
+      // host (the project's own, else the SDK's vendored ts-node 7.0.1), type-checking with the
+      // project's tsconfig: what every `pulumi` run costs without PULUMI_NODEJS_TRANSPILE_ONLY.
+      // It also checks this small runner, which the language host would not load.
+      // The vendored ts-node has no `register` entry point, so a preload written here does what
+      // cmd/run does: register ts-node with the project's compiler options, type-checking.
+      const preload = path.join(this.opts.tmp, "ts-node-typecheck.cjs");
+      const project = path.join(repoRoot, "tsconfig.json");
+      fs.writeFileSync(
+        preload,
+        [
+          `const tsutils = require(${JSON.stringify(require.resolve("@pulumi/pulumi/tsutils"))});`,
+          "const { tsnodeRequire, typescriptRequire } = tsutils.typeScriptRequireStrings();",
+          `const project = ${JSON.stringify(project)};`,
+          "const compilerOptions = tsutils.loadTypeScriptCompilerOptions(project);",
+          "require(tsnodeRequire).register({",
+          "  compiler: typescriptRequire, transpileOnly: false, project, skipProject: false,",
+          '  compilerOptions: { target: "ES2020", module: "nodenext", moduleResolution: "nodenext",',
+          '    sourceMap: "true", ...compilerOptions },',
+          "});",
+          "",
+        ].join("\n"),
+      );
+      loader = ["--require", preload];
+    }
     const started = performance.now();
-    const child = spawn(
-      process.execPath,
-      ["--import", "tsx", path.join(repoRoot, "e2e", "lib", "pulumi-op.ts"), requestFile, resultFile],
-      { cwd: repoRoot, env: { ...process.env, ...this.envVars }, stdio: ["ignore", "inherit", "inherit"] },
-    );
+    const child = spawn(process.execPath, [...loader, runner, requestFile, resultFile], {
+      cwd: repoRoot,
+      env,
+      stdio: ["ignore", "inherit", "inherit"],
+    });
     const timeoutMs = options.timeoutMs ?? 10 * 60_000;
     const timer = setTimeout(() => child.kill("SIGTERM"), timeoutMs);
     const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
