@@ -1,0 +1,234 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import type { Rendering } from "../render";
+import type { JsonObject } from "../render/mocks";
+import { loadHubConfig, pySet, type PyConfig, type PyValue } from "./support/hubConfigPython";
+import { configOf, renderVariation, variations } from "./support/variations";
+
+const obj = (v: unknown): JsonObject =>
+  typeof v === "object" && v !== null && !Array.isArray(v) ? (v as JsonObject) : {};
+const list = (v: unknown): JsonObject[] => (Array.isArray(v) ? (v as JsonObject[]) : []);
+const nameOf = (m: JsonObject) => String(obj(m.metadata).name);
+const namespaceOf = (m: JsonObject) => String(obj(m.metadata).namespace);
+
+/** What the hub pod sees: its jupyterhub_config.py, its container, and the environment Kubernetes gives it. */
+interface HubPod {
+  configText: string;
+  container: JsonObject;
+  volumes: JsonObject[];
+  /** The container's env with each secretKeyRef resolved from the rendered Secret. */
+  env: Record<string, string>;
+  /** Names of the variables that come from a Secret. */
+  fromSecret: Set<string>;
+  /** Every value in the Secrets the hub reads its env from. */
+  secretValues: string[];
+}
+
+function hubPodOf(r: Rendering): HubPod {
+  const configMaps = r.manifests.filter(
+    (m) => m.kind === "ConfigMap" && typeof obj(m.data)["jupyterhub_config.py"] === "string",
+  );
+  assert.equal(configMaps.length, 1, "expected one ConfigMap with jupyterhub_config.py");
+  const cm = configMaps[0];
+  const spec = (d: JsonObject) => obj(obj(obj(d.spec).template).spec);
+  const deployments = r.manifests.filter(
+    (m) => m.kind === "Deployment" && list(spec(m).volumes).some((v) => obj(v.configMap).name === nameOf(cm)),
+  );
+  assert.equal(deployments.length, 1, `expected one Deployment mounting ConfigMap ${nameOf(cm)}`);
+  const pod = spec(deployments[0]);
+  const volume = list(pod.volumes).find((v) => obj(v.configMap).name === nameOf(cm));
+  const container = list(pod.containers).find((c) => list(c.volumeMounts).some((vm) => vm.name === volume?.name));
+  assert.ok(container, "no hub container mounts the config");
+
+  const env: Record<string, string> = {};
+  const fromSecret = new Set<string>();
+  const secretValues: string[] = [];
+  for (const e of list(container.env)) {
+    const name = String(e.name);
+    if (typeof e.value === "string") env[name] = e.value;
+    const ref = obj(obj(e.valueFrom).secretKeyRef);
+    if (ref.name !== undefined) {
+      const secret = r.manifests.find(
+        (m) => m.kind === "Secret" && nameOf(m) === ref.name && namespaceOf(m) === namespaceOf(deployments[0]),
+      );
+      assert.ok(secret, `env ${name} refers to Secret ${String(ref.name)}, which is not rendered`);
+      const value = obj(secret.stringData)[String(ref.key)];
+      assert.equal(typeof value, "string", `Secret ${String(ref.name)} has no key ${String(ref.key)}`);
+      env[name] = String(value);
+      fromSecret.add(name);
+      for (const v of Object.values(obj(secret.stringData))) secretValues.push(String(v));
+    }
+  }
+  return {
+    configText: String(obj(cm.data)["jupyterhub_config.py"]),
+    container,
+    volumes: list(pod.volumes),
+    env,
+    fromSecret,
+    secretValues,
+  };
+}
+
+/** The rendered Service that a URL or host name `name.namespace.svc[:port]` points at, checked to offer `port`. */
+function assertServiceAt(r: Rendering, host: string, port: number, what: string): void {
+  const m = /^([a-z0-9-]+)\.([a-z0-9-]+)\.svc(?:\.cluster\.local)?$/.exec(host);
+  assert.ok(m, `${what}: ${host} is not an in-cluster Service name`);
+  const service = r.manifests.find((x) => x.kind === "Service" && nameOf(x) === m[1] && namespaceOf(x) === m[2]);
+  assert.ok(service, `${what}: no Service ${m[2]}/${m[1]} is rendered`);
+  const ports = list(obj(service.spec).ports).map((p) => Number(p.port));
+  assert.ok(ports.includes(port), `${what}: Service ${m[2]}/${m[1]} offers ports ${ports.join(", ")}, not ${port}`);
+}
+
+function assertUrlOfService(r: Rendering, url: PyValue | undefined, what: string): void {
+  assert.equal(typeof url, "string", `${what} is not set`);
+  const u = new URL(String(url));
+  assert.equal(u.protocol, "http:");
+  assertServiceAt(r, u.hostname, Number(u.port), what);
+}
+
+/** Every key anywhere in the loaded config, as `Section.key.sub...`. */
+function allKeys(value: PyValue, prefix = ""): string[] {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return [];
+  return Object.entries(value).flatMap(([k, v]) => [`${prefix}${k}`, ...allKeys(v, `${prefix}${k}.`)]);
+}
+
+describe("jupyterhub_config.py loaded by traitlets' PyFileConfigLoader (Debian's python3)", () => {
+  for (const v of variations()) {
+    const cfg = configOf(v);
+    test(v.name, async () => {
+      const r = await renderVariation(v);
+      const hub = hubPodOf(r);
+      const loaded = loadHubConfig(hub.configText, hub.env);
+      assert.ok(loaded.ok, `the config does not load:\n${loaded.ok ? "" : loaded.error}`);
+      const c: PyConfig = loaded.config;
+      const hubApp = c.JupyterHub ?? {};
+      const ldap = c.LDAPAuthenticator ?? {};
+      const spawner = c.KubeSpawner ?? {};
+
+      // Authentication: LDAPAuthenticator 2.
+      assert.equal(hubApp.authenticator_class, "ldap");
+      assert.ok(!("use_ssl" in ldap), "use_ssl is deprecated and ignored by LDAPAuthenticator 2");
+      if (cfg.ldapTestServer) {
+        assert.equal(typeof ldap.server_address, "string");
+        assertServiceAt(r, String(ldap.server_address), Number(ldap.server_port), "LDAP test server");
+        assert.equal(ldap.tls_strategy, "insecure", "the in-cluster test server speaks plain LDAP");
+        assert.ok(Array.isArray(ldap.bind_dn_template) && ldap.bind_dn_template.length === 1);
+        assert.match(String(ldap.bind_dn_template[0]), /\{username\}/);
+      } else {
+        assert.equal(ldap.server_address, cfg.ldapServer);
+        assert.equal(ldap.server_port, cfg.ldapPort);
+        assert.equal(ldap.tls_strategy, cfg.ldapTlsStrategy);
+      }
+      if (cfg.ldapLookupDn) {
+        assert.equal(ldap.lookup_dn, true);
+        assert.equal(ldap.user_search_base, cfg.ldapUserSearchBase);
+        assert.equal(ldap.user_attribute, cfg.ldapUserAttribute);
+        assert.ok(!("bind_dn_template" in ldap), "bind_dn_template set although lookup_dn is on");
+        if (cfg.ldapLookupDnSearchUser !== "") assert.equal(ldap.lookup_dn_search_user, cfg.ldapLookupDnSearchUser);
+        else assert.ok(!("lookup_dn_search_user" in ldap), "anonymous search, yet a search user is set");
+        if (cfg.ldapLookupDnSearchPassword !== "") {
+          // Read from the environment, which Kubernetes fills from the Secret: never in the file.
+          assert.equal(ldap.lookup_dn_search_password, cfg.ldapLookupDnSearchPassword);
+          assert.ok(!hub.configText.includes(cfg.ldapLookupDnSearchPassword), "the search password is in the file");
+          assert.match(hub.configText, /lookup_dn_search_password = os\.environ\[/);
+          const envName = /lookup_dn_search_password = os\.environ\["([A-Z0-9_]+)"\]/.exec(hub.configText)?.[1];
+          assert.ok(envName && hub.fromSecret.has(envName), `${envName} must come from a Secret`);
+        } else {
+          assert.ok(!("lookup_dn_search_password" in ldap));
+        }
+      } else if (!cfg.ldapTestServer) {
+        assert.ok(!("lookup_dn" in ldap) || ldap.lookup_dn === false);
+        assert.deepEqual(ldap.bind_dn_template, cfg.ldapBindDnTemplates);
+      }
+      if (cfg.allowedGroups.length > 0) assert.deepEqual(ldap.allowed_groups, cfg.allowedGroups);
+      else assert.ok(!("allowed_groups" in ldap));
+      const auth = c.Authenticator ?? {};
+      assert.deepEqual(pySet(auth.allowed_users), [...cfg.allowedUsers].sort());
+      assert.deepEqual(pySet(auth.admin_users), [...cfg.adminUsers].sort());
+      assert.equal(auth.allow_all, cfg.allowAllUsers);
+
+      // Spawner: the shared NFS claim, one subPath per user, the notebook user.
+      assert.equal(hubApp.spawner_class, "kubespawner.KubeSpawner");
+      assert.equal(spawner.namespace, cfg.namespace);
+      assert.ok(Array.isArray(spawner.volumes) && spawner.volumes.length === 1, "expected one user volume");
+      const volume = obj(spawner.volumes[0]);
+      const claimName = obj(volume.persistentVolumeClaim).claimName;
+      const claim = r.manifests.find(
+        (m) => m.kind === "PersistentVolumeClaim" && nameOf(m) === claimName && namespaceOf(m) === cfg.namespace,
+      );
+      assert.ok(claim, `user pods mount claim ${String(claimName)}, which is not rendered in ${cfg.namespace}`);
+      assert.equal(obj(claim.spec).storageClassName, "", "the user claim must bind the static NFS volume");
+      const pv = r.manifests.find((m) => m.kind === "PersistentVolume" && nameOf(m) === obj(claim.spec).volumeName);
+      assert.ok(pv && obj(obj(pv.spec).nfs).server, "the user claim is not bound to the NFS PersistentVolume");
+      assert.ok(Array.isArray(spawner.volume_mounts) && spawner.volume_mounts.length === 1);
+      const mount = obj(spawner.volume_mounts[0]);
+      assert.equal(mount.name, volume.name);
+      assert.equal(mount.subPath, "notebooks/{username}");
+      assert.equal(c.Spawner?.notebook_dir, mount.mountPath, "notebook_dir must be the fixed mount path");
+      assert.equal(spawner.uid, 1000);
+      assert.equal(spawner.gid, 100);
+      assert.equal(spawner.delete_pvc, false);
+      assert.equal(spawner.storage_pvc_ensure, false);
+
+      // Proxy: its own Deployment, reached through the proxy-api Service; the hub through its Service.
+      assert.equal(c.ConfigurableHTTPProxy?.should_start, false);
+      assertUrlOfService(r, c.ConfigurableHTTPProxy?.api_url, "ConfigurableHTTPProxy.api_url");
+      assertUrlOfService(r, hubApp.hub_connect_url, "JupyterHub.hub_connect_url");
+
+      // The database lives on the hub's own claim.
+      const dbPath = /^sqlite:\/\/\/(\/.+)$/.exec(String(hubApp.db_url))?.[1];
+      assert.ok(dbPath, `db_url ${String(hubApp.db_url)} is not an absolute sqlite path`);
+      const dbMount = list(hub.container.volumeMounts).find((vm) => dbPath.startsWith(`${String(vm.mountPath)}/`));
+      const dbVolume = hub.volumes.find((vol) => vol.name === dbMount?.name);
+      assert.ok(dbVolume?.persistentVolumeClaim, `the database ${dbPath} is not on a claim mounted in the hub`);
+
+      // Idle culler as a hub service, only when asked for.
+      if (cfg.cullIdleSeconds > 0) {
+        const services = Array.isArray(hubApp.services) ? hubApp.services.map(obj) : [];
+        const culler = services.find((s) => s.name === "idle-culler");
+        assert.ok(culler, "no idle-culler service");
+        assert.deepEqual(list(culler.command).slice(1), [
+          "-m",
+          "jupyterhub_idle_culler",
+          `--timeout=${cfg.cullIdleSeconds}`,
+        ]);
+      } else {
+        assert.ok(!("services" in hubApp), "a culler is configured although cullIdleSeconds is 0");
+      }
+
+      // Secrets come from the environment (a Kubernetes Secret), never from the file.
+      assert.ok(hub.fromSecret.has("JPY_COOKIE_SECRET"), "JPY_COOKIE_SECRET must come from a Secret");
+      assert.ok(hub.fromSecret.has("CONFIGPROXY_AUTH_TOKEN"), "CONFIGPROXY_AUTH_TOKEN must come from a Secret");
+      const secretKeys = allKeys(c as PyValue).filter((k) => /cookie_secret|auth_token|api_token|password/.test(k));
+      const allowed = cfg.ldapLookupDnSearchPassword !== "" ? ["LDAPAuthenticator.lookup_dn_search_password"] : [];
+      assert.deepEqual(secretKeys, allowed, "secret-looking settings in jupyterhub_config.py");
+      for (const value of hub.secretValues) {
+        assert.ok(!hub.configText.includes(value), "a value of the hub's Secret appears in jupyterhub_config.py");
+      }
+    });
+  }
+});
+
+describe("the traitlets check itself fails on a config JupyterHub could not load", () => {
+  const stack = variations()[0];
+
+  test("a Python syntax error in the rendered config", async () => {
+    const hub = hubPodOf(await renderVariation(stack));
+    const broken = hub.configText.replace(
+      'c.JupyterHub.authenticator_class = "ldap"',
+      'c.JupyterHub.authenticator_class = "ldap"(',
+    );
+    assert.notEqual(broken, hub.configText);
+    const loaded = loadHubConfig(broken, hub.env);
+    assert.equal(loaded.ok, false);
+    assert.match(loaded.ok ? "" : loaded.error, /SyntaxError/);
+  });
+
+  test("an environment variable the pod does not get", () => {
+    const loaded = loadHubConfig(
+      'import os\nc = get_config()\nc.LDAPAuthenticator.lookup_dn_search_password = os.environ["NOT_SET"]\n',
+    );
+    assert.equal(loaded.ok, false);
+    assert.match(loaded.ok ? "" : loaded.error, /KeyError: 'NOT_SET'/);
+  });
+});

@@ -1,0 +1,45 @@
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+/** Debian's Python, with Debian's python3-traitlets (scripts/setup.sh installs it); not a pyenv one on PATH. */
+export const python = "/usr/bin/python3";
+
+const loaderScript = path.join(__dirname, "load_traitlets_config.py");
+
+/** A value as the loader prints it: JSON, with sets as {"$set": [...]}. */
+export type PyValue = null | boolean | number | string | PyValue[] | { [key: string]: PyValue };
+export type PyConfig = Record<string, Record<string, PyValue>>;
+
+export type LoadResult = { ok: true; config: PyConfig } | { ok: false; error: string };
+
+/**
+ * Loads a jupyterhub_config.py with traitlets' PyFileConfigLoader, as JupyterHub does at start-up,
+ * in an isolated Python (-I: no user site, no PYTHON* variables) whose environment is exactly `env`.
+ */
+export function loadHubConfig(configText: string, env: Record<string, string> = {}): LoadResult {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hub-config-"));
+  try {
+    const file = path.join(dir, "jupyterhub_config.py");
+    fs.writeFileSync(file, configText);
+    const out = spawnSync(python, ["-I", loaderScript, file], {
+      encoding: "utf8",
+      env: { PATH: "/usr/bin:/bin", LANG: "C.UTF-8", ...env },
+      cwd: dir,
+    });
+    if (out.error) throw out.error;
+    if (out.status !== 0) return { ok: false, error: out.stderr.trim() };
+    return { ok: true, config: JSON.parse(out.stdout) as PyConfig };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A Python set as the loader prints it, as a sorted array; throws if the value is not a set. */
+export function pySet(value: PyValue | undefined): string[] {
+  if (value === null || typeof value !== "object" || Array.isArray(value) || !Array.isArray(value.$set)) {
+    throw new Error(`expected a Python set, got ${JSON.stringify(value)}`);
+  }
+  return value.$set.map(String).sort();
+}
