@@ -5,7 +5,9 @@
 #   - npm dependencies, exactly as locked;
 #   - the Kubernetes API schemas (OpenAPI v3 documents of the `k8s.io/kubernetes` Go module, one
 #     per Kubernetes release we test against) into the Go module cache, through the Go module proxy
-#     (Debian's golang-go is installed if there is no `go`).
+#     (Debian's golang-go is installed if there is no `go`);
+#   - actionlint (lints .github/workflows in the unit tests), built from its Go module through the
+#     Go module proxy into a cache outside the repository, and reused while it is the pinned version.
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,3 +28,11 @@ fi
 npm ci --no-audit --no-fund
 
 npx tsx scripts/fetch-kubernetes-schemas.ts
+
+# actionlint: test/workflows.test.ts runs it from here (or from $ACTIONLINT).
+actionlint_version=v1.7.12
+tools_bin="${XDG_CACHE_HOME:-$HOME/.cache}/jupyterhub-nfs-tools/bin"
+if [ "$("$tools_bin/actionlint" -version 2>/dev/null | head -n 1)" != "$actionlint_version" ]; then
+  echo "building actionlint $actionlint_version into $tools_bin"
+  GOBIN="$tools_bin" go install "github.com/rhysd/actionlint/cmd/actionlint@$actionlint_version"
+fi

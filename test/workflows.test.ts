@@ -1,0 +1,158 @@
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { describe, it } from "node:test";
+import { parse } from "yaml";
+import { actionlint, formatErrors } from "./support/actionlint";
+import { stackNames } from "./support/variations";
+
+const repoRoot = path.resolve(__dirname, "..");
+const workflowDir = path.join(repoRoot, ".github", "workflows");
+
+type Json = Record<string, unknown>;
+
+interface Step {
+  uses?: string;
+  run?: string;
+  with?: Record<string, string | number | boolean>;
+}
+
+interface Job {
+  if?: string;
+  environment?: string;
+  permissions?: Record<string, string>;
+  strategy?: { matrix?: Record<string, unknown> };
+  steps: Step[];
+}
+
+interface Workflow {
+  on: Json;
+  permissions?: Record<string, string>;
+  jobs: Record<string, Job>;
+}
+
+function workflow(file: string): Workflow {
+  return parse(fs.readFileSync(path.join(workflowDir, file), "utf8")) as Workflow;
+}
+
+function pulumiSteps(job: Job): Step[] {
+  return job.steps.filter((s) => s.uses?.startsWith("pulumi/actions@"));
+}
+
+describe("GitHub workflows: actionlint", () => {
+  const files = fs
+    .readdirSync(workflowDir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .map((f) => path.join(".github", "workflows", f));
+
+  it("finds the three workflows", () => {
+    assert.deepEqual(files.map((f) => path.basename(f)).sort(), ["ci.yml", "deploy.yml", "preview.yml"]);
+  });
+
+  it("passes actionlint, with no finding in any workflow", () => {
+    const result = actionlint(repoRoot, files);
+    assert.deepEqual(result.errors, [], formatErrors(result.errors));
+    assert.equal(result.status, 0, result.stderr);
+  });
+
+  it("actionlint does fail a malformed workflow (unknown input, bad expression, missing runs-on)", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "actionlint-"));
+    try {
+      fs.mkdirSync(path.join(dir, ".github", "workflows"), { recursive: true });
+      const broken = [
+        "on: pull_request",
+        "jobs:",
+        "  preview:",
+        "    steps:",
+        "      - uses: pulumi/actions@v6",
+        "        with:",
+        "          command: preview",
+        "          stack: dev",
+        "      - run: echo ${{ matrix.stak }}",
+        "",
+      ].join("\n");
+      fs.writeFileSync(path.join(dir, ".github", "workflows", "broken.yml"), broken);
+      const result = actionlint(dir, [path.join(".github", "workflows", "broken.yml")]);
+      assert.equal(result.status, 1);
+      const text = formatErrors(result.errors);
+      assert.match(text, /"runs-on" section is missing/);
+      assert.match(text, /input "stack" is not defined in action "pulumi\/actions@v6"/);
+      assert.match(text, /property "stak" is not defined/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("GitHub workflows: what they do", () => {
+  it("CI runs the README's set-up and test commands", () => {
+    const ci = workflow("ci.yml");
+    const runs = Object.values(ci.jobs).flatMap((j) => j.steps.map((s) => s.run));
+    assert.ok(runs.includes("bash scripts/setup.sh"));
+    assert.ok(runs.includes("npm test"));
+    assert.ok("pull_request" in ci.on && "push" in ci.on);
+  });
+
+  it("every pull request previews every stack file with the policy pack and comments the result", () => {
+    const preview = workflow("preview.yml");
+    assert.deepEqual(Object.keys(preview.on), ["pull_request"]);
+    const job = preview.jobs.preview;
+    assert.deepEqual(job.strategy?.matrix?.stack, stackNames());
+    const [step] = pulumiSteps(job);
+    assert.equal(step.uses, "pulumi/actions@v6");
+    assert.equal(step.with?.command, "preview");
+    assert.match(String(step.with?.["stack-name"]), /\$\{\{ matrix\.stack \}\}$/);
+    assert.equal(step.with?.policyPacks, "policy");
+    assert.equal(step.with?.["comment-on-pr"], true);
+    assert.equal(preview.permissions?.["pull-requests"], "write");
+    assert.equal(preview.permissions?.["id-token"], "write");
+    assert.deepEqual(
+      job.steps.map((s) => s.uses?.replace(/@.*/, "") ?? s.run?.split(" ")[0]),
+      [
+        "actions/checkout",
+        "actions/setup-node",
+        "npm",
+        "google-github-actions/auth",
+        "google-github-actions/get-gke-credentials",
+        "pulumi/actions",
+      ],
+    );
+  });
+
+  it("a push to main updates dev and only dev; prod and destroy need a dispatch and an approving environment", () => {
+    const deploy = workflow("deploy.yml");
+    assert.deepEqual((deploy.on.push as Json).branches, ["main"]);
+    const inputs = (deploy.on.workflow_dispatch as { inputs: Record<string, { options: string[] }> }).inputs;
+    assert.deepEqual(inputs.stack.options, stackNames());
+    assert.deepEqual(inputs.command.options, ["up", "destroy"]);
+
+    const onPush = Object.values(deploy.jobs).filter((j) => j.if?.includes("github.event_name == 'push'"));
+    assert.equal(onPush.length, 1);
+    const [pushStep] = pulumiSteps(onPush[0]);
+    assert.equal(pushStep.with?.command, "up");
+    assert.match(String(pushStep.with?.["stack-name"]), /dev$/);
+    assert.equal(pushStep.with?.policyPacks, "policy");
+
+    const dispatched = Object.values(deploy.jobs).filter((j) =>
+      j.if?.includes("github.event_name == 'workflow_dispatch'"),
+    );
+    assert.equal(dispatched.length, 1);
+    assert.match(String(dispatched[0].if), /github\.ref == 'refs\/heads\/main'/);
+    // prod up -> "prod", any destroy -> "destroy": the environments that carry required reviewers.
+    assert.equal(dispatched[0].environment, "${{ inputs.command == 'destroy' && 'destroy' || inputs.stack }}");
+    // No job both runs on push and can run anything but `up`.
+    assert.equal(Object.keys(deploy.jobs).length, 2);
+  });
+
+  it("never passes a credential inline: only secrets.* (or the job's own token) feed the Pulumi and GCP steps", () => {
+    for (const file of ["preview.yml", "deploy.yml"]) {
+      const text = fs.readFileSync(path.join(workflowDir, file), "utf8");
+      for (const key of ["PULUMI_ACCESS_TOKEN", "PULUMI_CONFIG_PASSPHRASE"]) {
+        assert.match(text, new RegExp(`${key}: \\$\\{\\{ secrets\\.${key} \\}\\}`), `${file}: ${key}`);
+      }
+      assert.match(text, /workload_identity_provider: \$\{\{ secrets\.GCP_WORKLOAD_IDENTITY_PROVIDER \}\}/);
+      assert.match(text, /cloud-url: \$\{\{ secrets\.PULUMI_BACKEND_URL \}\}/);
+    }
+  });
+});
