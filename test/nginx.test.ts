@@ -72,7 +72,7 @@ describe("the file browser's nginx config under Debian's nginx", () => {
         );
 
         const check = nginx.test();
-        assert.ok(check.ok, `nginx -t refused the config:\n${check.output}`);
+        assert.ok(check.ok, `nginx -t refused the config:\n${check.output}\n${nginx.numberedServerBlock()}`);
         assert.match(check.output, /syntax is ok/);
         await nginx.start();
 

@@ -127,6 +127,8 @@ export class NginxUnderTest {
   private readonly errorLog: string;
   private readonly runAs?: { uid: number; gid: number };
   private process?: ChildProcess;
+  /** The rendered server block as nginx reads it here (conf.d/default.conf), after the rewrites. */
+  serverBlock = "";
 
   private constructor(
     readonly port: number,
@@ -169,6 +171,7 @@ export class NginxUnderTest {
     const run = path.join(this.dir, "run");
     const confD = path.join(this.dir, "conf.d");
     for (const d of [this.filesDir, confD, run]) fs.mkdirSync(d, { recursive: true });
+    this.serverBlock = serverBlock;
     fs.writeFileSync(path.join(confD, "default.conf"), serverBlock);
     if (fb.htpasswd) {
       fs.mkdirSync(path.join(this.dir, "auth"));
@@ -252,6 +255,14 @@ export class NginxUnderTest {
       await new Promise((r) => setTimeout(r, 25));
     }
     throw new Error(`nginx never listened on 127.0.0.1:${this.port}:\n${output}${this.errorLogText()}`);
+  }
+
+  /** The server block with line numbers, to read nginx's "in .../default.conf:12" messages against. */
+  numberedServerBlock(): string {
+    return this.serverBlock
+      .split("\n")
+      .map((line, i) => `${String(i + 1).padStart(3)}  ${line}`)
+      .join("\n");
   }
 
   errorLogText(): string {
