@@ -222,8 +222,11 @@ export const nfsClaimBindsStatically: ResourceValidationPolicy = {
     const spec = record(args.props.spec);
     const name = displayName(args);
     const readWriteMany = strings(spec.accessModes).includes("ReadWriteMany");
-    // `in` rather than a read: during a preview the volume's name may still be unknown, and present is enough.
-    const boundByName = "volumeName" in spec && spec.volumeName !== "";
+    // During a preview the volume's name is usually unknown (the volume is created in the same run), and
+    // reading an unknown property makes @pulumi/policy skip the whole check. Look at the raw value
+    // instead: an unknown placeholder still means "bound by name".
+    const volumeName = Object.getOwnPropertyDescriptor(spec, "volumeName")?.value;
+    const boundByName = volumeName !== undefined && volumeName !== null && volumeName !== "";
     if (readWriteMany && !boundByName) {
       reportViolation(
         `PersistentVolumeClaim ${name} is ReadWriteMany but names no volumeName: bind it to the NFS volume.`,

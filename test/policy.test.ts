@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { parse } from "yaml";
 import {
@@ -19,7 +19,8 @@ import {
 import { findSecretsInText } from "../policy/secretLike";
 import { parseStackConfig, type StackConfig } from "../policy/stackConfig";
 import { loadCliConfig } from "../render/stackConfig";
-import { runResourcePolicy, urnFor, violationsOf, type ResourceUnderTest } from "./support/policyHarness";
+import { renderedUrn, runResourcePolicy, urnFor, violationsOf, type ResourceUnderTest } from "./support/policyHarness";
+import { startPolicyPack, unknown, type RunningPack } from "./support/policyRunner";
 import { renderVariation, variations, type Variation } from "./support/variations";
 
 const repoRoot = path.resolve(__dirname, "..");
@@ -491,5 +492,65 @@ describe("policy pack on the program's rendered resources", () => {
       ["no-privileged-containers"],
     );
     assert.match(found[0].message, /jupyterhub-nfs\/nfs-server: container 'nfs-server' is privileged/);
+  });
+});
+
+describe("policy pack served by Pulumi's own runner (as `pulumi preview --policy-pack policy` starts it)", () => {
+  const prod: Variation = { name: "prod", stack: "prod", overrides: [] };
+  let pack: RunningPack;
+  before(async () => {
+    pack = await startPolicyPack(path.join(repoRoot, "policy"), loadCliConfig("prod", []).values);
+  });
+  after(() => pack?.stop());
+
+  it("loads (ts-node, type-checked) and announces its seven mandatory policies", async () => {
+    const info = await pack.info();
+    assert.equal(info.name, "jupyterhub-nfs");
+    const expected = makePolicies(noStackConfig).map((p) => p.name);
+    assert.deepEqual(info.policies.map((p) => p.name).sort(), [...expected].sort());
+    assert.ok(info.policies.every((p) => p.mandatory));
+  });
+
+  it("passes every resource of the rendered prod stack", async () => {
+    const rendering = await renderVariation(prod);
+    for (const r of rendering.resources) {
+      const urn = renderedUrn("prod", r, rendering.resources);
+      assert.deepEqual(await pack.analyze({ type: r.type, name: r.name, urn, props: r.inputs }), [], urn);
+    }
+  });
+
+  it("reads prod's config from PULUMI_CONFIG: its public proxy passes, a public file browser does not", async () => {
+    const lb = (name: string) => ({
+      ...service(name, "LoadBalancer"),
+      urn: urnFor("prod", ["kubernetes:core/v1:Service"], name),
+    });
+    assert.deepEqual(await pack.analyze(lb("proxy-public")), []);
+    const found = await pack.analyze(lb("file-browser"));
+    assert.deepEqual(
+      found.map((d) => [d.policy, d.mandatory]),
+      [["load-balancers-only-where-asked", true]],
+    );
+  });
+
+  it("blocks a wildcard Role", async () => {
+    const r = role([{ apiGroups: ["*"], resources: ["pods"], verbs: ["get"] }]);
+    const found = await pack.analyze({ ...r, urn: urnFor("prod", [r.type], r.name) });
+    assert.deepEqual(
+      found.map((d) => [d.policy, d.mandatory]),
+      [["no-wildcard-rbac", true]],
+    );
+  });
+
+  it("judges the NFS claim during a preview, while the volume's name is still unknown", async () => {
+    const c = (spec: Record<string, unknown>) => ({ ...claim(spec), urn: urnFor("prod", [claim({}).type], "c") });
+    assert.deepEqual(
+      await pack.analyze(c({ accessModes: ["ReadWriteMany"], volumeName: unknown, storageClassName: "" })),
+      [],
+    );
+    const found = await pack.analyze(c({ accessModes: ["ReadWriteMany"], volumeName: unknown }));
+    assert.deepEqual(
+      found.map((d) => [d.policy, d.mandatory]),
+      [["nfs-claim-binds-statically", true]],
+    );
   });
 });
