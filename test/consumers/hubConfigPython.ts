@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { Rendering } from "../render";
-import type { JsonObject } from "../render/mocks";
-import { loadHubConfig, pySet, type PyConfig, type PyValue } from "./support/hubConfigPython";
-import { configOf, renderVariation, variations } from "./support/variations";
+import type { Rendering } from "../../render";
+import type { JsonObject } from "../../render/mocks";
+import { loadHubConfig, pySet, type PyConfig, type PyValue } from "../support/hubConfigPython";
+import { configOf, renderVariation, variations } from "../support/variations";
 
 const obj = (v: unknown): JsonObject =>
   typeof v === "object" && v !== null && !Array.isArray(v) ? (v as JsonObject) : {};

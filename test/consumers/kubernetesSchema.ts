@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { parse, stringify } from "yaml";
-import type { JsonObject } from "../render/mocks";
-import { KubernetesSchema, kubernetesVersions } from "./support/kubernetesSchema";
-import { objectName, objectsOf, renderVariation, variations } from "./support/variations";
+import type { JsonObject } from "../../render/mocks";
+import { KubernetesSchema, kubernetesVersions } from "../support/kubernetesSchema";
+import { objectName, objectsOf, renderVariation, variations } from "../support/variations";
 
 /** Each release's schema, loaded on first use (a few hundred milliseconds each). */
 const schemas = new Map<string, KubernetesSchema>();

@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, test } from "node:test";
-import type { Rendering } from "../render";
-import { fileBrowserOf, imageConfD, NginxUnderTest, type RenderedFileBrowser } from "./support/nginx";
-import { configOf, renderVariation, variations } from "./support/variations";
+import type { Rendering } from "../../render";
+import { fileBrowserOf, imageConfD, NginxUnderTest, type RenderedFileBrowser } from "../support/nginx";
+import { configOf, renderVariation, variations } from "../support/variations";
 
 /** The throw-away folder nginx serves: a shared volume with two users' notebooks. */
 const files = {
