@@ -213,11 +213,12 @@ export class NginxUnderTest {
       ].join("\n"),
     );
     // Readable by nginx's user; the run folder writable by it.
-    for (const entry of fs.readdirSync(this.dir, { recursive: true, withFileTypes: true })) {
-      const p = path.join(entry.parentPath, entry.name);
-      fs.chmodSync(p, entry.isDirectory() ? 0o755 : 0o644);
-    }
-    fs.chmodSync(this.dir, 0o755);
+    const readable = (p: string): void => {
+      const isDir = fs.statSync(p).isDirectory();
+      fs.chmodSync(p, isDir ? 0o755 : 0o644);
+      if (isDir) for (const name of fs.readdirSync(p)) readable(path.join(p, name));
+    };
+    readable(this.dir);
     if (this.runAs) {
       fs.chownSync(run, this.runAs.uid, this.runAs.gid);
     }
