@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { ResourceValidationPolicy } from "@pulumi/policy";
+import Ajv from "ajv";
 import { parse } from "yaml";
 import {
   makeGceDiskRetained,
@@ -125,6 +126,26 @@ describe("policy pack: shape", () => {
     assert.equal(policies.length, 7);
     assert.equal(new Set(policies.map((p) => p.name)).size, policies.length);
     for (const p of policies) assert.equal(p.enforcementLevel, "mandatory", p.name);
+  });
+
+  it("ships an example --policy-pack-config that each policy's configSchema accepts, defaults included", () => {
+    const example = JSON.parse(fs.readFileSync(path.join(repoRoot, "policy", "config.example.json"), "utf8")) as Record<
+      string,
+      object
+    >;
+    const policies = new Map(makePolicies(noStackConfig).map((p) => [p.name, p]));
+    const ajv = new Ajv({ strict: false, useDefaults: true });
+    for (const [name, config] of Object.entries(example)) {
+      const schema = policies.get(name)?.configSchema;
+      assert.ok(schema, `${name}: no such policy, or it takes no config`);
+      const validate = ajv.compile({ type: "object", ...schema, additionalProperties: false });
+      assert.ok(validate(config), `${name}: ${ajv.errorsText(validate.errors)}`);
+      // The example shows every option, at its default.
+      const defaults = Object.fromEntries(Object.entries(schema.properties).map(([k, v]) => [k, v.default]));
+      assert.deepEqual(config, defaults, name);
+    }
+    const configurable = [...policies.values()].filter((p) => p.configSchema).map((p) => p.name);
+    assert.deepEqual(Object.keys(example).sort(), configurable.sort());
   });
 
   it("reads the stack config from PULUMI_CONFIG, either key spelling", () => {
