@@ -53,12 +53,23 @@ export async function startPolicyPack(dir: string, stackConfig: Record<string, s
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
   const port = await new Promise<number>((resolve, reject) => {
     let stdout = "";
+    // A guard against a hung start-up (it takes seconds: ts-node type-checks the pack), not a timing check.
+    const guard = setTimeout(() => {
+      child.kill();
+      reject(new Error(`policy pack did not serve within 5 minutes:\n${stdout}\n${stderr}`));
+    }, 300_000);
     child.stdout.on("data", (d: Buffer) => {
       stdout += d.toString();
       const line = /^(\d+)\s*$/m.exec(stdout);
-      if (line) resolve(Number(line[1]));
+      if (line) {
+        clearTimeout(guard);
+        resolve(Number(line[1]));
+      }
     });
-    child.on("exit", (code) => reject(new Error(`policy pack exited (${code}) before serving:\n${stdout}\n${stderr}`)));
+    child.on("exit", (code) => {
+      clearTimeout(guard);
+      reject(new Error(`policy pack exited (${code}) before serving:\n${stdout}\n${stderr}`));
+    });
   });
   const client = new AnalyzerClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   return {
