@@ -58,7 +58,7 @@ if [[ "${1:-}" == "--print-bin" ]]; then
 fi
 
 mkdir -p "$bin" "$root/src"
-export GOFLAGS="${GOFLAGS:-} -trimpath"
+export GOFLAGS="${GOFLAGS:-} -trimpath -buildvcs=false"
 ldflags_base="-s -w"
 total_start=$SECONDS
 
