@@ -92,15 +92,18 @@ async function main(): Promise<void> {
   };
   const started = performance.now();
   try {
-    // Loaded before the engine starts, as the language host would load it at the start of a run.
-    const { program, seconds } = loadProgram(req);
-    result.loadSeconds = seconds;
     const pulumiCommand = await PulumiCommand.get({ root: req.pulumiRoot, skipVersionCheck: true });
     const ws = await LocalWorkspace.create({
       workDir: req.workDir,
       pulumiCommand,
       envVars: req.envVars,
-      program: async () => program(),
+      // Loaded when the engine asks for the program, as the language host loads it when its Run
+      // is called; `destroy` never runs the program, so it never loads it.
+      program: async () => {
+        const { program, seconds } = loadProgram(req);
+        result.loadSeconds = seconds;
+        return program();
+      },
     });
     const stack = await Stack.select(req.stackName, ws);
     if (req.op === "preview") {

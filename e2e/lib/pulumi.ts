@@ -121,7 +121,8 @@ export class PulumiEnv {
           `const project = ${JSON.stringify(project)};`,
           "const compilerOptions = tsutils.loadTypeScriptCompilerOptions(project);",
           "require(tsnodeRequire).register({",
-          "  compiler: typescriptRequire, transpileOnly: false, project, skipProject: false,",
+          // No ts-node cache: every run type-checks, as on a fresh CI machine or after an edit.
+          "  compiler: typescriptRequire, transpileOnly: false, cache: false, project, skipProject: false,",
           '  compilerOptions: { target: "ES2020", module: "nodenext", moduleResolution: "nodenext",',
           '    sourceMap: "true", ...compilerOptions },',
           "});",
