@@ -79,6 +79,13 @@ function testVolume(name: string, size: string, claimNamespace: string, claimNam
   };
 }
 
+/** A failed operation's `error:` lines and the tail of its output, not the whole diff. */
+function failed(what: string, r: { error?: string }): string {
+  const lines = (r.error ?? "").split("\n");
+  const errors = lines.filter((l) => /^\s*error:/.test(l));
+  return [`${what} failed:`, ...errors, "--- last lines:", ...lines.slice(-25)].join("\n");
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -171,7 +178,7 @@ describe("jupyterhub-nfs on a live local control plane", { concurrency: false },
 
   test("pulumi preview succeeds on the empty stack", async () => {
     const r = await need(pulumi, "pulumi").run("preview");
-    assert.ok(r.ok, `preview failed: ${r.error}\n${r.stdout}\n${r.stderr}`);
+    assert.ok(r.ok, failed("preview", r));
     const creates = r.steps.filter((s) => s.op === "create").length;
     assert.ok(creates > 20, `preview plans the stack's resources (${creates} creates)`);
     console.log(`# preview: ${r.processSeconds.toFixed(1)}s, ${creates} creates`);
@@ -180,7 +187,7 @@ describe("jupyterhub-nfs on a live local control plane", { concurrency: false },
   test("pulumi up succeeds", async () => {
     const p = need(pulumi, "pulumi");
     const r = await p.run("up");
-    assert.ok(r.ok, `up failed: ${r.error}\n${r.stdout}\n${r.stderr}`);
+    assert.ok(r.ok, failed("up", r));
     deployed = true;
     outputs = stackOutputs(await p.exportStack());
     console.log(`# up: ${r.processSeconds.toFixed(1)}s, ${JSON.stringify(r.changeSummary)}`);
@@ -288,9 +295,9 @@ describe("jupyterhub-nfs on a live local control plane", { concurrency: false },
   test("a second pulumi up changes nothing", async () => {
     const p = need(pulumi, "pulumi");
     const preview = await p.run("preview", { expectNoChanges: true });
-    assert.ok(preview.ok, `preview --expect-no-changes failed: ${preview.error}\n${preview.stdout}`);
+    assert.ok(preview.ok, failed("preview --expect-no-changes", preview));
     const r = await p.run("up", { expectNoChanges: true });
-    assert.ok(r.ok, `up --expect-no-changes failed: ${r.error}\n${r.stdout}`);
+    assert.ok(r.ok, failed("up --expect-no-changes", r));
     const changed = r.steps.filter((s) => s.op !== "same");
     assert.deepEqual(changed, [], "every step is `same`");
     console.log(`# no-change up: ${r.processSeconds.toFixed(1)}s`);
@@ -326,7 +333,7 @@ describe("jupyterhub-nfs on a live local control plane", { concurrency: false },
 
     await p.setConfig(`${P}:singleuserImage`, SINGLEUSER_IMAGE_2);
     const preview = await p.run("preview");
-    assert.ok(preview.ok, `preview failed: ${preview.error}`);
+    assert.ok(preview.ok, failed("preview", preview));
     steps.change = preview.steps;
     const opOf = (pred: (s: StepRecord) => boolean): string[] => preview.steps.filter(pred).map((s) => s.op);
     const isNfsService = (s: StepRecord): boolean =>
@@ -347,7 +354,7 @@ describe("jupyterhub-nfs on a live local control plane", { concurrency: false },
     console.log(`# singleuserImage change plans: ${changed.join("; ")}`);
 
     const r = await p.run("up");
-    assert.ok(r.ok, `up failed: ${r.error}\n${r.stdout}`);
+    assert.ok(r.ok, failed("up", r));
     assert.deepEqual(snapshot(), before, "NFS Service, PVs and claims: same uid and resourceVersion");
     const hubAfter = need(c.get("Deployment.v1.apps", "hub", HUB_NS), "hub Deployment");
     assert.notEqual(hubAfter.metadata.resourceVersion, hubBefore.metadata.resourceVersion, "hub Deployment changed");
@@ -368,7 +375,7 @@ describe("jupyterhub-nfs on a live local control plane", { concurrency: false },
       .filter((r): r is KubeRef => r !== undefined);
     assert.ok(refsBeforeDestroy.length > 20, "the state lists the stack's Kubernetes objects");
     const r = await p.run("destroy");
-    assert.ok(r.ok, `destroy failed: ${r.error}\n${r.stdout}`);
+    assert.ok(r.ok, failed("destroy", r));
     deployed = false;
 
     const deadline = Date.now() + 60_000;

@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 
@@ -41,6 +41,7 @@ export class KwokCluster {
   private readonly workDir: string;
   private readonly env: NodeJS.ProcessEnv;
   private pids: number[] = [];
+  private watchdog: number | undefined;
 
   constructor(
     private readonly bin: string,
@@ -81,8 +82,31 @@ export class KwokCluster {
   start(): void {
     this.kwokctl(["create", "cluster", "--runtime", "binary", "--kubeconfig", this.kubeconfig, "--wait", "120s"]);
     this.pids = this.readPids();
+    this.startWatchdog();
     this.kwokctl(["scale", "node", "--replicas", "1"]);
     this.kubectl(["wait", "--for=condition=Ready", "node", "--all", "--timeout=120s"]);
+  }
+
+  /**
+   * A detached shell (its own session, so a kill of the test's process group does not reach it)
+   * that waits for this process to end and, unless stop() ran first and ended it, deletes the
+   * cluster and SIGKILLs what is left of it. It only kills PIDs that kwokctl recorded for this
+   * cluster and whose command line still names this cluster's work folder. The node test runner
+   * SIGKILLs its test processes when it is itself stopped, so a signal handler alone cannot be
+   * relied on for this.
+   */
+  private startWatchdog(): void {
+    const q = (x: string): string => `'${x.replace(/'/g, "'\\''")}'`;
+    const script = [
+      `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done`,
+      `${q(path.join(this.bin, "kwokctl"))} --name ${q(this.name)} delete cluster --kubeconfig ${q(this.kubeconfig)} >/dev/null 2>&1`,
+      `for p in ${this.pids.join(" ")}; do`,
+      `  if [ -r /proc/$p/cmdline ] && tr '\\0' ' ' < /proc/$p/cmdline | grep -qF ${q(this.workDir)}; then kill -9 $p; fi`,
+      "done",
+    ].join("\n");
+    const child = spawn("sh", ["-c", script], { detached: true, stdio: "ignore", env: this.env });
+    child.unref();
+    this.watchdog = child.pid;
   }
 
   /** PIDs of the control plane's processes, from kwokctl's pid files. */
@@ -109,6 +133,22 @@ export class KwokCluster {
    * (only PIDs this cluster recorded, never by name) is killed, and that is reported as an error.
    */
   stop(): void {
+    try {
+      this.stopCluster();
+    } finally {
+      // Only now: if this process is killed half-way through stopCluster, the watchdog finishes it.
+      if (this.watchdog !== undefined) {
+        try {
+          process.kill(this.watchdog, "SIGKILL");
+        } catch {
+          // already gone
+        }
+        this.watchdog = undefined;
+      }
+    }
+  }
+
+  private stopCluster(): void {
     const pids = [...new Set([...this.pids, ...this.readPids()])];
     let deleteError: unknown;
     try {
