@@ -226,33 +226,35 @@ describe("renderNginxConf", () => {
 });
 
 describe("preview of a new stack", () => {
-  it("keeps the NFS address unknown while the Service has none, instead of handing the volume an empty one", async () => {
-    // A Service that does not exist yet comes back from the provider's dry run with clusterIP "".
-    const inputs = new Map<string, Record<string, unknown>>();
-    await pulumi.runtime.setMocks(
-      {
-        call: () => ({}),
-        newResource: (args) => {
-          inputs.set(args.name, args.inputs);
-          const state = { ...args.inputs };
-          if (args.type === "kubernetes:core/v1:Service") state.spec = { ...args.inputs.spec, clusterIP: "" };
-          return { id: args.name, state };
+  for (const assigned of ["", undefined]) {
+    it(`keeps the NFS address unknown while the Service has none (${JSON.stringify(assigned)}), instead of handing the volume an empty one`, async () => {
+      // A Service that does not exist yet comes back from the provider's dry run without an address.
+      const inputs = new Map<string, Record<string, unknown>>();
+      await pulumi.runtime.setMocks(
+        {
+          call: () => ({}),
+          newResource: (args) => {
+            inputs.set(args.name, args.inputs);
+            const state = { ...args.inputs };
+            if (args.type === "kubernetes:core/v1:Service") state.spec = { ...args.inputs.spec, clusterIP: assigned };
+            return { id: args.name, state };
+          },
         },
-      },
-      "components",
-      "preview",
-      true,
-    );
-    const server = new NfsServer("nfs", {
-      namespace: "storage",
-      image: "registry.k8s.io/volume-nfs:0.8",
-      claimName: "disk",
-      networkPolicy: false,
-      allowedCidrs: [],
+        "components",
+        "preview",
+        true,
+      );
+      const server = new NfsServer("nfs", {
+        namespace: "storage",
+        image: "registry.k8s.io/volume-nfs:0.8",
+        claimName: "disk",
+        networkPolicy: false,
+        allowedCidrs: [],
+      });
+      new NfsVolume("vol", { server: server.clusterIP, capacity: "1Gi", claimNamespace: "hub", claimName: "shared" });
+      await pulumi.runtime.disconnect();
+      assert.equal(at(inputs.get("vol-pv"), "spec", "nfs", "path"), "/");
+      assert.ok(pulumi.isUnknown(at(inputs.get("vol-pv"), "spec", "nfs", "server")), "the address stays unknown");
     });
-    new NfsVolume("vol", { server: server.clusterIP, capacity: "1Gi", claimNamespace: "hub", claimName: "shared" });
-    await pulumi.runtime.disconnect();
-    assert.equal(at(inputs.get("vol-pv"), "spec", "nfs", "path"), "/");
-    assert.ok(pulumi.isUnknown(at(inputs.get("vol-pv"), "spec", "nfs", "server")), "the address stays unknown");
-  });
+  }
 });

@@ -106,11 +106,12 @@ export class NfsServer extends pulumi.ComponentResource {
     }
 
     this.serviceName = service.metadata.name;
-    // On a preview of a new Service the provider's server-side dry run assigns no address and
-    // reports "": passed on, it would fail the volume's own dry run (spec.nfs.server is required).
+    // On a preview of a new Service the provider's server-side dry run assigns no address (the
+    // field comes back empty or missing): passed on, it would fail the volume's own dry run
+    // (spec.nfs.server is required).
     // The address is not known until the Service exists, so it stays unknown in the preview.
     this.clusterIP = service.spec.clusterIP.apply((ip) =>
-      ip === "" && pulumi.runtime.isDryRun() ? (pulumi.unknown as unknown as string) : ip,
+      !ip && pulumi.runtime.isDryRun() ? (pulumi.unknown as unknown as string) : ip,
     );
     this.registerOutputs({ serviceName: this.serviceName, clusterIP: this.clusterIP });
   }
