@@ -109,6 +109,8 @@ export function renderHubConfig(s: HubSettings): string {
       "c.LDAPAuthenticator.lookup_dn = True",
       `c.LDAPAuthenticator.user_search_base = ${py(l.userSearchBase)}`,
       `c.LDAPAuthenticator.user_attribute = ${py(l.userAttribute)}`,
+      // The lookup returns this attribute's value as the hub user name (default "cn", a full
+      // name): keep it the login attribute. With no bind_dn_template the found DN is bound.
       `c.LDAPAuthenticator.lookup_dn_user_dn_attribute = ${py(l.userAttribute)}`,
     );
     if (l.searchUser !== "") {
