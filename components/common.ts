@@ -37,6 +37,11 @@ export const restrictedContainerSecurity: k8s.types.input.core.v1.SecurityContex
   capabilities: { drop: ["ALL"] },
 };
 
+/** A Service's in-cluster DNS name (resolvable by pods, not by the kubelet on the node). */
+export function serviceHost(service: k8s.core.v1.Service): pulumi.Output<string> {
+  return pulumi.interpolate`${service.metadata.name}.${service.metadata.namespace}.svc`;
+}
+
 /**
  * Where a Service can be reached: the load balancer's address once it has one, else its
  * in-cluster DNS name (reach it with `kubectl port-forward`).
@@ -45,5 +50,5 @@ export function serviceUrl(service: k8s.core.v1.Service, type: string): pulumi.O
   if (type === "LoadBalancer") {
     return service.status.loadBalancer.ingress.apply((ingress) => `http://${ingress[0].ip ?? ingress[0].hostname}/`);
   }
-  return pulumi.interpolate`http://${service.metadata.name}.${service.metadata.namespace}.svc/`;
+  return pulumi.interpolate`http://${serviceHost(service)}/`;
 }

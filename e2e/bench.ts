@@ -15,15 +15,14 @@ import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { ConfigMap } from "@pulumi/pulumi/automation";
 import { KwokCluster } from "./lib/cluster";
 import { PulumiEnv } from "./lib/pulumi";
+import { localStackConfig } from "./lib/stackConfig";
 import type { LoadMode } from "./lib/pulumi-op";
 import { ensureToolchain, repoRoot, writeNodePlugins } from "./lib/toolchain";
 
 const runsArg = process.argv.indexOf("--runs");
 const RUNS = runsArg > 0 ? parseInt(process.argv[runsArg + 1], 10) : 3;
-const P = "jupyterhub-nfs";
 const CLASS = "bench-local";
 
 function median(xs: number[]): number {
@@ -67,22 +66,14 @@ function benchRender(): string[] {
   return lines;
 }
 
-const benchConfig: ConfigMap = {
-  [`${P}:namespace`]: { value: "bench-hub" },
-  [`${P}:nfsNamespace`]: { value: "bench-nfs" },
-  [`${P}:diskKind`]: { value: "storageClass" },
-  [`${P}:storageClassName`]: { value: CLASS },
-  [`${P}:diskName`]: { value: "notebook-disk" },
-  [`${P}:diskSize`]: { value: "10Gi" },
+const benchConfig = localStackConfig({
+  hubNamespace: "bench-hub",
+  nfsNamespace: "bench-nfs",
+  storageClass: CLASS,
+  diskName: "notebook-disk",
   // Destroy everything each round, so the next `up` starts from empty.
-  [`${P}:diskRetainOnDelete`]: { value: "false" },
-  [`${P}:hubDbStorageClassName`]: { value: CLASS },
-  [`${P}:hubDbSize`]: { value: "1Gi" },
-  [`${P}:ldapTestServer`]: { value: "true" },
-  [`${P}:allowedUsers[0]`]: { value: "alice" },
-  [`${P}:proxyServiceType`]: { value: "NodePort" },
-  [`${P}:fileBrowserServiceType`]: { value: "NodePort" },
-};
+  retainDisk: false,
+});
 
 /** Fresh pre-bound volumes for the two ReadWriteOnce claims (a released volume never rebinds). */
 function resetVolumes(c: KwokCluster, tmp: string): void {

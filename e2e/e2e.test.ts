@@ -10,9 +10,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import type { ConfigMap } from "@pulumi/pulumi/automation";
 import { KwokCluster, type KubeObject, type PolicyRule } from "./lib/cluster";
 import { PulumiEnv } from "./lib/pulumi";
+import { localStackConfig } from "./lib/stackConfig";
 import type { StepRecord } from "./lib/pulumi-op";
 import { type KubeRef, kubeRef, stackOutputs, stateResources, urnType } from "./lib/state";
 import { ensureToolchain, writeNodePlugins } from "./lib/toolchain";
@@ -27,20 +27,14 @@ const DISK_NAME = "notebook-disk";
 const SINGLEUSER_IMAGE_2 = "quay.io/jupyterhub/k8s-singleuser-sample:4.3.0";
 
 /** The stack's config, as a user would set it with `pulumi config set`. */
-const stackConfig: ConfigMap = {
-  [`${P}:namespace`]: { value: HUB_NS },
-  [`${P}:nfsNamespace`]: { value: NFS_NS },
-  [`${P}:diskKind`]: { value: "storageClass" },
-  [`${P}:storageClassName`]: { value: TEST_CLASS },
-  [`${P}:diskName`]: { value: DISK_NAME },
-  [`${P}:diskSize`]: { value: "10Gi" },
-  [`${P}:hubDbStorageClassName`]: { value: TEST_CLASS },
-  [`${P}:hubDbSize`]: { value: "1Gi" },
-  [`${P}:ldapTestServer`]: { value: "true" },
-  [`${P}:allowedUsers[0]`]: { value: "alice" },
-  [`${P}:proxyServiceType`]: { value: "NodePort" },
-  [`${P}:fileBrowserServiceType`]: { value: "NodePort" },
-};
+// diskRetainOnDelete stays at the project's default (true): destroy must keep the data claim.
+const stackConfig = localStackConfig({
+  hubNamespace: HUB_NS,
+  nfsNamespace: NFS_NS,
+  storageClass: TEST_CLASS,
+  diskName: DISK_NAME,
+  retainDisk: true,
+});
 
 /** KubeSpawner's needs with a shared, pre-made claim (DESIGN.md): nothing more. */
 const intendedHubRules: PolicyRule[] = [

@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { labelsFor, restrictedContainerSecurity, restrictedPodSecurity, selectorFor } from "../common";
+import { labelsFor, restrictedContainerSecurity, restrictedPodSecurity, selectorFor, serviceHost } from "../common";
 
 export interface TestLdapServerArgs {
   namespace: pulumi.Input<string>;
@@ -111,7 +111,7 @@ export class TestLdapServer extends pulumi.ComponentResource {
       child,
     );
 
-    this.address = pulumi.interpolate`${service.metadata.name}.${service.metadata.namespace}.svc`;
+    this.address = serviceHost(service);
     this.passwords = pulumi.secret(
       pulumi.all(userPasswords).apply((p) => Object.fromEntries(args.users.map((user, i) => [user, p[i]]))),
     );

@@ -1,7 +1,14 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { labelsFor, restrictedContainerSecurity, restrictedPodSecurity, selectorFor, serviceUrl } from "../common";
+import {
+  labelsFor,
+  restrictedContainerSecurity,
+  restrictedPodSecurity,
+  selectorFor,
+  serviceHost,
+  serviceUrl,
+} from "../common";
 import { renderHubConfig, type HubSettings } from "./hubConfig";
 
 export { renderHubConfig, type HubSettings, type LdapSettings } from "./hubConfig";
@@ -125,10 +132,10 @@ export class JupyterHub extends pulumi.ComponentResource {
       child,
     );
 
-    const hubHost = pulumi.interpolate`${hubService.metadata.name}.${hubService.metadata.namespace}.svc`;
+    const hubHost = serviceHost(hubService);
     const settings: pulumi.Output<HubSettings> = pulumi
-      .all([args.hub, args.namespace, hubHost, proxyApiService.metadata.name])
-      .apply(([hub, namespace, host, proxyApi]) => ({
+      .all([args.hub, args.namespace, hubHost, serviceHost(proxyApiService)])
+      .apply(([hub, namespace, host, proxyApiHost]) => ({
         ...hub,
         ldap: {
           ...hub.ldap,
@@ -139,7 +146,7 @@ export class JupyterHub extends pulumi.ComponentResource {
         },
         namespace,
         hubConnectUrl: `http://${host}:${hubPort}`,
-        proxyApiUrl: `http://${proxyApi}.${namespace}.svc:${proxyApiPort}`,
+        proxyApiUrl: `http://${proxyApiHost}:${proxyApiPort}`,
         databasePath: `${dataDir}/jupyterhub.sqlite`,
       }));
     this.configText = settings.apply(renderHubConfig);

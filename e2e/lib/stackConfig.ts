@@ -1,0 +1,35 @@
+import type { ConfigMap } from "@pulumi/pulumi/automation";
+
+const P = "jupyterhub-nfs";
+
+export interface LocalStackNames {
+  hubNamespace: string;
+  nfsNamespace: string;
+  /** The test StorageClass whose pre-bound volumes back the data and hub-db claims. */
+  storageClass: string;
+  diskName: string;
+  /** Whether `destroy` keeps the data claim (the project's default) or deletes it. */
+  retainDisk: boolean;
+}
+
+/**
+ * The stack config the e2e test and the benchmark deploy on the local control plane: a
+ * StorageClass disk, the in-cluster test LDAP server and NodePort Services.
+ */
+export function localStackConfig(n: LocalStackNames): ConfigMap {
+  return {
+    [`${P}:namespace`]: { value: n.hubNamespace },
+    [`${P}:nfsNamespace`]: { value: n.nfsNamespace },
+    [`${P}:diskKind`]: { value: "storageClass" },
+    [`${P}:storageClassName`]: { value: n.storageClass },
+    [`${P}:diskName`]: { value: n.diskName },
+    [`${P}:diskSize`]: { value: "10Gi" },
+    [`${P}:diskRetainOnDelete`]: { value: String(n.retainDisk) },
+    [`${P}:hubDbStorageClassName`]: { value: n.storageClass },
+    [`${P}:hubDbSize`]: { value: "1Gi" },
+    [`${P}:ldapTestServer`]: { value: "true" },
+    [`${P}:allowedUsers[0]`]: { value: "alice" },
+    [`${P}:proxyServiceType`]: { value: "NodePort" },
+    [`${P}:fileBrowserServiceType`]: { value: "NodePort" },
+  };
+}
