@@ -116,6 +116,7 @@ function deploy(cfg: ValidatedConfig) {
         serverPort: testLdap.port,
         // The test server speaks plain LDAP, and only inside the cluster.
         tlsStrategy: "insecure" as const,
+        tlsVerify: false,
         bindDnTemplates: [testLdap.bindDnTemplate],
         allowedGroups: cfg.allowedGroups,
       }))
@@ -123,6 +124,7 @@ function deploy(cfg: ValidatedConfig) {
         serverAddress: cfg.ldapServer,
         serverPort: cfg.ldapPort,
         tlsStrategy: cfg.ldapTlsStrategy,
+        tlsVerify: !cfg.ldapTlsInsecureSkipVerify,
         bindDnTemplates: cfg.ldapBindDnTemplates,
         lookupDn: cfg.ldapLookupDn
           ? {
@@ -142,6 +144,7 @@ function deploy(cfg: ValidatedConfig) {
     dbSize: cfg.hubDbSize,
     dbStorageClassName: cfg.hubDbStorageClassName,
     ldapSearchPassword: cfg.ldapLookupDnSearchPassword,
+    ldapCaCertificate: cfg.ldapTlsCaCertificate !== "" ? cfg.ldapTlsCaCertificate : undefined,
     hub: pulumi.all([ldap, notebooks.claimName]).apply(([ldapSettings, notebooksClaim]) => ({
       ldap: ldapSettings,
       allowedUsers: cfg.allowedUsers,

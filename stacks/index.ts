@@ -25,7 +25,11 @@ export class StackConfigError extends Error {
   }
 }
 
+/** Keys whose values are too long to repeat in an error, and may hold a pasted private key by mistake. */
+const unprintedKeys: ReadonlySet<string> = new Set(["ldapTlsCaCertificate"]);
+
 function show(key: string, value: unknown): string {
+  if (unprintedKeys.has(key)) return "(the value)";
   return secretKeys.has(key) ? "[secret]" : JSON.stringify(value);
 }
 

@@ -1,3 +1,5 @@
+import { X509Certificate } from "node:crypto";
+import { isIP } from "node:net";
 import { z } from "zod";
 
 /**
@@ -56,6 +58,28 @@ const ldapHost = z
     "must be a host name or IP address, without scheme or port",
   );
 
+const pemBlock = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g;
+
+/** Why a PEM bundle of CA certificates is unusable, or undefined if every block is a certificate OpenSSL parses. */
+function pemCertificatesProblem(pem: string): string | undefined {
+  const blocks = [...pem.matchAll(pemBlock)];
+  if (blocks.length === 0) return "must be PEM: one or more -----BEGIN CERTIFICATE----- blocks";
+  for (const [block, label] of blocks) {
+    if (label !== "CERTIFICATE") return `must hold only certificates, not a ${label} (never a private key)`;
+    try {
+      new X509Certificate(block);
+    } catch (e) {
+      return `holds a certificate that does not parse (${(e as Error).message})`;
+    }
+  }
+  return undefined;
+}
+
+const pemCertificates = z.string().superRefine((pem, ctx) => {
+  const problem = pem === "" ? undefined : pemCertificatesProblem(pem);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+
 const ldapUsername = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "must be a user name of letters, digits, '.', '_' and '-'");
@@ -107,6 +131,8 @@ export const stackConfigSchema = z
     ldapServer: z.union([z.literal(""), ldapHost]),
     ldapPort: z.number().int().min(1).max(65535),
     ldapTlsStrategy: z.enum(["before_bind", "on_connect", "insecure"]),
+    ldapTlsCaCertificate: pemCertificates,
+    ldapTlsInsecureSkipVerify: z.boolean(),
     ldapBindDnTemplates: z.array(
       z.string().refine((t) => t.includes("{username}"), { message: "must contain {username}" }),
     ),
@@ -142,8 +168,37 @@ export const stackConfigSchema = z
       if (c.ldapBindDnTemplates.length > 0 || c.ldapLookupDn) {
         fail("ldapBindDnTemplates", "must be empty, and ldapLookupDn off, when ldapTestServer is on");
       }
+      if (c.ldapTlsCaCertificate !== "" || c.ldapTlsInsecureSkipVerify) {
+        fail(
+          c.ldapTlsCaCertificate !== "" ? "ldapTlsCaCertificate" : "ldapTlsInsecureSkipVerify",
+          "must be unset when ldapTestServer is on (the in-cluster test server speaks plain LDAP)",
+        );
+      }
     } else {
       if (c.ldapServer === "") fail("ldapServer", "is required unless ldapTestServer is on");
+      // Passwords cross this connection: it is verified TLS unless a loudly named key says otherwise.
+      if (c.ldapTlsStrategy === "insecure" && !c.ldapTlsInsecureSkipVerify) {
+        fail(
+          "ldapTlsStrategy",
+          "sends every password to the LDAP server in clear text: use before_bind (StartTLS) or on_connect " +
+            "(LDAPS), or set ldapTlsInsecureSkipVerify to true to accept an unprotected connection",
+        );
+      }
+      if (c.ldapTlsCaCertificate !== "" && (c.ldapTlsStrategy === "insecure" || c.ldapTlsInsecureSkipVerify)) {
+        fail(
+          "ldapTlsCaCertificate",
+          "is set but nothing is verified against it (ldapTlsStrategy insecure or ldapTlsInsecureSkipVerify on)",
+        );
+      }
+      // ldap3 2.9.1 matches the certificate against server_address itself; on the hub image's
+      // Python (3.12, no ssl.match_hostname) it uses its backport, which matches DNS names only.
+      if (c.ldapTlsStrategy !== "insecure" && !c.ldapTlsInsecureSkipVerify && isIP(c.ldapServer) !== 0) {
+        fail(
+          "ldapServer",
+          "must be the host name in the LDAP server's certificate when TLS is verified: ldap3 on the hub " +
+            "image's Python 3.12 does not match IP addresses",
+        );
+      }
       if (c.ldapLookupDn) {
         if (c.ldapUserSearchBase === "") fail("ldapUserSearchBase", "is required when ldapLookupDn is on");
       } else if (c.ldapBindDnTemplates.length === 0) {

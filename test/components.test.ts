@@ -27,6 +27,7 @@ const hubInput: HubConfigInput = {
     serverAddress: "ldap.example.org",
     serverPort: 389,
     tlsStrategy: "before_bind",
+    tlsVerify: true,
     bindDnTemplates: ["uid={username},dc=example,dc=org"],
     allowedGroups: [],
   },

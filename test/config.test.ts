@@ -91,12 +91,50 @@ describe("bad config fails with the key named", () => {
     ["dev", "ldapTestUsers=[]", "ldapTestUsers"],
     ["dev", "allowedUsers=[]", "allowedUsers"],
     ["dev", "diskSnapshots=true", "diskSnapshots"],
+    // LDAP: verified TLS unless ldapTlsInsecureSkipVerify says otherwise.
+    ["prod", "ldapTlsStrategy=insecure", "ldapTlsStrategy"],
+    ["prod", "ldapTlsCaCertificate=not a certificate", "ldapTlsCaCertificate"],
+    [
+      "prod",
+      "ldapTlsCaCertificate=-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----",
+      "ldapTlsCaCertificate",
+    ],
+    ["prod", "ldapServer=192.0.2.10", "ldapServer"],
+    ["dev", "ldapTlsInsecureSkipVerify=true", "ldapTlsInsecureSkipVerify"],
   ];
   for (const [stack, override, key] of cases) {
     it(`${stack}: ${override} names ${key}`, () => {
       assert.ok(problemKeys(() => validate(stack, [override])).includes(key));
     });
   }
+
+  it("LDAP TLS: plain LDAP and unverified TLS need ldapTlsInsecureSkipVerify; a CA needs something to verify", () => {
+    const ca = fs.readFileSync(`${__dirname}/fixtures/example-ldap-ca.pem`, "utf8");
+    assert.doesNotThrow(() => validate("prod", ["ldapTlsStrategy=insecure", "ldapTlsInsecureSkipVerify=true"]));
+    assert.doesNotThrow(() => validate("prod", ["ldapTlsInsecureSkipVerify=true", "ldapServer=192.0.2.10"]));
+    assert.doesNotThrow(() => validate("prod", [`ldapTlsCaCertificate=${ca}`]));
+    assert.doesNotThrow(() => validate("prod", [`ldapTlsCaCertificate=${ca}${ca}`]), "a bundle of two");
+    assert.deepEqual(
+      problemKeys(() => validate("prod", [`ldapTlsCaCertificate=${ca}`, "ldapTlsInsecureSkipVerify=true"])),
+      ["ldapTlsCaCertificate"],
+    );
+    assert.deepEqual(
+      problemKeys(() => validate("dev", [`ldapTlsCaCertificate=${ca}`])),
+      ["ldapTlsCaCertificate"],
+    );
+    assert.throws(
+      () => validate("prod", ["ldapTlsStrategy=insecure"]),
+      /jupyterhub-nfs:ldapTlsStrategy: "insecure" sends every password .* ldapTlsInsecureSkipVerify/,
+    );
+  });
+
+  it("LDAP TLS: a private key is refused as a CA certificate, without printing it", () => {
+    const key = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----";
+    assert.throws(
+      () => validate("prod", [`ldapTlsCaCertificate=${key}`]),
+      (err: Error) => /ldapTlsCaCertificate: .*not a PRIVATE KEY/.test(err.message) && !err.message.includes("MIIEv"),
+    );
+  });
 
   it("needs a search base when ldapLookupDn is on", () => {
     assert.deepEqual(

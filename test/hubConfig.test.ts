@@ -11,6 +11,7 @@ const base: HubSettings = {
     serverAddress: "ldap.example.org",
     serverPort: 636,
     tlsStrategy: "on_connect",
+    tlsVerify: true,
     bindDnTemplates: ["uid={username},ou=people,dc=example,dc=org"],
     allowedGroups: [],
   },
@@ -86,6 +87,37 @@ describe("renderHubConfig", () => {
     });
     assert.ok(lines(text).includes('c.LDAPAuthenticator.allowed_groups = ["cn=jupyter,ou=groups,dc=example,dc=org"]'));
     assert.ok(lines(text).includes("c.Authenticator.allowed_users = set()"));
+  });
+
+  it("LDAP over TLS verifies the server's certificate against the system CA bundle by default", () => {
+    for (const tlsStrategy of ["on_connect", "before_bind"] as const) {
+      const text = renderHubConfig({ ...base, ldap: { ...base.ldap, tlsStrategy } });
+      assert.ok(lines(text).includes("import ssl"));
+      assert.ok(lines(text).includes('c.LDAPAuthenticator.tls_kwargs = {"validate": ssl.CERT_REQUIRED}'), text);
+      assert.ok(!text.includes("CERT_NONE"));
+    }
+  });
+
+  it("LDAP over TLS with a configured CA verifies against that file only", () => {
+    const text = renderHubConfig({ ...base, ldap: { ...base.ldap, tlsCaFile: "/etc/jupyterhub-ldap-ca/ca.crt" } });
+    assert.ok(
+      lines(text).includes(
+        'c.LDAPAuthenticator.tls_kwargs = {"validate": ssl.CERT_REQUIRED, "ca_certs_file": "/etc/jupyterhub-ldap-ca/ca.crt"}',
+      ),
+      text,
+    );
+  });
+
+  it("skips verification only when told to, and says so in the file", () => {
+    const text = renderHubConfig({ ...base, ldap: { ...base.ldap, tlsVerify: false } });
+    assert.ok(lines(text).includes('c.LDAPAuthenticator.tls_kwargs = {"validate": ssl.CERT_NONE}'));
+    assert.match(text, /# INSECURE \(ldapTlsInsecureSkipVerify\)/);
+  });
+
+  it("plain LDAP (tls_strategy insecure) sets no tls_kwargs", () => {
+    const text = renderHubConfig({ ...base, ldap: { ...base.ldap, tlsStrategy: "insecure", tlsVerify: false } });
+    assert.ok(lines(text).includes('c.LDAPAuthenticator.tls_strategy = "insecure"'));
+    assert.ok(!text.includes("tls_kwargs"));
   });
 
   it("never emits the deprecated use_ssl, and no secret", () => {

@@ -3,6 +3,13 @@ export interface LdapSettings {
   serverAddress: string;
   serverPort: number;
   tlsStrategy: "before_bind" | "on_connect" | "insecure";
+  /**
+   * With before_bind or on_connect: check the server's certificate (and its host name) against the
+   * system CA bundle, or against `tlsCaFile` alone when given. ldap3's own default checks nothing.
+   */
+  tlsVerify: boolean;
+  /** Path in the hub container of a PEM file with the CA(s) to trust for LDAP, instead of the system bundle. */
+  tlsCaFile?: string;
   /** DN templates with `{username}`; empty when lookupDn is used. */
   bindDnTemplates: string[];
   lookupDn?: {
@@ -73,6 +80,34 @@ function pySet(values: string[]): string {
 }
 
 /**
+ * `LDAPAuthenticator.tls_kwargs`, the keyword arguments of ldap3's `Tls` (ldap3 2.9.1). `Tls`
+ * defaults to `validate=ssl.CERT_NONE`; with `CERT_REQUIRED` and no `version` it builds
+ * `ssl.create_default_context(cafile=ca_certs_file)`, which loads the system CA bundle when no file
+ * is given and only that file when one is, then checks the certificate against `server_address`.
+ */
+function ldapTlsLines(ldap: LdapSettings): string[] {
+  if (ldap.tlsStrategy === "insecure") {
+    return ["# Plain LDAP (tls_strategy insecure): no TLS, so no certificate to check."];
+  }
+  if (!ldap.tlsVerify) {
+    return [
+      "# INSECURE (ldapTlsInsecureSkipVerify): the LDAP server's certificate is not checked.",
+      'c.LDAPAuthenticator.tls_kwargs = {"validate": ssl.CERT_NONE}',
+    ];
+  }
+  if (ldap.tlsCaFile !== undefined) {
+    return [
+      "# Verify the LDAP server's certificate against the configured CA only (ldapTlsCaCertificate).",
+      `c.LDAPAuthenticator.tls_kwargs = {"validate": ssl.CERT_REQUIRED, "ca_certs_file": ${py(ldap.tlsCaFile)}}`,
+    ];
+  }
+  return [
+    "# Verify the LDAP server's certificate against the system CA bundle (ldap3's default checks nothing).",
+    'c.LDAPAuthenticator.tls_kwargs = {"validate": ssl.CERT_REQUIRED}',
+  ];
+}
+
+/**
  * Generates jupyterhub_config.py. Pure and deterministic: the same settings give the same text,
  * so a changed text means a changed ConfigMap and a rolled hub.
  */
@@ -83,6 +118,7 @@ export function renderHubConfig(s: HubSettings): string {
     "# Secrets are not in this file: JupyterHub reads JPY_COOKIE_SECRET and CONFIGPROXY_AUTH_TOKEN",
     "# from the environment, which the hub Deployment fills from a Kubernetes Secret.",
     "import os",
+    "import ssl",
     "import sys",
     "",
     "c = get_config()  # noqa: F821",
@@ -102,6 +138,7 @@ export function renderHubConfig(s: HubSettings): string {
     `c.LDAPAuthenticator.server_address = ${py(s.ldap.serverAddress)}`,
     `c.LDAPAuthenticator.server_port = ${py(s.ldap.serverPort)}`,
     `c.LDAPAuthenticator.tls_strategy = ${py(s.ldap.tlsStrategy)}`,
+    ...ldapTlsLines(s.ldap),
   ];
   if (s.ldap.lookupDn) {
     const l = s.ldap.lookupDn;

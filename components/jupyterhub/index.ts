@@ -28,6 +28,11 @@ export interface JupyterHubArgs {
   hub: pulumi.Input<HubConfigInput>;
   /** Password for the LDAP search user (lookup_dn), if any; kept in the hub Secret. */
   ldapSearchPassword?: pulumi.Input<string>;
+  /**
+   * PEM of the CA(s) the hub trusts for the LDAP server's certificate instead of the system bundle.
+   * Kept in its own Secret, mounted into the hub, and named in jupyterhub_config.py by path only.
+   */
+  ldapCaCertificate?: pulumi.Input<string>;
 }
 
 /** The hub's own uid and gid in the k8s-hub image. */
@@ -38,6 +43,9 @@ const proxyApiPort = 8001;
 const configDir = "/usr/local/etc/jupyterhub";
 const dataDir = "/srv/jupyterhub";
 const searchPasswordEnv = "LDAP_LOOKUP_DN_SEARCH_PASSWORD";
+/** Where the LDAP CA Secret is mounted (not under configDir: that is a read-only ConfigMap volume). */
+const ldapCaDir = "/etc/jupyterhub-ldap-ca";
+const ldapCaKey = "ca.crt";
 
 /**
  * JupyterHub with KubeSpawner and LDAPAuthenticator, and configurable-http-proxy as its own
@@ -132,6 +140,20 @@ export class JupyterHub extends pulumi.ComponentResource {
       child,
     );
 
+    // Auto-named like the config: a new CA gets a new Secret name, which rolls the hub.
+    const ldapCa =
+      args.ldapCaCertificate !== undefined
+        ? new k8s.core.v1.Secret(
+            `${name}-ldap-ca`,
+            {
+              metadata: { namespace: args.namespace, labels: hubLabels },
+              type: "Opaque",
+              stringData: { [ldapCaKey]: args.ldapCaCertificate },
+            },
+            child,
+          )
+        : undefined;
+
     const hubHost = serviceHost(hubService);
     const settings: pulumi.Output<HubSettings> = pulumi
       .all([args.hub, args.namespace, hubHost, serviceHost(proxyApiService)])
@@ -139,6 +161,7 @@ export class JupyterHub extends pulumi.ComponentResource {
         ...hub,
         ldap: {
           ...hub.ldap,
+          tlsCaFile: ldapCa ? `${ldapCaDir}/${ldapCaKey}` : undefined,
           lookupDn: hub.ldap.lookupDn && {
             ...hub.ldap.lookupDn,
             searchPasswordEnv: args.ldapSearchPassword !== undefined ? searchPasswordEnv : undefined,
@@ -209,6 +232,7 @@ export class JupyterHub extends pulumi.ComponentResource {
                     { name: "config", mountPath: configDir, readOnly: true },
                     { name: "data", mountPath: dataDir },
                     { name: "tmp", mountPath: "/tmp" },
+                    ...(ldapCa ? [{ name: "ldap-ca", mountPath: ldapCaDir, readOnly: true }] : []),
                   ],
                 },
               ],
@@ -216,6 +240,7 @@ export class JupyterHub extends pulumi.ComponentResource {
                 { name: "config", configMap: { name: config.metadata.name } },
                 { name: "data", persistentVolumeClaim: { claimName: dbClaim.metadata.name } },
                 { name: "tmp", emptyDir: {} },
+                ...(ldapCa ? [{ name: "ldap-ca", secret: { secretName: ldapCa.metadata.name } }] : []),
               ],
             },
           },

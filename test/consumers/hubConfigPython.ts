@@ -4,6 +4,7 @@ import type { Rendering } from "../../render";
 import type { JsonObject } from "../../render/mocks";
 import { loadHubConfig, pySet, type PyConfig, type PyValue } from "../support/hubConfigPython";
 import { configOf, renderVariation, variations } from "../support/variations";
+import type { StackConfig } from "../../stacks";
 
 const obj = (v: unknown): JsonObject =>
   typeof v === "object" && v !== null && !Array.isArray(v) ? (v as JsonObject) : {};
@@ -22,6 +23,7 @@ interface HubPod {
   fromSecret: Set<string>;
   /** Every value in the Secrets the hub reads its env from. */
   secretValues: string[];
+  rendering: Rendering;
 }
 
 function hubPodOf(r: Rendering): HubPod {
@@ -66,6 +68,7 @@ function hubPodOf(r: Rendering): HubPod {
     env,
     fromSecret,
     secretValues,
+    rendering: r,
   };
 }
 
@@ -92,6 +95,44 @@ function allKeys(value: PyValue, prefix = ""): string[] {
   return Object.entries(value).flatMap(([k, v]) => [`${prefix}${k}`, ...allKeys(v, `${prefix}${k}.`)]);
 }
 
+/** Python's ssl.VerifyMode values, as the loader prints them (IntEnum, so JSON numbers). */
+const CERT_NONE = 0;
+const CERT_REQUIRED = 2;
+
+/**
+ * LDAPAuthenticator hands `tls_kwargs` to ldap3's `Tls`, whose default is `validate=CERT_NONE`:
+ * with TLS, verification must be asked for, against the system bundle or the mounted CA, and is off
+ * only with ldapTlsInsecureSkipVerify.
+ */
+function assertLdapTlsVerified(tlsKwargs: PyValue | undefined, cfg: StackConfig, hub: HubPod): void {
+  if (cfg.ldapTlsStrategy === "insecure") {
+    assert.ok(cfg.ldapTlsInsecureSkipVerify, "plain LDAP to the organisation's server without the explicit key");
+    assert.equal(tlsKwargs, undefined);
+    return;
+  }
+  const kwargs = obj(tlsKwargs);
+  if (cfg.ldapTlsInsecureSkipVerify) {
+    assert.deepEqual(kwargs, { validate: CERT_NONE });
+    return;
+  }
+  assert.equal(kwargs.validate, CERT_REQUIRED, `LDAP TLS is not verified: tls_kwargs = ${JSON.stringify(tlsKwargs)}`);
+  if (cfg.ldapTlsCaCertificate === "") {
+    assert.deepEqual(Object.keys(kwargs), ["validate"], "only the system CA bundle (ca_certs_file unset)");
+    return;
+  }
+  // The CA file is a Secret mounted into the hub container, and holds exactly the configured PEM.
+  const caFile = String(kwargs.ca_certs_file);
+  const mount = list(hub.container.volumeMounts).find((vm) => caFile.startsWith(`${String(vm.mountPath)}/`));
+  assert.ok(mount, `ca_certs_file ${caFile} is not on a volume mounted in the hub container`);
+  const volume = hub.volumes.find((v) => v.name === mount.name);
+  const secretName = obj(volume?.secret).secretName;
+  assert.ok(secretName, `ca_certs_file ${caFile} is not on a Secret volume`);
+  const secret = hub.rendering.manifests.find((m) => m.kind === "Secret" && nameOf(m) === secretName);
+  const key = caFile.slice(String(mount.mountPath).length + 1);
+  assert.equal(obj(secret?.stringData)[key], cfg.ldapTlsCaCertificate, `Secret ${String(secretName)}/${key}`);
+  assert.ok(!hub.configText.includes("BEGIN CERTIFICATE"), "the CA is pasted into jupyterhub_config.py");
+}
+
 describe("jupyterhub_config.py loaded by traitlets' PyFileConfigLoader (Debian's python3)", () => {
   for (const v of variations()) {
     const cfg = configOf(v);
@@ -114,10 +155,12 @@ describe("jupyterhub_config.py loaded by traitlets' PyFileConfigLoader (Debian's
         assert.equal(ldap.tls_strategy, "insecure", "the in-cluster test server speaks plain LDAP");
         assert.ok(Array.isArray(ldap.bind_dn_template) && ldap.bind_dn_template.length === 1);
         assert.match(String(ldap.bind_dn_template[0]), /\{username\}/);
+        assert.ok(!("tls_kwargs" in ldap), "tls_kwargs for a server without TLS");
       } else {
         assert.equal(ldap.server_address, cfg.ldapServer);
         assert.equal(ldap.server_port, cfg.ldapPort);
         assert.equal(ldap.tls_strategy, cfg.ldapTlsStrategy);
+        assertLdapTlsVerified(ldap.tls_kwargs, cfg, hub);
       }
       if (cfg.ldapLookupDn) {
         assert.equal(ldap.lookup_dn, true);

@@ -41,17 +41,25 @@ const variationOverrides: Record<string, string[]> = {
     'ldapBindDnTemplates=["uid={username},ou=people,dc=example,dc=org","uid={username},ou=staff,dc=example,dc=org"]',
     'allowedGroups=["cn=jupyterhub-users,ou=groups,dc=example,dc=org"]',
   ],
-  "org LDAP, lookup DN with search user and password": [
+  "org LDAP, lookup DN with search user and password, TLS unverified (explicitly)": [
     ...orgLdap,
+    "ldapTlsInsecureSkipVerify=true",
     "ldapLookupDn=true",
     "ldapUserSearchBase=ou=people,dc=example,dc=org",
     "ldapUserAttribute=uid",
     "ldapLookupDnSearchUser=cn=search,dc=example,dc=org",
     "ldapLookupDnSearchPassword=search-pass-from-config",
   ],
-  "org LDAP, anonymous lookup DN, allow all": [
+  "org LDAP, StartTLS verified against a private CA": [
+    ...orgLdap,
+    "ldapTlsStrategy=before_bind",
+    `ldapTlsCaCertificate=${fs.readFileSync(path.join(__dirname, "..", "fixtures", "example-ldap-ca.pem"), "utf8")}`,
+    'ldapBindDnTemplates=["uid={username},ou=people,dc=example,dc=org"]',
+  ],
+  "org LDAP, anonymous lookup DN, allow all, plain LDAP explicitly allowed": [
     ...orgLdap,
     "ldapTlsStrategy=insecure",
+    "ldapTlsInsecureSkipVerify=true",
     "ldapLookupDn=true",
     "ldapUserSearchBase=ou=people,dc=example,dc=org",
     "allowAllUsers=true",
