@@ -8,6 +8,7 @@ import { NfsServer } from "./components/storage/nfsServer";
 import { NfsVolume } from "./components/storage/nfsVolume";
 import { StorageClassDisk } from "./components/storage/storageClassDisk";
 import { readStackConfig, type ValidatedConfig } from "./stacks";
+import { bytes, cpuCores, diskGb } from "./stacks/quantity";
 
 /** The notebook user of the Jupyter images (jovyan) and its group (users). */
 const notebookUid = 1000;
@@ -22,17 +23,6 @@ function podSecurityLabels(level: "privileged" | "baseline"): Record<string, str
     "pod-security.kubernetes.io/warn": "restricted",
     "pod-security.kubernetes.io/audit": "restricted",
   };
-}
-
-/** "500m" -> 0.5, "2" -> 2: KubeSpawner takes CPU limits in cores. */
-function cpuCores(quantity: string): number {
-  return quantity.endsWith("m") ? parseInt(quantity, 10) / 1000 : Number(quantity);
-}
-
-/** "2Gi" -> bytes: KubeSpawner reads "2G" as 2 GiB, so we hand it an unambiguous number. */
-function bytes(quantity: string): number {
-  const unit = quantity.endsWith("Gi") ? 1024 ** 3 : 1024 ** 2;
-  return parseInt(quantity, 10) * unit;
 }
 
 /** The composition root: reads the validated config, creates the namespaces and wires the components. */
@@ -57,7 +47,7 @@ function deploy(cfg: ValidatedConfig) {
           namespace: nfsNamespace.metadata.name,
           diskName: cfg.diskName,
           zone: cfg.diskZone,
-          sizeGb: parseInt(cfg.diskSize, 10) * (cfg.diskSize.endsWith("Ti") ? 1024 : 1),
+          sizeGb: diskGb(cfg.diskSize),
           diskType: cfg.diskType,
           snapshots: cfg.diskSnapshots
             ? { retentionDays: cfg.diskSnapshotRetentionDays, startTime: cfg.diskSnapshotStartTime }
@@ -155,7 +145,9 @@ function deploy(cfg: ValidatedConfig) {
         uid: notebookUid,
         gid: notebookGid,
         cpuLimit: cpuCores(cfg.userCpuLimit),
+        cpuGuarantee: cpuCores(cfg.userCpuGuarantee),
         memoryLimitBytes: bytes(cfg.userMemoryLimit),
+        memoryGuaranteeBytes: bytes(cfg.userMemoryGuarantee),
         notebooksClaim,
         notebooksDir,
         mountPath: "/home/jovyan",

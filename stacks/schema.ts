@@ -1,6 +1,7 @@
 import { X509Certificate } from "node:crypto";
 import { isIP } from "node:net";
 import { z } from "zod";
+import { bytes, cpuCores } from "./quantity";
 
 /**
  * The validation rules for every key declared in Pulumi.yaml. Types, descriptions and
@@ -112,8 +113,12 @@ export const stackConfigSchema = z
     hubDbStorageClassName: z.union([z.literal(""), dns1123Subdomain]),
     proxyServiceType: serviceType,
     userCpuLimit: cpuQuantity,
+    // KubeSpawner leaves the CPU request out when its guarantee is 0, and the API server then copies
+    // the limit into the request: a guarantee must be more than nothing.
+    userCpuGuarantee: cpuQuantity.refine((q) => cpuCores(q) > 0, { message: "must be more than 0" }),
     // KubeSpawner reads "2G" as 2 GiB; whole Mi or Gi convert to bytes without ambiguity.
     userMemoryLimit: smallQuantity,
+    userMemoryGuarantee: smallQuantity,
     cullIdleSeconds: z.number().int().min(0),
 
     fileBrowser: z.boolean(),
@@ -159,6 +164,13 @@ export const stackConfigSchema = z
         "diskSnapshots",
         "needs diskKind gce: snapshots of a StorageClass claim belong to the cluster's VolumeSnapshot setup",
       );
+    }
+
+    if (cpuCores(c.userCpuGuarantee) > cpuCores(c.userCpuLimit)) {
+      fail("userCpuGuarantee", `must not be more than userCpuLimit (${c.userCpuLimit})`);
+    }
+    if (bytes(c.userMemoryGuarantee) > bytes(c.userMemoryLimit)) {
+      fail("userMemoryGuarantee", `must not be more than userMemoryLimit (${c.userMemoryLimit})`);
     }
 
     if (c.ldapTestServer) {

@@ -40,6 +40,8 @@ const hubInput: HubConfigInput = {
     gid: 100,
     cpuLimit: 1,
     memoryLimitBytes: 1073741824,
+    cpuGuarantee: 0.1,
+    memoryGuaranteeBytes: 536870912,
     notebooksClaim: "notebooks",
     notebooksDir: "notebooks",
     mountPath: "/home/jovyan",

@@ -3,21 +3,12 @@ import * as fs from "node:fs";
 import { describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { renderStack } from "../render";
+import { validate } from "./support/validate";
 import { RenderMocks } from "../render/mocks";
 import { loadCliConfig } from "../render/stackConfig";
-import { readProjectFile, stackConfigSchema, StackConfigError, validateConfig } from "../stacks";
+import { readProjectFile, stackConfigSchema, StackConfigError } from "../stacks";
 
 const project = readProjectFile();
-
-/** Validates a stack file plus overrides the way the program does. */
-function validate(stack: string, overrides: string[]) {
-  const { values } = loadCliConfig(stack, overrides, project);
-  const raw: Record<string, string> = {};
-  for (const [k, v] of Object.entries(values)) {
-    if (k.startsWith(`${project.name}:`)) raw[k.slice(project.name.length + 1)] = v;
-  }
-  return validateConfig(raw, project.config, project.name);
-}
 
 function problemKeys(fn: () => unknown): string[] {
   try {

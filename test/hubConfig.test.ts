@@ -24,6 +24,8 @@ const base: HubSettings = {
     gid: 100,
     cpuLimit: 0.5,
     memoryLimitBytes: 2147483648,
+    cpuGuarantee: 0.1,
+    memoryGuaranteeBytes: 1073741824,
     notebooksClaim: "notebooks",
     notebooksDir: "notebooks",
     mountPath: "/home/jovyan",

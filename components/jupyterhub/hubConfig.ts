@@ -43,8 +43,12 @@ export interface HubSettings {
     gid: number;
     /** CPU limit in cores. */
     cpuLimit: number;
+    /** CPU request in cores: what the scheduler reserves for each user. */
+    cpuGuarantee: number;
     /** Memory limit in bytes. */
     memoryLimitBytes: number;
+    /** Memory request in bytes. */
+    memoryGuaranteeBytes: number;
     /** Shared ReadWriteMany claim with everyone's notebooks. */
     notebooksClaim: string;
     /** Directory of the claim under which each user gets a folder. */
@@ -175,8 +179,12 @@ export function renderHubConfig(s: HubSettings): string {
     `c.KubeSpawner.uid = ${py(u.uid)}`,
     `c.KubeSpawner.gid = ${py(u.gid)}`,
     `c.KubeSpawner.fs_gid = ${py(u.gid)}`,
+    "# Guarantees are the pod's requests (what the scheduler reserves), limits its ceiling. With a",
+    "# limit and no guarantee the API server would copy the limit into the request.",
     `c.KubeSpawner.cpu_limit = ${py(u.cpuLimit)}`,
+    `c.KubeSpawner.cpu_guarantee = ${py(u.cpuGuarantee)}`,
     `c.KubeSpawner.mem_limit = ${py(u.memoryLimitBytes)}`,
+    `c.KubeSpawner.mem_guarantee = ${py(u.memoryGuaranteeBytes)}`,
     "c.KubeSpawner.allow_privilege_escalation = False",
     `c.KubeSpawner.container_security_context = ${py({ capabilities: { drop: ["ALL"] }, runAsNonRoot: true })}`,
     "# User pods do not talk to the Kubernetes API.",

@@ -1,3 +1,4 @@
+import { createHmac } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
@@ -46,6 +47,30 @@ const searchPasswordEnv = "LDAP_LOOKUP_DN_SEARCH_PASSWORD";
 /** Where the LDAP CA Secret is mounted (not under configDir: that is a read-only ConfigMap volume). */
 const ldapCaDir = "/etc/jupyterhub-ldap-ca";
 const ldapCaKey = "ca.crt";
+/** Pod template annotation whose change rolls the pods when a Secret they read changes. */
+const secretChecksumAnnotation = "jupyterhub-nfs/secret-checksum";
+
+/**
+ * A digest of the Secret values a pod reads, for its template annotations: Kubernetes does not
+ * restart pods when a Secret behind their environment changes, so a changed digest rolls them.
+ * A plain hash of a low-entropy value (an LDAP password) could be guessed back from the digest by
+ * anyone who may read Deployments, so it is an HMAC keyed with the cookie secret (32 random
+ * bytes the pod template never shows). The digest reveals nothing without that key, so it is
+ * published unsecret, while its inputs stay secret in the state.
+ */
+function secretChecksum(
+  key: pulumi.Input<string>,
+  values: Record<string, pulumi.Input<string>>,
+): pulumi.Output<string> {
+  return pulumi.unsecret(
+    pulumi.all([key, pulumi.all(values)]).apply(([k, v]) => {
+      const entries = Object.keys(v)
+        .sort()
+        .map((name) => [name, v[name]]);
+      return createHmac("sha256", k).update(JSON.stringify(entries)).digest("hex");
+    }),
+  );
+}
 
 /**
  * JupyterHub with KubeSpawner and LDAPAuthenticator, and configurable-http-proxy as its own
@@ -213,7 +238,11 @@ export class JupyterHub extends pulumi.ComponentResource {
           strategy: { type: "Recreate" },
           selector: { matchLabels: hubSelector },
           template: {
-            metadata: { labels: hubLabels },
+            metadata: {
+              labels: hubLabels,
+              // The hub reads every key of the Secret: any change (e.g. a new LDAP search password) rolls it.
+              annotations: { [secretChecksumAnnotation]: secretChecksum(cookieSecret.hex, secretData) },
+            },
             spec: {
               serviceAccountName: serviceAccount.metadata.name,
               securityContext: restrictedPodSecurity(hubUid, hubUid),
@@ -221,7 +250,12 @@ export class JupyterHub extends pulumi.ComponentResource {
                 {
                   name: "hub",
                   image: args.hubImage,
-                  command: ["jupyterhub", "--config", `${configDir}/jupyterhub_config.py`],
+                  // `args`, not `command`: the image's ENTRYPOINT is tini (["tini", "--"], z2jh 4.4.0
+                  // images/hub/Dockerfile), which reaps children and forwards signals; its CMD is this
+                  // command line without --upgrade-db. A new image may bring database migrations
+                  // (JupyterHub 6 will): --upgrade-db applies them on start, after JupyterHub has copied
+                  // the sqlite file to a timestamped backup beside it (z2jh passes it for sqlite-pvc too).
+                  args: ["jupyterhub", "--config", `${configDir}/jupyterhub_config.py`, "--upgrade-db"],
                   workingDir: dataDir,
                   env: hubEnv,
                   ports: [{ name: "http", containerPort: hubPort }],
@@ -255,9 +289,19 @@ export class JupyterHub extends pulumi.ComponentResource {
         metadata: { name: "proxy", namespace: args.namespace, labels: proxyLabels },
         spec: {
           replicas: 1,
+          // As z2jh: each proxy keeps its routing table in memory, and during a rolling update the hub
+          // would configure one proxy and then reach the other through the Service, and lose routes
+          // (or cull servers it thinks unreachable). Recreate: one proxy at a time, the hub re-adds routes.
+          strategy: { type: "Recreate" },
           selector: { matchLabels: proxySelector },
           template: {
-            metadata: { labels: proxyLabels },
+            metadata: {
+              labels: proxyLabels,
+              // The proxy reads only the proxy token: other Secret changes leave it running.
+              annotations: {
+                [secretChecksumAnnotation]: secretChecksum(cookieSecret.hex, { "proxy-token": proxyToken.result }),
+              },
+            },
             spec: {
               automountServiceAccountToken: false,
               securityContext: restrictedPodSecurity(65534, 65534),
