@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { TestLdapServer } from "./components/auth/testLdapServer";
 import { FileBrowser } from "./components/fileBrowser";
 import { JupyterHub, type LdapSettings } from "./components/jupyterhub";
+import { HttpsIngress, httpsIngressServiceAnnotations } from "./components/jupyterhub/httpsIngress";
 import { GceDisk } from "./components/storage/gceDisk";
 import { NfsServer } from "./components/storage/nfsServer";
 import { NfsVolume } from "./components/storage/nfsVolume";
@@ -131,6 +132,10 @@ function deploy(cfg: ValidatedConfig) {
     hubImage: cfg.hubImage,
     proxyImage: cfg.proxyImage,
     proxyServiceType: cfg.proxyServiceType,
+    ...(cfg.hubDomain !== "" && {
+      proxyServiceAnnotations: httpsIngressServiceAnnotations,
+      publicUrl: `https://${cfg.hubDomain}/`,
+    }),
     dbSize: cfg.hubDbSize,
     dbStorageClassName: cfg.hubDbStorageClassName,
     ldapSearchPassword: cfg.ldapLookupDnSearchPassword,
@@ -156,8 +161,22 @@ function deploy(cfg: ValidatedConfig) {
     })),
   });
 
+  const ingress =
+    cfg.hubDomain !== ""
+      ? new HttpsIngress("hub-https", {
+          namespace: hubNamespace.metadata.name,
+          serviceName: hub.proxyServiceName,
+          servicePort: hub.proxyServicePort,
+          domain: cfg.hubDomain,
+          certificate:
+            cfg.hubTlsSecretName !== "" ? { kind: "secret", secretName: cfg.hubTlsSecretName } : { kind: "managed" },
+          healthCheck: hub.proxyHealthCheck,
+        })
+      : undefined;
+
   return {
-    hubUrl: hub.url,
+    hubUrl: ingress ? ingress.url : hub.url,
+    ...(ingress && { hubAddress: ingress.address }),
     ...(fileBrowser && { fileBrowserUrl: fileBrowser.url }),
     ...(fileBrowser?.password && {
       fileBrowserUsername: fileBrowser.username,

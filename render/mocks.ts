@@ -150,6 +150,12 @@ export class RenderMocks implements pulumi.runtime.Mocks {
       state.selfLink = `${base}/regions/${inputs.region}/resourcePolicies/${resourceName}`;
       return { id, state };
     }
+    if (type === "gcp:compute/globalAddress:GlobalAddress") {
+      // Like the load-balancer addresses: from the documentation range 203.0.113.0/24.
+      state.address = `203.0.113.${1 + (digest(seed, "address")[0] % 254)}`;
+      state.selfLink = `${base}/global/addresses/${resourceName}`;
+      return { id: `projects/${project}/global/addresses/${resourceName}`, state };
+    }
     return { id: `projects/${project}/${name}`, state };
   }
 

@@ -52,6 +52,15 @@ const gceZone = z.string().regex(/^[a-z]+(-[a-z]+)*\d+-[a-z]$/, "must be a GCE z
 
 const cidr = z.union([z.cidrv4(), z.cidrv6()], { error: "must be a CIDR such as 10.128.0.0/9" });
 
+/** A public DNS name (lower case, at least two labels, no wildcard, no trailing dot). */
+const dnsName = z
+  .string()
+  .max(253, "must be at most 253 characters")
+  .regex(
+    /^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/,
+    "must be a lower-case DNS name such as hub.example.org (no scheme, port, path or wildcard)",
+  );
+
 const ldapHost = z
   .string()
   .regex(
@@ -112,6 +121,9 @@ export const stackConfigSchema = z
     hubDbSize: smallQuantity,
     hubDbStorageClassName: z.union([z.literal(""), dns1123Subdomain]),
     proxyServiceType: serviceType,
+    hubDomain: z.union([z.literal(""), dnsName]),
+    hubTlsSecretName: z.union([z.literal(""), dns1123Subdomain]),
+    hubInsecureAllowPlainHttp: z.boolean(),
     userCpuLimit: cpuQuantity,
     // KubeSpawner leaves the CPU request out when its guarantee is 0, and the API server then copies
     // the limit into the request: a guarantee must be more than nothing.
@@ -220,6 +232,32 @@ export const stackConfigSchema = z
     if (c.ldapLookupDnSearchPassword !== "" && c.ldapLookupDnSearchUser === "") {
       fail("ldapLookupDnSearchUser", "is required when ldapLookupDnSearchPassword is set");
     }
+    // Passwords and session cookies: the hub is public only over HTTPS, unless a loudly named key says otherwise.
+    if (c.hubDomain !== "") {
+      if (c.proxyServiceType !== "ClusterIP") {
+        fail(
+          "proxyServiceType",
+          "must be ClusterIP when hubDomain is set: the HTTPS Ingress serves the hub, and another exposure would serve it in plain HTTP too",
+        );
+      }
+      // GKE's ManagedCertificate accepts domain names of at most 63 characters.
+      if (c.hubTlsSecretName === "" && c.hubDomain.length > 63) {
+        fail(
+          "hubDomain",
+          "is longer than 63 characters, the most a Google-managed certificate takes; set hubTlsSecretName",
+        );
+      }
+    } else {
+      if (c.proxyServiceType !== "ClusterIP" && !c.hubInsecureAllowPlainHttp) {
+        fail(
+          "proxyServiceType",
+          "would serve the hub's login page in plain HTTP: set hubDomain to expose it over HTTPS, or set " +
+            "hubInsecureAllowPlainHttp to true to accept passwords and cookies in clear",
+        );
+      }
+      if (c.hubTlsSecretName !== "") fail("hubTlsSecretName", "needs hubDomain (the name the certificate is for)");
+    }
+
     if (!c.allowAllUsers && c.allowedUsers.length === 0 && c.allowedGroups.length === 0) {
       fail(
         "allowedUsers",

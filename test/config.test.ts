@@ -92,6 +92,14 @@ describe("bad config fails with the key named", () => {
     ],
     ["prod", "ldapServer=192.0.2.10", "ldapServer"],
     ["dev", "ldapTlsInsecureSkipVerify=true", "ldapTlsInsecureSkipVerify"],
+    // The hub: public only over HTTPS unless hubInsecureAllowPlainHttp says otherwise.
+    ["prod", "proxyServiceType=LoadBalancer", "proxyServiceType"],
+    ["dev", "proxyServiceType=LoadBalancer", "proxyServiceType"],
+    ["dev", "proxyServiceType=NodePort", "proxyServiceType"],
+    ["prod", "hubDomain=https://hub.example.org", "hubDomain"],
+    ["prod", "hubDomain=*.example.org", "hubDomain"],
+    ["prod", "hubDomain=a-very-long-host-name-for-a-jupyterhub-that-is-too-long.example.org", "hubDomain"],
+    ["dev", "hubTlsSecretName=hub-tls", "hubTlsSecretName"],
   ];
   for (const [stack, override, key] of cases) {
     it(`${stack}: ${override} names ${key}`, () => {

@@ -122,6 +122,12 @@ describe("renderHubConfig", () => {
     assert.ok(!text.includes("tls_kwargs"));
   });
 
+  it("behind HTTPS, takes its scheme from the public URL (Secure cookies)", () => {
+    assert.ok(!renderHubConfig(base).includes("public_url"));
+    const text = renderHubConfig({ ...base, publicUrl: "https://hub.example.org/" });
+    assert.ok(lines(text).includes('c.JupyterHub.public_url = "https://hub.example.org/"'));
+  });
+
   it("never emits the deprecated use_ssl, and no secret", () => {
     const text = renderHubConfig(base);
     assert.ok(!text.includes("use_ssl"));

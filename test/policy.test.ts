@@ -491,8 +491,12 @@ describe("policy pack on the program's rendered resources", () => {
     assert.ok(disks >= 3, `only ${disks} GCE disks rendered`);
   });
 
-  it("would catch what the stack did not ask for: prod's public proxy under a stack config without it", async () => {
-    const prod: Variation = { name: "prod", stack: "prod", overrides: [] };
+  it("would catch what the stack did not ask for: a public proxy under a stack config without it", async () => {
+    const prod: Variation = {
+      name: "prod with a LoadBalancer proxy",
+      stack: "prod",
+      overrides: ["hubDomain=", "proxyServiceType=LoadBalancer", "hubInsecureAllowPlainHttp=true"],
+    };
     const config = new Map(stackConfigOf(prod));
     config.delete("jupyterhub-nfs:proxyServiceType");
     const found = await violationsOf(makePolicies(config), "prod", await renderVariation(prod));
@@ -540,17 +544,19 @@ describe("policy pack served by Pulumi's own runner (as `pulumi preview --policy
     }
   });
 
-  it("reads prod's config from PULUMI_CONFIG: its public proxy passes, a public file browser does not", async () => {
-    const lb = (name: string) => ({
-      ...service(name, "LoadBalancer"),
+  it("reads prod's config from PULUMI_CONFIG: prod exposes neither the proxy nor the file browser", async () => {
+    const svc = (name: string, type: string) => ({
+      ...service(name, type),
       urn: urnFor("prod", ["kubernetes:core/v1:Service"], name),
     });
-    assert.deepEqual(await pack.analyze(lb("proxy-public")), []);
-    const found = await pack.analyze(lb("file-browser"));
-    assert.deepEqual(
-      found.map((d) => [d.policy, d.mandatory]),
-      [["load-balancers-only-where-asked", true]],
-    );
+    assert.deepEqual(await pack.analyze(svc("proxy-public", "ClusterIP")), []);
+    for (const name of ["proxy-public", "file-browser"]) {
+      const found = await pack.analyze(svc(name, "LoadBalancer"));
+      assert.ok(
+        found.some((d) => d.policy === "load-balancers-only-where-asked" && d.mandatory),
+        `${name}: ${JSON.stringify(found)}`,
+      );
+    }
   });
 
   it("blocks a wildcard Role", async () => {

@@ -269,7 +269,12 @@ describe("the GCE disk", () => {
 
 describe("a StorageClass disk", () => {
   it("keeps its claim and namespace on destroy unless the config says otherwise", async () => {
-    const kept = await rendered("prod", ["diskKind=storageClass", "diskSnapshots=false", "diskProtect=false"]);
+    const kept = await rendered("prod", [
+      "diskKind=storageClass",
+      "diskSnapshots=false",
+      "diskProtect=false",
+      "hubDomain=", // the HTTPS Ingress reserves a GCP address
+    ]);
     const claim = resource(kept, "kubernetes:core/v1:PersistentVolumeClaim", "notebook-disk-pvc");
     assert.equal(claim.options.retainOnDelete, true);
     assert.equal(claim.inputs.spec && at(claim.inputs, "spec", "storageClassName"), "standard-rwo");
@@ -342,5 +347,67 @@ describe("render output", () => {
     for (const m of r.manifests) {
       assert.ok(typeof at(m, "metadata", "name") === "string" && m.apiVersion && m.kind);
     }
+  });
+});
+
+describe("the hub on a public address: HTTPS only (issue 8, finding 4)", () => {
+  it("prod serves the hub at https://, through a GKE Ingress with a managed certificate, HTTP redirected", async () => {
+    const r = await rendered("prod");
+    assert.equal(r.outputs.hubUrl, "https://hub.example.org/");
+    // Nothing serves the hub in plain HTTP outside the cluster: the proxy's Service stays ClusterIP,
+    // reached by the load balancer through network endpoint groups.
+    const proxy = manifest(r, "Service", "proxy-public");
+    assert.equal(at(proxy, "spec", "type"), "ClusterIP");
+    assert.equal(at(proxy, "metadata", "annotations", "cloud.google.com/neg"), '{"ingress":true}');
+    assert.deepEqual(
+      manifests(r, "Service").filter((s) => at(s, "spec", "type") !== "ClusterIP"),
+      [],
+      "no LoadBalancer or NodePort Service",
+    );
+
+    const ingress = manifest(r, "Ingress", "hub-https");
+    const annotations = at(ingress, "metadata", "annotations") as Record<string, string>;
+    assert.equal(annotations["kubernetes.io/ingress.class"], "gce");
+    assert.deepEqual(at(ingress, "spec", "defaultBackend", "service"), { name: "proxy-public", port: { number: 80 } });
+    const certificate = manifest(r, "ManagedCertificate", annotations["networking.gke.io/managed-certificates"]);
+    assert.deepEqual(at(certificate, "spec", "domains"), ["hub.example.org"]);
+    const frontend = manifest(r, "FrontendConfig", annotations["networking.gke.io/v1beta1.FrontendConfig"]);
+    assert.deepEqual(at(frontend, "spec", "redirectToHttps"), {
+      enabled: true,
+      responseCodeName: "MOVED_PERMANENTLY_DEFAULT",
+    });
+    // The reserved global address the Ingress names, exported for the DNS record.
+    const address = resource(r, "gcp:compute/globalAddress:GlobalAddress", "hub-https-address");
+    assert.equal(annotations["kubernetes.io/ingress.global-static-ip-name"], address.outputs.name);
+    assert.equal(r.outputs.hubAddress, address.outputs.address);
+
+    // The load balancer health-checks what answers 200 on the proxy pod, and keeps WebSockets open.
+    const backend = manifest(r, "BackendConfig", "proxy-public");
+    assert.equal(
+      at(proxy, "metadata", "annotations", "cloud.google.com/backend-config"),
+      JSON.stringify({ default: "proxy-public" }),
+    );
+    assert.deepEqual(at(backend, "spec", "healthCheck"), { type: "HTTP", requestPath: "/_chp_healthz", port: 8000 });
+    const proxyPod = containers(r).find((c) => c.deployment === "proxy");
+    assert.equal(at(proxyPod?.container, "readinessProbe", "httpGet", "path"), "/_chp_healthz");
+    assert.deepEqual(at(proxyPod?.container, "ports", 0), { name: "http", containerPort: 8000 });
+  });
+
+  it("with the operator's TLS Secret: no managed certificate, the Secret on the Ingress", async () => {
+    const r = await rendered("prod", ["hubTlsSecretName=hub-tls"]);
+    assert.equal(manifests(r, "ManagedCertificate").length, 0);
+    const ingress = manifest(r, "Ingress", "hub-https");
+    assert.deepEqual(at(ingress, "spec", "tls"), [{ hosts: ["hub.example.org"], secretName: "hub-tls" }]);
+    assert.equal(r.outputs.hubUrl, "https://hub.example.org/");
+  });
+
+  it("plain HTTP on a public address only with hubInsecureAllowPlainHttp", async () => {
+    const r = await rendered("prod", ["hubDomain=", "proxyServiceType=LoadBalancer", "hubInsecureAllowPlainHttp=true"]);
+    assert.match(String(r.outputs.hubUrl), /^http:\/\/203\.0\.113\.\d+\/$/);
+    assert.equal(manifests(r, "Ingress").length, 0);
+    await assert.rejects(
+      rendered("prod", ["hubDomain=", "proxyServiceType=LoadBalancer"]),
+      /jupyterhub-nfs:proxyServiceType: "LoadBalancer" would serve the hub's login page in plain HTTP/,
+    );
   });
 });

@@ -33,6 +33,8 @@ export interface HubSettings {
   proxyApiUrl: string;
   /** Path of the hub's sqlite database, on its own claim. */
   databasePath: string;
+  /** `https://<domain>/` when the hub is exposed over HTTPS. */
+  publicUrl?: string;
   ldap: LdapSettings;
   allowedUsers: string[];
   allowAllUsers: boolean;
@@ -136,6 +138,13 @@ export function renderHubConfig(s: HubSettings): string {
     "c.JupyterHub.cleanup_servers = False",
     "c.ConfigurableHTTPProxy.should_start = False",
     `c.ConfigurableHTTPProxy.api_url = ${py(s.proxyApiUrl)}`,
+    ...(s.publicUrl !== undefined
+      ? [
+          "# Served over HTTPS by a TLS-terminating load balancer: JupyterHub takes the scheme from here",
+          "# (not from forwarded headers) and marks its cookies Secure.",
+          `c.JupyterHub.public_url = ${py(s.publicUrl)}`,
+        ]
+      : []),
     "",
     "# Authentication: LDAPAuthenticator 2.",
     'c.JupyterHub.authenticator_class = "ldap"',

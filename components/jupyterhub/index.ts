@@ -15,13 +15,20 @@ import { renderHubConfig, type HubSettings } from "./hubConfig";
 export { renderHubConfig, type HubSettings, type LdapSettings } from "./hubConfig";
 
 /** Hub settings as the component takes them: the URLs it derives itself are left out. */
-export type HubConfigInput = Omit<HubSettings, "namespace" | "hubConnectUrl" | "proxyApiUrl" | "databasePath">;
+export type HubConfigInput = Omit<
+  HubSettings,
+  "namespace" | "hubConnectUrl" | "proxyApiUrl" | "databasePath" | "publicUrl"
+>;
 
 export interface JupyterHubArgs {
   namespace: pulumi.Input<string>;
   hubImage: pulumi.Input<string>;
   proxyImage: pulumi.Input<string>;
   proxyServiceType: "ClusterIP" | "NodePort" | "LoadBalancer";
+  /** Extra annotations on the `proxy-public` Service (e.g. for a load balancer in front of it). */
+  proxyServiceAnnotations?: Record<string, string>;
+  /** `https://<domain>/` when something in front of `proxy-public` serves the hub over HTTPS. */
+  publicUrl?: string;
   /** Size and StorageClass ("" for the cluster default) of the hub's database claim. */
   dbSize: pulumi.Input<string>;
   dbStorageClassName: string;
@@ -83,6 +90,9 @@ export class JupyterHub extends pulumi.ComponentResource {
   public readonly url: pulumi.Output<string>;
   /** The generated jupyterhub_config.py (contains no secret). */
   public readonly configText: pulumi.Output<string>;
+  /** The `proxy-public` Service's port, and what answers a health check on the proxy pod. */
+  public readonly proxyServicePort = 80;
+  public readonly proxyHealthCheck = { path: "/_chp_healthz", containerPort: proxyPort };
 
   constructor(name: string, args: JupyterHubArgs, opts?: pulumi.ComponentResourceOptions) {
     super("jupyterhub-nfs:hub:JupyterHub", name, {}, opts);
@@ -196,6 +206,7 @@ export class JupyterHub extends pulumi.ComponentResource {
         hubConnectUrl: `http://${host}:${hubPort}`,
         proxyApiUrl: `http://${proxyApiHost}:${proxyApiPort}`,
         databasePath: `${dataDir}/jupyterhub.sqlite`,
+        publicUrl: args.publicUrl,
       }));
     this.configText = settings.apply(renderHubConfig);
 
@@ -324,7 +335,7 @@ export class JupyterHub extends pulumi.ComponentResource {
                     { name: "api", containerPort: proxyApiPort },
                   ],
                   securityContext: restrictedContainerSecurity,
-                  readinessProbe: { httpGet: { path: "/_chp_healthz", port: "http" }, periodSeconds: 10 },
+                  readinessProbe: { httpGet: { path: this.proxyHealthCheck.path, port: "http" }, periodSeconds: 10 },
                   resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "512Mi" } },
                 },
               ],
@@ -338,11 +349,16 @@ export class JupyterHub extends pulumi.ComponentResource {
     const proxyPublic = new k8s.core.v1.Service(
       `${name}-proxy-public`,
       {
-        metadata: { name: "proxy-public", namespace: args.namespace, labels: proxyLabels },
+        metadata: {
+          name: "proxy-public",
+          namespace: args.namespace,
+          labels: proxyLabels,
+          annotations: args.proxyServiceAnnotations,
+        },
         spec: {
           type: args.proxyServiceType,
           selector: proxySelector,
-          ports: [{ name: "http", port: 80, targetPort: "http" }],
+          ports: [{ name: "http", port: this.proxyServicePort, targetPort: "http" }],
         },
       },
       child,
@@ -350,7 +366,8 @@ export class JupyterHub extends pulumi.ComponentResource {
 
     this.hubServiceName = hubService.metadata.name;
     this.proxyServiceName = proxyPublic.metadata.name;
-    this.url = serviceUrl(proxyPublic, args.proxyServiceType);
+    this.url =
+      args.publicUrl !== undefined ? pulumi.output(args.publicUrl) : serviceUrl(proxyPublic, args.proxyServiceType);
     this.registerOutputs({
       hubServiceName: this.hubServiceName,
       proxyServiceName: this.proxyServiceName,

@@ -218,6 +218,10 @@ describe("jupyterhub_config.py loaded by traitlets' PyFileConfigLoader (Debian's
       assertUrlOfService(r, c.ConfigurableHTTPProxy?.api_url, "ConfigurableHTTPProxy.api_url");
       assertUrlOfService(r, hubApp.hub_connect_url, "JupyterHub.hub_connect_url");
 
+      // Exposed over HTTPS: JupyterHub builds its URLs (and Secure cookies) from the public URL.
+      if (cfg.hubDomain !== "") assert.equal(hubApp.public_url, `https://${cfg.hubDomain}/`);
+      else assert.ok(!("public_url" in hubApp), "public_url without hubDomain");
+
       // The database lives on the hub's own claim.
       const dbPath = /^sqlite:\/\/\/(\/.+)$/.exec(String(hubApp.db_url))?.[1];
       assert.ok(dbPath, `db_url ${String(hubApp.db_url)} is not an absolute sqlite path`);

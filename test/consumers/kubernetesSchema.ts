@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { parse, stringify } from "yaml";
 import type { JsonObject } from "../../render/mocks";
+import { gkeCustomResources } from "../support/gkeCustomResources";
 import { KubernetesSchema, kubernetesVersions } from "../support/kubernetesSchema";
 import { objectName, objectsOf, renderVariation, variations } from "../support/variations";
 
@@ -11,6 +12,8 @@ function schemaOf(v: (typeof kubernetesVersions)[number]): KubernetesSchema {
   let s = schemas.get(v.minor);
   if (!s) {
     s = KubernetesSchema.load(v.minor, v.module);
+    // Not in the Kubernetes OpenAPI: GKE's CRDs, as a hand-transcribed stand-in (see gkeCustomResources.ts).
+    for (const cr of gkeCustomResources) s.addCustomResource(cr);
     schemas.set(v.minor, s);
   }
   return s;
@@ -75,6 +78,23 @@ describe("the schema check itself fails on what the API server would reject or d
     assert.deepEqual(current.validate({ apiVersion: "apps/v1", kind: "Deploymnet", metadata: { name: "x" } }), [
       `Kubernetes ${current.minor} has no kind Deploymnet in apps/v1`,
     ]);
+  });
+
+  test("GKE custom resources (stand-in schemas): a misspelled or mistyped field is named", async () => {
+    const r = await renderVariation(variations().find((v) => v.stack === "prod") ?? stack);
+    const frontend = structuredClone(objectsOf(r, "FrontendConfig")[0]);
+    assert.ok(frontend, "the prod stack renders a FrontendConfig");
+    const redirect = (frontend.spec as JsonObject).redirectToHttps as JsonObject;
+    redirect.responseCode = "301";
+    assert.deepEqual(violations(current, [frontend]), [
+      `${objectName(frontend)}: spec.redirectToHttps.responseCode: unknown field "responseCode"`,
+    ]);
+    const backend = structuredClone(objectsOf(r, "BackendConfig")[0]);
+    (backend.spec as JsonObject).timeoutSec = "1d";
+    assert.deepEqual(violations(current, [backend]), [`${objectName(backend)}: spec.timeoutSec: must be integer`]);
+    const certificate = structuredClone(objectsOf(r, "ManagedCertificate")[0]);
+    (certificate.spec as JsonObject).domains = ["*.example.org"];
+    assert.match(violations(current, [certificate]).join("\n"), /spec\.domains\[0\]: must match pattern/);
   });
 
   test("the two releases differ: a field added after the oldest one is refused there", () => {

@@ -154,6 +154,30 @@ export class KubernetesSchema {
     this.ajv.addSchema({ $id: this.id, definitions });
   }
 
+  /**
+   * Lets `validate` check a custom resource: its `metadata` against this release's ObjectMeta, its
+   * `spec` against the given schema, and nothing else at the top level.
+   */
+  addCustomResource(cr: { apiVersion: string; kind: string; spec: Record<string, unknown> }): void {
+    const type = `custom-resource.${cr.apiVersion}.${cr.kind}`;
+    this.kinds.set(gvkKey(cr.apiVersion, cr.kind), type);
+    const objectMeta = `${this.id}#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta`;
+    this.validators.set(
+      type,
+      this.ajv.compile({
+        type: "object",
+        properties: {
+          apiVersion: { const: cr.apiVersion },
+          kind: { const: cr.kind },
+          metadata: { $ref: objectMeta },
+          spec: cr.spec,
+        },
+        required: ["apiVersion", "kind", "metadata", "spec"],
+        additionalProperties: false,
+      }),
+    );
+  }
+
   /** The schema of the Kubernetes release of `moduleVersion` (e.g. v1.30.14), from the Go module cache. */
   static load(minor: string, moduleVersion: string): KubernetesSchema {
     return new KubernetesSchema(minor, openApiDir(moduleVersion));

@@ -65,8 +65,17 @@ const variationOverrides: Record<string, string[]> = {
     "allowAllUsers=true",
     "allowedUsers=[]",
   ],
-  "LoadBalancer services (basic auth)": ["proxyServiceType=LoadBalancer", "fileBrowserServiceType=LoadBalancer"],
-  "NodePort services (basic auth)": ["proxyServiceType=NodePort", "fileBrowserServiceType=NodePort"],
+  "LoadBalancer services (basic auth, plain HTTP explicitly allowed)": [
+    "proxyServiceType=LoadBalancer",
+    "fileBrowserServiceType=LoadBalancer",
+    "hubInsecureAllowPlainHttp=true",
+  ],
+  "NodePort services (basic auth, plain HTTP explicitly allowed)": [
+    "proxyServiceType=NodePort",
+    "fileBrowserServiceType=NodePort",
+    "hubInsecureAllowPlainHttp=true",
+  ],
+  "hub over HTTPS with the operator's TLS Secret": ["hubDomain=jupyter.dev.example.org", "hubTlsSecretName=hub-tls"],
   "no NetworkPolicies": ["networkPolicies=false"],
   "no file browser, no culler": ["fileBrowser=false", "cullIdleSeconds=0"],
 };
