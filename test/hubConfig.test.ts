@@ -48,6 +48,7 @@ describe("renderHubConfig", () => {
       'c.LDAPAuthenticator.bind_dn_template = ["uid={username},ou=people,dc=example,dc=org"]',
       'c.Authenticator.allowed_users = {"alice", "bob"}',
       "c.Authenticator.allow_all = False",
+      "c.Authenticator.allow_existing_users = False",
       'c.Authenticator.admin_users = {"alice"}',
     ];
     for (const line of expected) assert.ok(lines(text).includes(line), `missing: ${line}\n---\n${text}`);

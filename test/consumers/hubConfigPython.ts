@@ -189,6 +189,8 @@ describe("jupyterhub_config.py loaded by traitlets' PyFileConfigLoader (Debian's
       assert.deepEqual(pySet(auth.allowed_users), [...cfg.allowedUsers].sort());
       assert.deepEqual(pySet(auth.admin_users), [...cfg.adminUsers].sort());
       assert.equal(auth.allow_all, cfg.allowAllUsers);
+      // Removing a user from allowedUsers must revoke them (JupyterHub 5 defaults this to True).
+      assert.equal(auth.allow_existing_users, false, "allow_existing_users is not set to False");
 
       // Spawner: the shared NFS claim, one subPath per user, the notebook user.
       assert.equal(hubApp.spawner_class, "kubespawner.KubeSpawner");
