@@ -9,6 +9,7 @@ import { NfsServer } from "./components/storage/nfsServer";
 import { NfsVolume } from "./components/storage/nfsVolume";
 import { StorageClassDisk } from "./components/storage/storageClassDisk";
 import { readStackConfig, type ValidatedConfig } from "./stacks";
+import { refuseDiskShrink } from "./stacks/diskShrink";
 import { bytes, cpuCores, diskGb } from "./stacks/quantity";
 
 /** The notebook user of the Jupyter images (jovyan) and its group (users). */
@@ -50,6 +51,9 @@ function deploy(cfg: ValidatedConfig) {
           zone: cfg.diskZone,
           sizeGb: diskGb(cfg.diskSize),
           diskType: cfg.diskType,
+          snapshot: cfg.diskSnapshot,
+          // Cluster-scoped, so named after the stack's own NFS namespace (unique in the cluster).
+          storageClassName: `${cfg.nfsNamespace}-notebook-disk`,
           snapshots: cfg.diskSnapshots
             ? { retentionDays: cfg.diskSnapshotRetentionDays, startTime: cfg.diskSnapshotStartTime }
             : undefined,
@@ -194,4 +198,8 @@ function deploy(cfg: ValidatedConfig) {
 
 // Pulumi runs an exported function as the program and takes its result as the stack outputs.
 // Config is read and validated first, so bad config fails before any resource is registered.
-export = () => deploy(readStackConfig());
+// A smaller diskSize than the GCE disk has is refused next, still before any resource exists.
+export = () => {
+  const cfg = readStackConfig();
+  return refuseDiskShrink(cfg, pulumi.getProject()).then(() => deploy(cfg));
+};

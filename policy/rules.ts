@@ -214,8 +214,9 @@ export const noSecretsInConfigMaps: ResourceValidationPolicy = {
 export const nfsClaimBindsStatically: ResourceValidationPolicy = {
   name: "nfs-claim-binds-statically",
   description:
-    'A claim bound to a named volume (the NFS claim, any ReadWriteMany claim) has storageClassName "", ' +
-    "or the cluster's default StorageClass provisions a new, empty disk instead.",
+    'A ReadWriteMany claim (the NFS claim) names its volume and has storageClassName "", or the cluster\'s ' +
+    "default StorageClass provisions a new, empty disk instead; any claim bound by volumeName sets " +
+    "storageClassName explicitly, or the default class is filled in and the claim never binds its volume.",
   enforcementLevel: "mandatory",
   validateResource: (args: ResourceValidationArgs, reportViolation: ReportViolation) => {
     if (args.type !== "kubernetes:core/v1:PersistentVolumeClaim") return;
@@ -227,14 +228,21 @@ export const nfsClaimBindsStatically: ResourceValidationPolicy = {
     // instead: an unknown placeholder still means "bound by name".
     const volumeName = Object.getOwnPropertyDescriptor(spec, "volumeName")?.value;
     const boundByName = volumeName !== undefined && volumeName !== null && volumeName !== "";
+    const found = spec.storageClassName === undefined ? "unset" : JSON.stringify(spec.storageClassName);
     if (readWriteMany && !boundByName) {
       reportViolation(
         `PersistentVolumeClaim ${name} is ReadWriteMany but names no volumeName: bind it to the NFS volume.`,
       );
     }
-    if ((readWriteMany || boundByName) && spec.storageClassName !== "") {
-      const found = spec.storageClassName === undefined ? "unset" : JSON.stringify(spec.storageClassName);
+    if (readWriteMany && spec.storageClassName !== "") {
       reportViolation(`PersistentVolumeClaim ${name} must set storageClassName: "" (it is ${found}).`);
+    } else if (boundByName && typeof spec.storageClassName !== "string") {
+      // The GCE disk's claim names its volume's own class (it may grow); unset, the API server would
+      // fill in the default class, which the volume does not have.
+      reportViolation(
+        `PersistentVolumeClaim ${name} is bound by volumeName but its storageClassName is ${found}: ` +
+          'set it to its volume\'s class ("" for a volume without one).',
+      );
     }
   },
 };

@@ -14,7 +14,14 @@ export interface RenderedResource {
   parent: string;
   inputs: JsonObject;
   outputs: JsonObject;
-  options: { protect: boolean; retainOnDelete: boolean; dependsOn: string[] };
+  /** ignoreChanges and replaceOnChanges appear only when set. */
+  options: {
+    protect: boolean;
+    retainOnDelete: boolean;
+    dependsOn: string[];
+    ignoreChanges?: string[];
+    replaceOnChanges?: string[];
+  };
 }
 
 export interface Rendering {
@@ -29,6 +36,8 @@ export interface RenderOptions {
   stack: string;
   /** "key=value" pairs, as `pulumi config set key value`. */
   overrides?: string[];
+  /** GCE disks that exist already (name -> GiB); by default none: the render is of a new stack. */
+  existingDisks?: Record<string, number>;
 }
 
 /** Kinds in the order `kubectl apply` could create them (what another object needs comes first). */
@@ -61,7 +70,12 @@ function loadProgram(): () => unknown {
 export async function renderStack(opts: RenderOptions): Promise<Rendering> {
   const project = readProjectFile();
   const config = loadCliConfig(opts.stack, opts.overrides ?? [], project);
-  return evaluate(loadProgram(), { project: project.name, stack: opts.stack, ...config });
+  return evaluate(loadProgram(), {
+    project: project.name,
+    stack: opts.stack,
+    existingDisks: opts.existingDisks,
+    ...config,
+  });
 }
 
 export interface EvaluateOptions {
@@ -70,6 +84,7 @@ export interface EvaluateOptions {
   /** Fully-qualified config as the CLI hands it over. */
   values: Record<string, string>;
   secretKeys: string[];
+  existingDisks?: Record<string, number>;
 }
 
 /**
@@ -77,7 +92,7 @@ export interface EvaluateOptions {
  * render mocks and collects what it registered, with the resource options mocks never see.
  */
 export async function evaluate(program: () => unknown, opts: EvaluateOptions): Promise<Rendering> {
-  const mocks = new RenderMocks(opts.stack, opts.values);
+  const mocks = new RenderMocks(opts.stack, opts.values, opts.existingDisks);
   await pulumi.runtime.setMocks(mocks, opts.project, opts.stack, false);
   pulumi.runtime.setAllConfig(opts.values, opts.secretKeys);
 
@@ -97,6 +112,8 @@ export async function evaluate(program: () => unknown, opts: EvaluateOptions): P
         protect: args.opts.protect === true,
         retainOnDelete: args.opts.retainOnDelete === true,
         dependsOn: deps.map((d) => keyOf(d as pulumi.Resource) ?? "(unknown)"),
+        ...(args.opts.ignoreChanges?.length ? { ignoreChanges: args.opts.ignoreChanges } : {}),
+        ...(args.opts.replaceOnChanges?.length ? { replaceOnChanges: args.opts.replaceOnChanges } : {}),
         parent: keyOf(args.opts.parent),
       });
       return undefined;
@@ -126,6 +143,8 @@ export async function evaluate(program: () => unknown, opts: EvaluateOptions): P
           protect: o?.protect ?? false,
           retainOnDelete: o?.retainOnDelete ?? false,
           dependsOn: o?.dependsOn ?? [],
+          ...(o?.ignoreChanges && { ignoreChanges: o.ignoreChanges }),
+          ...(o?.replaceOnChanges && { replaceOnChanges: o.replaceOnChanges }),
         },
       };
     })

@@ -57,12 +57,29 @@ export class RenderMocks implements pulumi.runtime.Mocks {
   readonly resources: RegisteredResource[] = [];
   private readonly clusterIPs = new Set<string>();
 
+  /**
+   * @param existingDisks GCE disks that exist already, name -> size in GiB, as `gcp.compute.getDisk`
+   *   would find them. The render asks no cloud: by default no disk exists (a new stack).
+   */
   constructor(
     private readonly stack: string,
     private readonly config: Record<string, string>,
+    private readonly existingDisks: Record<string, number> = {},
   ) {}
 
   call(args: pulumi.runtime.MockCallArgs): pulumi.runtime.MockCallResult {
+    if (args.token === "gcp:compute/getDisk:getDisk") {
+      const name = String(args.inputs.name);
+      const project = String(args.inputs.project ?? this.config["gcp:project"] ?? "example-project");
+      const id = `projects/${project}/zones/${String(args.inputs.zone)}/disks/${name}`;
+      // What the GCP provider's data source answers for a disk that is not there, the way the
+      // engine reports a failed invoke (a gRPC error whose `details` becomes the message).
+      if (!(name in this.existingDisks)) {
+        const message = `invocation of ${args.token} returned an error: ${id} not found`;
+        throw Object.assign(new Error(message), { details: message });
+      }
+      return { id, name, project, zone: args.inputs.zone, size: this.existingDisks[name] };
+    }
     throw new Error(`the program made an unexpected provider call ${args.token}; render does not mock it`);
   }
 

@@ -107,6 +107,15 @@ export const stackConfigSchema = z
     diskSnapshots: z.boolean(),
     diskSnapshotRetentionDays: z.number().int().min(1).max(3650),
     diskSnapshotStartTime: z.string().regex(/^([01]\d|2[0-3]):00$/, "must be a whole UTC hour such as 03:00"),
+    diskSnapshot: z.union([
+      z.literal(""),
+      z
+        .string()
+        .regex(
+          /^(?:(?:https:\/\/(?:www|compute)\.googleapis\.com\/compute\/v1\/)?projects\/[a-z][-a-z0-9]{4,28}[a-z0-9]\/)?(?:global\/snapshots\/)?[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$/,
+          "must be a GCE snapshot: its name, projects/<project>/global/snapshots/<name>, or its URL",
+        ),
+    ]),
     diskRetainOnDelete: z.boolean(),
     diskProtect: z.boolean(),
     storageClassName: dns1123Subdomain,
@@ -171,11 +180,20 @@ export const stackConfigSchema = z
       if (/^\d+Gi$/.test(c.diskSize) && parseInt(c.diskSize, 10) < 10) {
         fail("diskSize", "must be at least 10Gi for a GCE disk");
       }
-    } else if (c.diskSnapshots) {
-      fail(
-        "diskSnapshots",
-        "needs diskKind gce: snapshots of a StorageClass claim belong to the cluster's VolumeSnapshot setup",
-      );
+      if (c.diskSnapshot !== "" && !c.diskRetainOnDelete) {
+        fail(
+          "diskSnapshot",
+          "needs diskRetainOnDelete true: restoring in place replaces the disk, and the old one must be kept until the new one is checked",
+        );
+      }
+    } else {
+      if (c.diskSnapshot !== "") fail("diskSnapshot", "needs diskKind gce (a GCE snapshot makes a GCE disk)");
+      if (c.diskSnapshots) {
+        fail(
+          "diskSnapshots",
+          "needs diskKind gce: snapshots of a StorageClass claim belong to the cluster's VolumeSnapshot setup",
+        );
+      }
     }
 
     if (cpuCores(c.userCpuGuarantee) > cpuCores(c.userCpuLimit)) {

@@ -102,6 +102,7 @@ describe("components, each alone", () => {
         zone: "us-central1-a",
         sizeGb: 50,
         diskType: "pd-ssd",
+        storageClassName: "notebooks-disk",
         retainOnDelete: true,
         protect: true,
       });

@@ -363,7 +363,7 @@ describe("policy nfs-claim-binds-statically", () => {
     assert.deepEqual(await violations(nfsClaimBindsStatically, claim({ accessModes: ["ReadWriteOnce"] })), []);
   });
 
-  it("reports an unset or named storage class on a claim bound by volumeName", async () => {
+  it("reports an unset or named storage class on the ReadWriteMany claim", async () => {
     const unset = await violations(
       nfsClaimBindsStatically,
       claim({ accessModes: ["ReadWriteMany"], volumeName: "pv" }),
@@ -372,9 +372,20 @@ describe("policy nfs-claim-binds-statically", () => {
     assert.match(unset[0], /storageClassName: "" \(it is unset\)/);
     const named = await violations(
       nfsClaimBindsStatically,
-      claim({ accessModes: ["ReadWriteOnce"], volumeName: "pv", storageClassName: "standard" }),
+      claim({ accessModes: ["ReadWriteMany"], volumeName: "pv", storageClassName: "standard" }),
     );
     assert.match(named[0], /it is "standard"/);
+  });
+
+  it("passes a ReadWriteOnce claim bound by name to its volume's class (the GCE disk's), reports one with none", async () => {
+    const own = claim({ accessModes: ["ReadWriteOnce"], volumeName: "pv", storageClassName: "notebooks-disk" });
+    assert.deepEqual(await violations(nfsClaimBindsStatically, own), []);
+    const unset = await violations(
+      nfsClaimBindsStatically,
+      claim({ accessModes: ["ReadWriteOnce"], volumeName: "pv" }),
+    );
+    assert.equal(unset.length, 1);
+    assert.match(unset[0], /bound by volumeName but its storageClassName is unset/);
   });
 
   it("reports a ReadWriteMany claim that binds no named volume", async () => {

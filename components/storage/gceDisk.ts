@@ -12,6 +12,16 @@ export interface GceDiskArgs {
   sizeGb: number;
   /** pd-standard, pd-balanced or pd-ssd. */
   diskType: string;
+  /**
+   * A snapshot to create the disk from (name, `projects/<p>/global/snapshots/<name>` or URL). GCE
+   * reads it only when it creates the disk; a different snapshot means a different disk.
+   */
+  snapshot?: string;
+  /**
+   * Name of the StorageClass made for this disk's volume and claim (cluster-scoped: unique per
+   * stack). It provisions nothing (the claim names its volume); it lets the claim grow.
+   */
+  storageClassName: string;
   /** A daily snapshot schedule, or none. */
   snapshots?: { retentionDays: number; startTime: string };
   /** Keep the disk when Pulumi deletes or replaces it (on by default in the stack config). */
@@ -22,7 +32,8 @@ export interface GceDiskArgs {
 
 /**
  * A GCE persistent disk with the notebooks on it, exposed to the cluster as a static
- * PersistentVolume through the GKE PD CSI driver and a claim bound to exactly that volume.
+ * PersistentVolume through the GKE PD CSI driver and a claim bound to exactly that volume, both
+ * of a StorageClass that lets them grow with the disk.
  */
 export class GceDisk extends pulumi.ComponentResource {
   public readonly disk: gcp.compute.Disk;
@@ -40,8 +51,12 @@ export class GceDisk extends pulumi.ComponentResource {
       {
         name: args.diskName,
         zone: args.zone,
+        // Growing is an update in place (GCE disks.resize); shrinking would be a replacement by an
+        // empty disk (see `size` in @pulumi/gcp's compute/disk.d.ts), which stacks/diskShrink.ts
+        // refuses before anything is registered.
         size: args.sizeGb,
         type: args.diskType,
+        ...(args.snapshot ? { snapshot: args.snapshot } : {}),
         // The engine does not show resource options to policy packs: this label mirrors retainOnDelete
         // so that policy/ (gce-disk-retained-on-delete) can check it at preview time.
         labels: { "part-of": "jupyterhub-nfs", "retain-on-delete": String(args.retainOnDelete) },
@@ -75,16 +90,45 @@ export class GceDisk extends pulumi.ComponentResource {
       );
     }
 
+    // How the ext4 file system on the disk grows when diskSize grows, with no restart:
+    // a claim bound to a static volume may only grow if its storageClassName names a class with
+    // allowVolumeExpansion (kube-apiserver admission plugin PersistentVolumeClaimResize,
+    // plugin/pkg/admission/storage/persistentvolume/resize/admission.go in k8s.io/kubernetes: with
+    // class "" it refuses "only dynamically provisioned pvc can be resized and the storageclass that
+    // provisions the pvc must support resize"). With such a class the CSI external-resizer (GKE runs
+    // it for pd.csi) calls ControllerExpandVolume, which finds the disk already grown by Pulumi and
+    // returns its size (gcp-compute-persistent-disk-csi-driver pkg/gce-cloud-provider/compute/
+    // gce-compute.go ResizeDisk: "If disk is already of size equal or greater than requested size,
+    // we simply return the found size"), sets the volume's capacity and marks the claim
+    // FileSystemResizePending; the kubelet then calls NodeExpandVolume, which runs resize2fs on the
+    // mounted volume (pkg/gce-pd-csi-driver/node.go, resizefs.NewResizeFs(...).Resize), online.
+    // The driver's own guide for pre-provisioned disks gives the volume a class the same way
+    // (docs/kubernetes/user-guides/pre-provisioned.md: storageClassName "csi-gce-pd").
+    // The class provisions nothing here: the claim names its volume, so it is bound, not provisioned.
+    const storageClass = new k8s.storage.v1.StorageClass(
+      `${name}-class`,
+      {
+        metadata: { name: args.storageClassName, labels },
+        provisioner: "pd.csi.storage.gke.io",
+        allowVolumeExpansion: true,
+        reclaimPolicy: "Retain",
+        volumeBindingMode: "WaitForFirstConsumer",
+        parameters: { type: args.diskType },
+      },
+      { parent: this },
+    );
+
     const capacity = `${args.sizeGb}Gi`;
     const volume = new k8s.core.v1.PersistentVolume(
       `${name}-pv`,
       {
         metadata: { labels },
         spec: {
+          // Mutable: grows with the disk (the external-resizer writes the same value).
           capacity: { storage: capacity },
           accessModes: ["ReadWriteOnce"],
           persistentVolumeReclaimPolicy: "Retain",
-          storageClassName: "",
+          storageClassName: storageClass.metadata.name,
           csi: {
             driver: "pd.csi.storage.gke.io",
             volumeHandle: pulumi.interpolate`projects/${this.disk.project}/zones/${args.zone}/disks/${this.disk.name}`,
@@ -102,18 +146,22 @@ export class GceDisk extends pulumi.ComponentResource {
           },
         },
       },
-      { parent: this },
+      // The claim's class cannot change in place (it is replaced, and a replaced claim cannot bind a
+      // volume still bound to the old one): a new class means a new volume as well. Auto-named, so
+      // the new volume exists before the old one goes; neither touches the disk (Retain).
+      { parent: this, replaceOnChanges: ["spec.storageClassName"] },
     );
 
-    // storageClassName "" plus volumeName: bind to this volume, never let a default class provision one.
+    // volumeName: bind to this volume, never let the class provision another disk.
     const claim = new k8s.core.v1.PersistentVolumeClaim(
       `${name}-pvc`,
       {
         metadata: { name: args.diskName, namespace: args.namespace, labels },
         spec: {
           accessModes: ["ReadWriteOnce"],
-          storageClassName: "",
+          storageClassName: storageClass.metadata.name,
           volumeName: volume.metadata.name,
+          // Grows in place (the class allows expansion); the API server refuses any shrink.
           resources: { requests: { storage: capacity } },
         },
       },

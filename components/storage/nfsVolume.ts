@@ -5,7 +5,7 @@ import { labelsFor } from "../common";
 export interface NfsVolumeArgs {
   /** The NFS Service's ClusterIP (an output of the Service, never typed by hand). */
   server: pulumi.Input<string>;
-  /** Size the volume advertises; NFS does not enforce it. */
+  /** Size the volume advertises (the backing disk's); NFS does not enforce it. */
   capacity: pulumi.Input<string>;
   /** Namespace and name of the ReadWriteMany claim the hub and file browser mount. */
   claimNamespace: pulumi.Input<string>;
@@ -53,7 +53,16 @@ export class NfsVolume extends pulumi.ComponentResource {
         },
       },
       // A claim's volumeName cannot change; its name is fixed, so the old one goes first.
-      { parent: this, replaceOnChanges: ["spec.volumeName"], deleteBeforeReplace: true },
+      // Its request is what it asked for when it was made, and stays so: a claim of class "" may
+      // not grow (kube-apiserver admission PersistentVolumeClaimResize: "only dynamically
+      // provisioned pvc can be resized ..."), and NFS enforces no size anyway. The volume's
+      // capacity (mutable) is the one that follows the disk; the claim still asks for no more.
+      {
+        parent: this,
+        replaceOnChanges: ["spec.volumeName"],
+        deleteBeforeReplace: true,
+        ignoreChanges: ["spec.resources"],
+      },
     );
 
     this.volumeName = volume.metadata.name;
