@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # The README's set-up command: everything the tests need on a fresh Debian machine.
-#   - Debian packages: nginx (checks the file browser's config), python3-traitlets (loads
-#     jupyterhub_config.py the way JupyterHub does), slapd + ldap-utils + openssl (the tests' own
-#     OpenLDAP servers, test/support/slapd.ts, with throw-away TLS certificates);
-#   - npm dependencies, exactly as locked;
+#   - Debian packages: nginx (checks the file browser's config), slapd + ldap-utils + openssl (the
+#     tests' own OpenLDAP servers, test/support/slapd.ts, with throw-away TLS certificates),
+#     chromium (the real browser of the journey, driven by playwright-core; Debian only);
+#   - npm dependencies, exactly as locked (configurable-http-proxy among them);
+#   - one Python venv per image lock in versions/ (the hub's and the notebook image's programs:
+#     JupyterHub, KubeSpawner, LDAPAuthenticator, JupyterLab...), in a cache folder outside the
+#     repo keyed by the lock and our Python, installed with hashes required and reused while the
+#     lock is unchanged: the tests need no network;
 #   - the Kubernetes API schemas (OpenAPI v3 documents of the `k8s.io/kubernetes` Go module, one
 #     per Kubernetes release we test against) into the Go module cache, through the Go module proxy
 #     (Debian's golang-go is installed if there is no `go`);
@@ -13,7 +17,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(nginx python3-traitlets slapd ldap-utils openssl)
+apt_packages=(nginx slapd ldap-utils openssl)
+# Debian's chromium is a real browser package; Ubuntu's is a wrapper that installs a snap, which
+# CI runners cannot run. Only the end-to-end test needs it (e2e/lib/browser.ts says so if missing).
+if grep -qx 'ID=debian' /etc/os-release; then
+  apt_packages+=(chromium)
+else
+  echo "setup: not Debian, so no chromium: the browser journey of npm run e2e will not run here" >&2
+fi
 command -v go >/dev/null 2>&1 || apt_packages+=(golang-go)
 missing=()
 for p in "${apt_packages[@]}"; do
@@ -24,8 +35,10 @@ sudo_cmd=()
 if [ ${#missing[@]} -gt 0 ]; then
   # slapd: no database of its own (the tests configure theirs), no questions asked.
   echo "slapd slapd/no_configuration boolean true" | "${sudo_cmd[@]}" debconf-set-selections
-  "${sudo_cmd[@]}" apt-get update -qq
-  "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # flock: apt-get must not run twice at once on a shared machine.
+  "${sudo_cmd[@]}" flock /tmp/apt.lock apt-get update -qq
+  "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive flock /tmp/apt.lock \
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 # The tests start slapd themselves on free loopback ports: keep the system service off (and off
 # port 389). Without systemd (containers), policy-rc.d already kept the package from starting it.
@@ -33,9 +46,48 @@ if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet slapd 2>/
   "${sudo_cmd[@]}" systemctl disable --now slapd
 fi
 
-npm ci --no-audit --no-fund
+# npm ci starts from an empty node_modules (a minute here): skip it while node_modules is what
+# the last npm ci made from this very package-lock.json.
+npm_stamp=node_modules/.jupyterhub-nfs-package-lock.sha256
+if [ "$(cat "$npm_stamp" 2>/dev/null)" != "$(sha256sum <package-lock.json)" ]; then
+  npm ci --no-audit --no-fund
+  sha256sum <package-lock.json >"$npm_stamp"
+fi
 
 npx tsx scripts/fetch-kubernetes-schemas.ts
+
+# Python venvs: test/support/pythonEnv.ts finds them by the same key (sha256 of the lock, then
+# versions/.python-version). A venv is complete once the marker is written; flock keeps two set-ups
+# sharing the cache from building the same one at once. --no-deps: the lock lists every package.
+# Our Python: pyenv's build of versions/.python-version, else a python3 on PATH of exactly that
+# version (in GitHub Actions, actions/setup-python reads the same file).
+python_version=$(cat versions/.python-version)
+python="${PYENV_ROOT:-$HOME/.pyenv}/versions/$python_version/bin/python3"
+if [ ! -x "$python" ] && [ "$(python3 -c 'import platform; print(platform.python_version())' 2>/dev/null)" = "$python_version" ]; then
+  python=$(command -v python3)
+fi
+venvs="${XDG_CACHE_HOME:-$HOME/.cache}/jupyterhub-nfs-python"
+mkdir -p "$venvs"
+for lock in versions/*.lock; do
+  name=$(basename "$lock" .lock)
+  venv="$venvs/$name-$(cat "$lock" versions/.python-version | sha256sum | cut -c1-16)"
+  [ -e "$venv/.jupyterhub-nfs-complete" ] && continue
+  if [ ! -x "$python" ]; then
+    echo "setup: no Python $python_version (versions/.python-version): install it with pyenv" >&2
+    exit 1
+  fi
+  (
+    flock 9
+    [ -e "$venv/.jupyterhub-nfs-complete" ] && exit 0
+    started=$(date +%s)
+    rm -rf "$venv"
+    "$python" -m venv "$venv"
+    "$venv/bin/pip" install --quiet --require-hashes --no-deps -r "$lock"
+    "$venv/bin/pip" check
+    touch "$venv/.jupyterhub-nfs-complete"
+    echo "setup: made $venv from $lock in $(($(date +%s) - started))s"
+  ) 9>"$venv.lock"
+done
 
 # actionlint: test/workflows.test.ts runs it from here (or from $ACTIONLINT).
 actionlint_version=v1.7.12

@@ -10,6 +10,7 @@ import { NfsServer } from "../components/storage/nfsServer";
 import { NfsVolume } from "../components/storage/nfsVolume";
 import { StorageClassDisk } from "../components/storage/storageClassDisk";
 import { evaluate, type Rendering } from "../render";
+import { images } from "../versions/images";
 import { at, manifest, manifests, resource } from "./support/rendered";
 
 /** Runs one component alone under the render mocks (no stack config involved). */
@@ -35,7 +36,7 @@ const hubInput: HubConfigInput = {
   allowAllUsers: false,
   adminUsers: [],
   singleuser: {
-    image: "quay.io/jupyterhub/k8s-singleuser-sample:4.3.1",
+    image: images.singleuser.reference,
     uid: 1000,
     gid: 100,
     cpuLimit: 1,
@@ -178,8 +179,8 @@ describe("components, each alone", () => {
     const r = await alone(() => {
       new JupyterHub("jh", {
         namespace: "hub",
-        hubImage: "quay.io/jupyterhub/k8s-hub:4.3.1",
-        proxyImage: "quay.io/jupyterhub/configurable-http-proxy:4.6.3",
+        hubImage: images.hub.reference,
+        proxyImage: images.proxy.reference,
         proxyServiceType: "NodePort",
         dbSize: "1Gi",
         dbStorageClassName: "standard",

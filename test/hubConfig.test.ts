@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { py, renderHubConfig, type HubSettings } from "../components/jupyterhub/hubConfig";
+import { images } from "../versions/images";
 
 const base: HubSettings = {
   namespace: "jupyterhub",
@@ -19,7 +20,7 @@ const base: HubSettings = {
   allowAllUsers: false,
   adminUsers: ["alice"],
   singleuser: {
-    image: "quay.io/jupyterhub/k8s-singleuser-sample:4.3.1",
+    image: images.singleuser.reference,
     uid: 1000,
     gid: 100,
     cpuLimit: 0.5,

@@ -133,7 +133,7 @@ function assertLdapTlsVerified(tlsKwargs: PyValue | undefined, cfg: StackConfig,
   assert.ok(!hub.configText.includes("BEGIN CERTIFICATE"), "the CA is pasted into jupyterhub_config.py");
 }
 
-describe("jupyterhub_config.py loaded by traitlets' PyFileConfigLoader (Debian's python3)", () => {
+describe("jupyterhub_config.py loaded by traitlets' PyFileConfigLoader (the hub image's Python packages)", () => {
   for (const v of variations()) {
     const cfg = configOf(v);
     test(v.name, async () => {

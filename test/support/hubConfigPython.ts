@@ -2,9 +2,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-
-/** Debian's Python, with Debian's python3-traitlets (scripts/setup.sh installs it); not a pyenv one on PATH. */
-export const python = "/usr/bin/python3";
+import { pythonEnvBin } from "./pythonEnv";
 
 const loaderScript = path.join(__dirname, "load_traitlets_config.py");
 
@@ -16,14 +14,15 @@ export type LoadResult = { ok: true; config: PyConfig } | { ok: false; error: st
 
 /**
  * Loads a jupyterhub_config.py with traitlets' PyFileConfigLoader, as JupyterHub does at start-up,
- * in an isolated Python (-I: no user site, no PYTHON* variables) whose environment is exactly `env`.
+ * in the hub image's Python environment (versions/hub.lock: the image's traitlets), isolated (-I: no
+ * user site, no PYTHON* variables) and with exactly `env` as its environment.
  */
 export function loadHubConfig(configText: string, env: Record<string, string> = {}): LoadResult {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hub-config-"));
   try {
     const file = path.join(dir, "jupyterhub_config.py");
     fs.writeFileSync(file, configText);
-    const out = spawnSync(python, ["-I", loaderScript, file], {
+    const out = spawnSync(path.join(pythonEnvBin("hub"), "python"), ["-I", loaderScript, file], {
       encoding: "utf8",
       env: { PATH: "/usr/bin:/bin", LANG: "C.UTF-8", ...env },
       cwd: dir,

@@ -1,0 +1,177 @@
+/**
+ * One place for the versions of everything the program deploys by default, and of the programs the
+ * tests run on this machine in place of those images.
+ *
+ * For each image: its default reference (the `Pulumi.yaml` default of `configKey`; a unit test
+ * keeps the two equal), how a container of it starts when the pod spec sets no command (ENTRYPOINT,
+ * CMD, user, working directory, as the Dockerfile at the tag says: the source is named next to
+ * each), and what stands in for its programs locally: a hash-pinned Python lock in this folder, an
+ * npm package at an exact version, or a Debian package.
+ *
+ * Bumping an image: change its reference here and in Pulumi.yaml (then regenerate the README's
+ * config table), re-read its Dockerfile at the new tag, and for the JupyterHub images regenerate
+ * the locks with `bash scripts/lock-python.sh <z2jh tag> <z2jh checkout>`. test/versions.test.ts
+ * fails until all of them agree.
+ */
+
+/** How a container of the image starts: Docker's rules, with the values its Dockerfile sets. */
+export interface ImageProcess {
+  /** ENTRYPOINT, exec form; [] when the image sets none. */
+  entrypoint: string[];
+  /** CMD, exec form; [] when there is none (setting ENTRYPOINT resets a CMD inherited from the base). */
+  cmd: string[];
+  /** USER, as a name and the numeric ids it resolves to in the image's /etc/passwd. */
+  user: { name: string; uid: number; gid: number };
+  /** WORKDIR ("/" when the Dockerfile sets none). */
+  workingDir: string;
+  /** Where these values come from: repository, tag (commit) and path. */
+  source: string;
+}
+
+/** What runs on this machine in place of the image's programs. */
+export type LocalPrograms =
+  | {
+      kind: "python";
+      /** Hash-pinned lock in versions/, installed by scripts/setup.sh into its own venv. */
+      lock: string;
+      /** The pip-compile input it was made from: the image's requirements.txt at the tag. */
+      requirementsIn: string;
+      /** The Python the image runs (ours, for the locks and venvs: versions/.python-version). */
+      imagePython: string;
+      /** Versions of the programs that matter to us, as the image's requirements.txt pins them. */
+      pins: Record<string, string>;
+    }
+  | { kind: "npm"; package: string; version: string }
+  | { kind: "debian"; package: string; why: string }
+  | { kind: "none"; why: string };
+
+export interface ImageVersion {
+  /** The Pulumi.yaml key whose default this is. */
+  configKey: string;
+  reference: string;
+  /** How it starts without a command; undefined where the tests never run the image's process. */
+  process?: ImageProcess;
+  programs: LocalPrograms;
+}
+
+/** The z2jh release whose images and requirements we follow. */
+export const z2jhVersion = "4.4.0";
+const z2jh = `jupyterhub/zero-to-jupyterhub-k8s@${z2jhVersion} (5c5f5df751588a68a7781ead01d0f62e88e2e72f)`;
+
+export const images = {
+  hub: {
+    configKey: "hubImage",
+    reference: `quay.io/jupyterhub/k8s-hub:${z2jhVersion}`,
+    // images/hub/Dockerfile: `adduser --uid 1000 jovyan` gives jovyan its own group, gid 1000.
+    process: {
+      entrypoint: ["tini", "--"],
+      cmd: ["jupyterhub", "--config", "/usr/local/etc/jupyterhub/jupyterhub_config.py"],
+      user: { name: "jovyan", uid: 1000, gid: 1000 },
+      workingDir: "/srv/jupyterhub",
+      source: `${z2jh} images/hub/Dockerfile`,
+    },
+    programs: {
+      kind: "python",
+      lock: "hub.lock",
+      requirementsIn: "hub.in",
+      imagePython: "3.12", // FROM python:3.12-slim-bookworm
+      pins: {
+        jupyterhub: "5.5.0",
+        "jupyterhub-kubespawner": "7.0.0",
+        "jupyterhub-ldapauthenticator": "2.0.2",
+        "jupyterhub-idle-culler": "1.4.0",
+        ldap3: "2.9.1",
+        traitlets: "5.15.1",
+      },
+    },
+  },
+  proxy: {
+    configKey: "proxyImage",
+    // z2jh 4.4.0 ships this tag: jupyterhub/values.yaml, proxy.chp.image.tag.
+    reference: "quay.io/jupyterhub/configurable-http-proxy:5.2.0",
+    // The base image node:24-alpine's CMD ["node"] is reset by the ENTRYPOINT. chp-docker-entrypoint
+    // adds --api-ip=0.0.0.0 unless the arguments name --api-ip or --api-socket. USER 65534 is
+    // Alpine's nobody (group nobody, 65534).
+    process: {
+      entrypoint: ["/srv/configurable-http-proxy/chp-docker-entrypoint"],
+      cmd: [],
+      user: { name: "65534", uid: 65534, gid: 65534 },
+      workingDir: "/srv/configurable-http-proxy",
+      source: "jupyterhub/configurable-http-proxy@5.2.0 (da6e57a7da54020c705d37b34479314ca287cc2d) Dockerfile",
+    },
+    // package.json devDependency; the image runs it on Node 24, we on Node 20 (its engines: >= 20).
+    programs: { kind: "npm", package: "configurable-http-proxy", version: "5.2.0" },
+  },
+  singleuser: {
+    configKey: "singleuserImage",
+    reference: `quay.io/jupyterhub/k8s-singleuser-sample:${z2jhVersion}`,
+    // CMD is plain `jupyter lab`, which ignores the hub: z2jh sets singleuser.cmd jupyterhub-singleuser.
+    // jovyan's group is its own (gid 1000), as in the hub image; KubeSpawner's gid overrides it.
+    process: {
+      entrypoint: ["tini", "--"],
+      cmd: ["jupyter", "lab"],
+      user: { name: "jovyan", uid: 1000, gid: 1000 },
+      workingDir: "/home/jovyan",
+      source: `${z2jh} images/singleuser-sample/Dockerfile`,
+    },
+    programs: {
+      kind: "python",
+      lock: "singleuser.lock",
+      requirementsIn: "singleuser.in",
+      imagePython: "3.12", // FROM python:3.12-slim-bookworm
+      pins: {
+        jupyterhub: "5.5.0",
+        jupyterlab: "4.5.8",
+        "jupyter-server": "2.19.0",
+        traitlets: "5.15.1",
+      },
+    },
+  },
+  nfs: {
+    configKey: "nfsImage",
+    reference: "registry.k8s.io/volume-nfs:0.8",
+    programs: {
+      kind: "none",
+      why: "the kernel NFS server is not run here: a local folder stands in for the export",
+    },
+  },
+  fileBrowser: {
+    configKey: "fileBrowserImage",
+    reference: "docker.io/nginxinc/nginx-unprivileged:1.27.5-alpine",
+    // mainline/alpine/Dockerfile builds FROM the alpine-slim variant, which sets these; UID and GID
+    // build arguments are 101 (user and group nginx).
+    process: {
+      entrypoint: ["/docker-entrypoint.sh"],
+      cmd: ["nginx", "-g", "daemon off;"],
+      user: { name: "101", uid: 101, gid: 101 },
+      workingDir: "/",
+      source:
+        "nginx/docker-nginx-unprivileged@1.27.5 (d5fb0119cf5c6a94cba03474ccc841bbe037fa87) mainline/alpine-slim/Dockerfile",
+    },
+    programs: {
+      kind: "debian",
+      package: "nginx",
+      why: "Debian's nginx (another version than the image's 1.27.5) serves the rendered config",
+    },
+  },
+  ldapTest: {
+    configKey: "ldapTestImage",
+    reference: "docker.io/bitnamilegacy/openldap:2.6.10",
+    programs: {
+      kind: "debian",
+      package: "slapd",
+      why: "Debian's slapd, seeded by the test, stands in for the Bitnami image and its start-up scripts",
+    },
+  },
+} as const satisfies Record<string, ImageVersion>;
+
+export type ImageName = keyof typeof images;
+
+/** The images whose programs come from a Python lock (one venv each). */
+export type PythonImageName = {
+  [K in ImageName]: (typeof images)[K]["programs"]["kind"] extends "python" ? K : never;
+}[ImageName];
+
+export const pythonImages = Object.keys(images).filter(
+  (name): name is PythonImageName => images[name as ImageName].programs.kind === "python",
+);
