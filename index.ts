@@ -72,6 +72,8 @@ function deploy(cfg: ValidatedConfig) {
   const nfsServer = new NfsServer("nfs-server", {
     namespace: nfsNamespace.metadata.name,
     image: cfg.nfsImage,
+    // Cluster-scoped, so named after the stack's own NFS namespace (unique in the cluster).
+    priorityClassName: `${cfg.nfsNamespace}-nfs-server`,
     claimName: disk.claimName,
     networkPolicy: cfg.networkPolicies,
     allowedCidrs: cfg.nfsAllowedCidrs,
@@ -160,6 +162,7 @@ function deploy(cfg: ValidatedConfig) {
         notebooksClaim,
         notebooksDir,
         mountPath: "/home/jovyan",
+        avoidNodeOf: { namespace: cfg.nfsNamespace, podLabels: nfsServer.podSelector },
       },
       cullIdleSeconds: cfg.cullIdleSeconds,
     })),

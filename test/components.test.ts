@@ -75,6 +75,7 @@ describe("components, each alone", () => {
     const r = await alone(() => {
       const s = new NfsServer("nfs", {
         namespace: "storage",
+        priorityClassName: "nfs-priority",
         image: "registry.k8s.io/volume-nfs:0.8",
         claimName: "disk",
         networkPolicy: true,
@@ -251,6 +252,7 @@ describe("preview of a new stack", () => {
       );
       const server = new NfsServer("nfs", {
         namespace: "storage",
+        priorityClassName: "nfs-priority",
         image: "registry.k8s.io/volume-nfs:0.8",
         claimName: "disk",
         networkPolicy: false,

@@ -57,6 +57,12 @@ export interface HubSettings {
     notebooksDir: string;
     /** Fixed path where the user's folder is mounted; notebook_dir points here. */
     mountPath: string;
+    /**
+     * The NFS server's pod: user pods prefer other nodes. An NFS client on the server's own node
+     * can deadlock under memory pressure (reclaim waits on writeback to a server that needs memory
+     * to answer), and a loss of that node would take both down at once.
+     */
+    avoidNodeOf?: { namespace: string; podLabels: Record<string, string> };
   };
   /** Idle servers are stopped after this many seconds; 0 turns the culler off. */
   cullIdleSeconds: number;
@@ -237,6 +243,22 @@ export function renderHubConfig(s: HubSettings): string {
     ])}`,
     `c.Spawner.notebook_dir = ${py(u.mountPath)}`,
   );
+  if (u.avoidNodeOf) {
+    lines.push(
+      "# Keep user pods off the NFS server's node when there is another: preferred, not required, so",
+      "# a one-node cluster still schedules them.",
+      `c.KubeSpawner.pod_anti_affinity_preferred = ${py([
+        {
+          weight: 100,
+          podAffinityTerm: {
+            labelSelector: { matchLabels: u.avoidNodeOf.podLabels },
+            namespaces: [u.avoidNodeOf.namespace],
+            topologyKey: "kubernetes.io/hostname",
+          },
+        },
+      ])}`,
+    );
+  }
   if (s.cullIdleSeconds > 0) {
     lines.push(
       "",

@@ -4,8 +4,17 @@ import { labelsFor, selectorFor } from "../common";
 
 export interface NfsServerArgs {
   namespace: pulumi.Input<string>;
-  /** NFS server image; it exports /exports and must run privileged. */
+  /**
+   * NFS server image; must run privileged and take the folders to export as arguments, like
+   * Kubernetes' own test image (registry.k8s.io/e2e-test-images/volume/nfs: ENTRYPOINT
+   * run_nfs.sh, which exports each argument with `rw,fsid=0,insecure,no_root_squash`).
+   */
   image: pulumi.Input<string>;
+  /**
+   * Name of the PriorityClass made for the NFS server (cluster-scoped: unique per stack). Every
+   * user's notebooks hang while it is down, so it is the last of our pods to go.
+   */
+  priorityClassName: string;
   /** ReadWriteOnce claim holding the data, mounted at /exports. */
   claimName: pulumi.Input<string>;
   /** Create a NetworkPolicy that admits NFS traffic only from these CIDRs. */
@@ -27,6 +36,8 @@ const nfsPorts = [
  */
 export class NfsServer extends pulumi.ComponentResource {
   public readonly serviceName: pulumi.Output<string>;
+  /** Labels that select the NFS server's pod (user pods keep off its node by them). */
+  public readonly podSelector: Record<string, string>;
   /** The address the API server assigned to the Service. */
   public readonly clusterIP: pulumi.Output<string>;
 
@@ -34,6 +45,21 @@ export class NfsServer extends pulumi.ComponentResource {
     super("jupyterhub-nfs:storage:NfsServer", name, {}, opts);
     const labels = labelsFor("nfs-server", name);
     const selector = selectorFor("nfs-server", name);
+
+    // The kubelet evicts, under node pressure, pods above their requests first, then by priority;
+    // the scheduler preempts lower-priority pods to place a higher one. Our other pods (hub, proxy,
+    // user pods) have priority 0. 1e9 is the highest a class that is not system-* may have.
+    const priorityClass = new k8s.scheduling.v1.PriorityClass(
+      `${name}-priority`,
+      {
+        metadata: { name: args.priorityClassName, labels },
+        value: 1000000000,
+        globalDefault: false,
+        preemptionPolicy: "PreemptLowerPriority",
+        description: "The in-cluster NFS server with every user's notebooks: evicted last, placed first.",
+      },
+      { parent: this },
+    );
 
     new k8s.apps.v1.Deployment(
       `${name}-deployment`,
@@ -48,10 +74,15 @@ export class NfsServer extends pulumi.ComponentResource {
             metadata: { labels },
             spec: {
               automountServiceAccountToken: false,
+              priorityClassName: priorityClass.metadata.name,
               containers: [
                 {
                   name: "nfs-server",
                   image: args.image,
+                  // The image's CMD is ["/exports", "/"] (test/images/volume/nfs/Dockerfile in
+                  // k8s.io/kubernetes): it would export the container's root file system too. Only
+                  // the data: /exports, which with fsid=0 is the NFSv4 pseudo-root (the volume's path "/").
+                  args: ["/exports"],
                   ports: nfsPorts.map((p) => ({ name: p.name, containerPort: p.port, protocol: "TCP" })),
                   // The kernel NFS server needs it; the namespace is Pod Security `privileged` for this pod alone.
                   securityContext: { privileged: true },
@@ -106,6 +137,7 @@ export class NfsServer extends pulumi.ComponentResource {
     }
 
     this.serviceName = service.metadata.name;
+    this.podSelector = selector;
     // On a preview of a new Service the provider's server-side dry run assigns no address (the
     // field comes back empty or missing): passed on, it would fail the volume's own dry run
     // (spec.nfs.server is required).

@@ -12,6 +12,20 @@ export interface NfsVolumeArgs {
   claimName: string;
 }
 
+/**
+ * How the kubelet mounts the export (nfs(5)); set on purpose rather than left to each node's defaults:
+ * - nfsvers=4.1: NFSv4 (the server serves v4 on 2049 alone), and 4.1 for sessions: exactly-once
+ *   semantics for retried requests and a defined state reclaim after the server restarts (the
+ *   server's grace period is 10 s, `rpc.nfsd -G 10`). 4.2 adds server-side copy and sparse files,
+ *   which notebooks do not need; 4.1 works with more node kernels.
+ * - hard: while the server is away, file operations wait and retry, never fail. `soft` would return
+ *   EIO after the retries, and a notebook save could leave a truncated file.
+ * - timeo=600,retrans=2: the Linux defaults for TCP (60 s before the first retransmission, longer
+ *   after each; after two the kernel logs "server not responding, still trying" and, being hard,
+ *   keeps trying), written down so that a node image with other defaults does not change them.
+ */
+const nfsMountOptions = ["nfsvers=4.1", "hard", "timeo=600", "retrans=2"];
+
 /** The shared NFS export as a ReadWriteMany PersistentVolume, and a claim bound to exactly it. */
 export class NfsVolume extends pulumi.ComponentResource {
   public readonly volumeName: pulumi.Output<string>;
@@ -33,8 +47,9 @@ export class NfsVolume extends pulumi.ComponentResource {
           // Deleting the claim must never touch the files: the export is the user's data.
           persistentVolumeReclaimPolicy: "Retain",
           storageClassName: "",
-          // The volume-nfs image exports /exports as the NFSv4 root (fsid=0), so the path is "/".
+          // The NFS server exports /exports alone, with fsid=0: the NFSv4 pseudo-root, so the path is "/".
           nfs: { server: args.server, path: "/" },
+          mountOptions: nfsMountOptions,
         },
       },
       { parent: this, replaceOnChanges: ["spec.nfs"] },

@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { Rendering } from "../render";
+import type { JsonObject } from "../render/mocks";
+import { loadHubConfig } from "./support/hubConfigPython";
+import { KubernetesSchema, kubernetesVersions } from "./support/kubernetesSchema";
+import { at, manifest, manifests, rendered } from "./support/rendered";
+
+const nfsDeployment = (r: Rendering) => manifest(r, "Deployment", "nfs-server");
+const nfsPod = (r: Rendering) => at(nfsDeployment(r), "spec", "template") as JsonObject;
+const nfsContainer = (r: Rendering) => (at(nfsPod(r), "spec", "containers") as JsonObject[])[0];
+
+function spawnerConfig(r: Rendering): Record<string, unknown> {
+  const cm = r.manifests.find((m) => m.kind === "ConfigMap" && (m.data as JsonObject)["jupyterhub_config.py"]);
+  assert.ok(cm, "no ConfigMap holds jupyterhub_config.py");
+  const loaded = loadHubConfig(String((cm.data as JsonObject)["jupyterhub_config.py"]));
+  assert.ok(loaded.ok, loaded.ok ? "" : loaded.error);
+  return loaded.config.KubeSpawner;
+}
+
+for (const stack of ["dev", "prod"]) {
+  describe(`the NFS server, sturdier (stack ${stack})`, () => {
+    it("exports only the data folder, as the NFSv4 root the volume's path names", async () => {
+      const r = await rendered(stack);
+      const c = nfsContainer(r);
+      // The image's ENTRYPOINT (run_nfs.sh) stays; its CMD (["/exports", "/"]) would export "/" too.
+      assert.equal(c.command, undefined);
+      assert.deepEqual(c.args, ["/exports"]);
+      assert.ok((c.volumeMounts as JsonObject[]).some((m) => m.mountPath === "/exports"));
+      const pv = manifest(r, "PersistentVolume", "notebooks-pv-");
+      assert.equal(at(pv, "spec", "nfs", "path"), "/", "with fsid=0, /exports is the NFSv4 pseudo-root: path /");
+    });
+
+    it("mounts with NFSv4.1, hard, and the TCP timeouts written down", async () => {
+      const options = at(manifest(await rendered(stack), "PersistentVolume", "notebooks-pv-"), "spec", "mountOptions");
+      assert.deepEqual(options, ["nfsvers=4.1", "hard", "timeo=600", "retrans=2"]);
+    });
+
+    it("runs with a PriorityClass of its own, above every other pod of ours", async () => {
+      const r = await rendered(stack);
+      const nfsNamespace = String(r.outputs.nfsNamespace);
+      const classes = manifests(r, "PriorityClass");
+      assert.equal(classes.length, 1);
+      const cls = classes[0];
+      assert.equal(at(cls, "metadata", "name"), `${nfsNamespace}-nfs-server`, "cluster-scoped: named per stack");
+      assert.equal(at(nfsPod(r), "spec", "priorityClassName"), at(cls, "metadata", "name"));
+      assert.equal(cls.globalDefault, false);
+      assert.ok(Number(cls.value) > 0 && Number(cls.value) <= 1e9, "above 0 (everything else), within user classes");
+      for (const d of manifests(r, "Deployment").filter((x) => x !== nfsDeployment(r))) {
+        assert.equal(
+          at(d, "spec", "template", "spec", "priorityClassName"),
+          undefined,
+          String(at(d, "metadata", "name")),
+        );
+      }
+      assert.ok(!("priority_class_name" in spawnerConfig(r)), "user pods stay at the default priority");
+    });
+
+    it("keeps user pods off the NFS server's node when it can, and still schedules them on one node", async () => {
+      const r = await rendered(stack);
+      const spawner = spawnerConfig(r);
+      assert.equal(
+        spawner.pod_anti_affinity_required,
+        undefined,
+        "required would leave a one-node cluster without users",
+      );
+      const terms = spawner.pod_anti_affinity_preferred as JsonObject[];
+      assert.equal(terms.length, 1);
+      const term = terms[0].podAffinityTerm as JsonObject;
+      assert.equal(term.topologyKey, "kubernetes.io/hostname");
+      assert.deepEqual(term.namespaces, [String(r.outputs.nfsNamespace)]);
+      assert.equal(at(nfsDeployment(r), "metadata", "namespace"), r.outputs.nfsNamespace);
+      // The selector selects the NFS server's pods, and no other pod of ours.
+      const selects = (pod: JsonObject) =>
+        Object.entries(at(term, "labelSelector", "matchLabels") as Record<string, string>).every(
+          ([k, v]) => (at(pod, "metadata", "labels") as Record<string, string>)[k] === v,
+        );
+      assert.ok(selects(nfsPod(r)));
+      for (const d of manifests(r, "Deployment").filter((x) => x !== nfsDeployment(r))) {
+        assert.ok(!selects(at(d, "spec", "template") as JsonObject), String(at(d, "metadata", "name")));
+      }
+      // What KubeSpawner puts in the user pod is a valid pod affinity for the API server.
+      for (const v of kubernetesVersions) {
+        const schema = KubernetesSchema.load(v.minor, v.module);
+        const pod = {
+          apiVersion: "v1",
+          kind: "Pod",
+          metadata: { name: "jupyter-alice" },
+          spec: {
+            containers: [{ name: "notebook", image: "example.org/notebook:1" }],
+            affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: terms } },
+          },
+        };
+        assert.deepEqual(schema.validate(pod), [], `Kubernetes ${v.minor}`);
+      }
+    });
+  });
+}
+
+it("different stacks get different PriorityClasses (cluster-scoped names must not collide)", async () => {
+  const name = async (stack: string) => at(manifests(await rendered(stack), "PriorityClass")[0], "metadata", "name");
+  assert.notEqual(await name("dev"), await name("prod"));
+});
