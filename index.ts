@@ -29,8 +29,8 @@ function podSecurityLabels(level: "privileged" | "baseline"): Record<string, str
 
 /** The composition root: reads the validated config, creates the namespaces and wires the components. */
 function deploy(cfg: ValidatedConfig) {
-  // User pods get an init container that runs as root (to chown their folder), so the hub
-  // namespace enforces `baseline`; the hub, proxy and browser themselves meet `restricted`.
+  // KubeSpawner's user pods set no seccomp profile, so the hub namespace enforces `baseline`;
+  // the hub, proxy and browser themselves meet `restricted`.
   const hubNamespace = new k8s.core.v1.Namespace("hub-namespace", {
     metadata: { name: cfg.namespace, labels: podSecurityLabels("baseline") },
   });
@@ -77,6 +77,8 @@ function deploy(cfg: ValidatedConfig) {
     claimName: disk.claimName,
     networkPolicy: cfg.networkPolicies,
     allowedCidrs: cfg.nfsAllowedCidrs,
+    // The notebook user makes its own folder in here (the hub's init container), with or without root squash.
+    ownedFolders: [{ path: notebooksDir, uid: notebookUid, gid: notebookGid, mode: "0750" }],
   });
 
   // The wiring the manual recipe did by hand: the volume points at the Service's assigned IP.

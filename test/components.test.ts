@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
+import { testLdapDirectory, testLdapGroupDn, testLdapOutsider } from "../components/auth/testLdapDirectory";
 import { TestLdapServer } from "../components/auth/testLdapServer";
 import { FileBrowser } from "../components/fileBrowser";
 import { renderNginxConf } from "../components/fileBrowser/nginxConf";
@@ -214,8 +215,33 @@ describe("components, each alone", () => {
       name: string;
       value?: string;
     }[];
-    assert.equal(env.find((e) => e.name === "LDAP_USERS")?.value, "ann,ben");
-    assert.equal(env.find((e) => e.name === "LDAP_PASSWORDS")?.value, undefined, "passwords only via the Secret");
+    assert.equal(env.find((e) => e.name === "LDAP_CUSTOM_LDIF_DIR")?.value, "/ldifs");
+    assert.deepEqual(
+      env.map((e) => e.name).filter((n) => /PASSWORD/.test(n)),
+      ["LDAP_ADMIN_PASSWORD"],
+      "no user password in the Deployment",
+    );
+    // The seed is the shared directory (testLdapDirectory): the users in the group, the outsider not.
+    const ldif = String(at(manifest(r, "Secret", "ldap"), "stringData", "seed.ldif"));
+    const entries = ldif.split("\n\n");
+    const group = entries.find((e) => e.startsWith(`dn: ${testLdapGroupDn}`)) ?? "";
+    assert.deepEqual(
+      group.split("\n").filter((l) => l.startsWith("member: ")),
+      ["member: cn=ann,ou=users,dc=example,dc=org", "member: cn=ben,ou=users,dc=example,dc=org"],
+    );
+    assert.ok(
+      entries.some((e) => e.startsWith(`dn: cn=${testLdapOutsider},ou=users,`)),
+      "the outsider exists",
+    );
+    assert.ok(!group.includes(testLdapOutsider), "... in no group");
+    assert.equal((ldif.match(/^userPassword: /gm) ?? []).length, 3, "a password for each user and the outsider");
+  });
+
+  it("testLdapDirectory refuses a configured user named like the outsider", () => {
+    assert.throws(
+      () => testLdapDirectory([{ name: testLdapOutsider, password: "x" }], { name: testLdapOutsider, password: "y" }),
+      /reserved/,
+    );
   });
 });
 

@@ -150,8 +150,12 @@ describe("renderHubConfig", () => {
     assert.ok(lines(text).includes("c.KubeSpawner.gid = 100"));
     assert.ok(lines(text).includes("c.KubeSpawner.mem_limit = 2147483648"));
     assert.ok(lines(text).includes("c.KubeSpawner.cpu_limit = 0.5"));
-    // The init container makes the same (escaped) folder and gives it to uid 1000, gid 100.
-    assert.match(text, /"mkdir -p \/srv\/notebooks\/\{username\} && chown 1000:100 \/srv\/notebooks\/\{username\}/);
+    // The init container makes the same (escaped) folder as the notebook user itself: no root, no capability.
+    assert.match(text, /"mkdir -p \/srv\/notebooks\/\{username\} && chmod 0750 \/srv\/notebooks\/\{username\}"/);
+    assert.match(
+      text,
+      /"securityContext": \{"runAsUser": 1000, "runAsGroup": 100, "runAsNonRoot": True, "allowPrivilegeEscalation": False, "capabilities": \{"drop": \["ALL"\]\}\}/,
+    );
   });
 
   it("talks to the separate proxy and keeps user servers across hub restarts", () => {

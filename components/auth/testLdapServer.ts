@@ -2,17 +2,25 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { labelsFor, restrictedContainerSecurity, restrictedPodSecurity, selectorFor, serviceHost } from "../common";
+import {
+  renderLdif,
+  testLdapBaseDn,
+  testLdapDirectory,
+  testLdapGroupDn,
+  testLdapOutsider,
+  testLdapUsersDn,
+} from "./testLdapDirectory";
 
 export interface TestLdapServerArgs {
   namespace: pulumi.Input<string>;
-  /** An OpenLDAP image with Bitnami's environment interface (LDAP_USERS, LDAP_PASSWORDS, ...). */
+  /** An OpenLDAP image with Bitnami's interface (LDAP_ROOT, LDAP_CUSTOM_LDIF_DIR, ...). */
   image: pulumi.Input<string>;
-  /** Users to create, each with a generated password. */
+  /** Users to create, each with a generated password, all in one group (groupDn). */
   users: string[];
 }
 
-const baseDn = "dc=example,dc=org";
-const usersOu = "users";
+/** Where the image reads LDIF files to seed an empty database from (then skips its default tree). */
+const ldifDir = "/ldifs";
 /** Port the image listens on as a non-root user, and the port the Service offers. */
 const containerPort = 1389;
 const servicePort = 389;
@@ -21,15 +29,18 @@ const ldapUid = 1001;
 
 /**
  * A throw-away OpenLDAP server with a few users, for dev stacks: plain LDAP inside the cluster,
- * data in an emptyDir (users are re-created from the Secret at every start).
+ * data in an emptyDir (re-seeded from the Secret's LDIF at every start). The directory is
+ * testLdapDirectory(): the configured users in one group, plus a user in no group.
  */
 export class TestLdapServer extends pulumi.ComponentResource {
   /** Host name the hub uses to reach the server. */
   public readonly address: pulumi.Output<string>;
   public readonly port: number = servicePort;
-  /** Where the image puts its users. */
-  public readonly bindDnTemplate = `cn={username},ou=${usersOu},${baseDn}`;
-  /** The generated password of each test user (secret). */
+  /** Where the directory keeps its users. */
+  public readonly bindDnTemplate = `cn={username},${testLdapUsersDn}`;
+  /** The group of the configured users (not of the outsider). */
+  public readonly groupDn = testLdapGroupDn;
+  /** The generated password of each test user, the outsider included (secret). */
   public readonly passwords: pulumi.Output<Record<string, string>>;
 
   constructor(name: string, args: TestLdapServerArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -41,7 +52,8 @@ export class TestLdapServer extends pulumi.ComponentResource {
     const password = (id: string) =>
       new random.RandomPassword(`${name}-${id}-password`, { length: 20, special: false }, child).result;
     const adminPassword = password("admin");
-    const userPasswords = args.users.map((user) => password(`user-${user}`));
+    const users = [...args.users, testLdapOutsider];
+    const userPasswords = users.map((user) => password(`user-${user}`));
 
     const secret = new k8s.core.v1.Secret(
       `${name}-secret`,
@@ -49,7 +61,10 @@ export class TestLdapServer extends pulumi.ComponentResource {
         metadata: { name, namespace: args.namespace, labels },
         stringData: {
           LDAP_ADMIN_PASSWORD: adminPassword,
-          LDAP_PASSWORDS: pulumi.all(userPasswords).apply((p) => p.join(",")),
+          "seed.ldif": pulumi.all(userPasswords).apply((p) => {
+            const withPasswords = users.map((name, i) => ({ name, password: p[i] }));
+            return renderLdif(testLdapDirectory(withPasswords.slice(0, -1), withPasswords[users.length - 1]));
+          }),
         },
       },
       child,
@@ -72,18 +87,13 @@ export class TestLdapServer extends pulumi.ComponentResource {
                   name: "openldap",
                   image: args.image,
                   env: [
-                    { name: "LDAP_ROOT", value: baseDn },
+                    { name: "LDAP_ROOT", value: testLdapBaseDn },
                     { name: "LDAP_ADMIN_USERNAME", value: "admin" },
-                    { name: "LDAP_USER_DC", value: usersOu },
-                    { name: "LDAP_USERS", value: args.users.join(",") },
+                    { name: "LDAP_CUSTOM_LDIF_DIR", value: ldifDir },
                     { name: "LDAP_PORT_NUMBER", value: String(containerPort) },
                     {
                       name: "LDAP_ADMIN_PASSWORD",
                       valueFrom: { secretKeyRef: { name: secret.metadata.name, key: "LDAP_ADMIN_PASSWORD" } },
-                    },
-                    {
-                      name: "LDAP_PASSWORDS",
-                      valueFrom: { secretKeyRef: { name: secret.metadata.name, key: "LDAP_PASSWORDS" } },
                     },
                   ],
                   ports: [{ name: "ldap", containerPort }],
@@ -91,10 +101,19 @@ export class TestLdapServer extends pulumi.ComponentResource {
                   securityContext: { ...restrictedContainerSecurity, readOnlyRootFilesystem: false },
                   readinessProbe: { tcpSocket: { port: "ldap" }, periodSeconds: 10 },
                   resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },
-                  volumeMounts: [{ name: "data", mountPath: "/bitnami/openldap" }],
+                  volumeMounts: [
+                    { name: "data", mountPath: "/bitnami/openldap" },
+                    { name: "seed", mountPath: ldifDir, readOnly: true },
+                  ],
                 },
               ],
-              volumes: [{ name: "data", emptyDir: {} }],
+              volumes: [
+                { name: "data", emptyDir: {} },
+                {
+                  name: "seed",
+                  secret: { secretName: secret.metadata.name, items: [{ key: "seed.ldif", path: "seed.ldif" }] },
+                },
+              ],
             },
           },
         },
@@ -113,7 +132,7 @@ export class TestLdapServer extends pulumi.ComponentResource {
 
     this.address = serviceHost(service);
     this.passwords = pulumi.secret(
-      pulumi.all(userPasswords).apply((p) => Object.fromEntries(args.users.map((user, i) => [user, p[i]]))),
+      pulumi.all(userPasswords).apply((p) => Object.fromEntries(users.map((user, i) => [user, p[i]]))),
     );
     this.registerOutputs({ address: this.address, passwords: this.passwords });
   }

@@ -21,6 +21,11 @@ export interface NfsServerArgs {
   networkPolicy: boolean;
   /** The node network: the kubelet mounts NFS volumes from the node. */
   allowedCidrs: pulumi.Input<pulumi.Input<string>[]>;
+  /**
+   * Folders (relative to the export) made before the server starts, owned by uid:gid with this
+   * mode: on the server's own disk, where root is not squashed, so clients need no root there.
+   */
+  ownedFolders?: { path: string; uid: number; gid: number; mode: string }[];
 }
 
 /** The NFS protocol's ports: NFSv4 needs only nfs; NFSv3 clients also need mountd and rpcbind. */
@@ -75,6 +80,33 @@ export class NfsServer extends pulumi.ComponentResource {
             spec: {
               automountServiceAccountToken: false,
               priorityClassName: priorityClass.metadata.name,
+              initContainers:
+                (args.ownedFolders ?? []).length === 0
+                  ? undefined
+                  : [
+                      {
+                        name: "owned-folders",
+                        image: args.image,
+                        // chmod before chown: once the folder is not root's, chmod would need FOWNER.
+                        // FOWNER all the same, for a folder a previous start already handed over.
+                        command: [
+                          "sh",
+                          "-c",
+                          (args.ownedFolders ?? [])
+                            .map((f) => {
+                              const dir = `/exports/${f.path}`;
+                              return `mkdir -p ${dir} && chmod ${f.mode} ${dir} && chown ${f.uid}:${f.gid} ${dir}`;
+                            })
+                            .join(" && "),
+                        ],
+                        securityContext: {
+                          runAsUser: 0,
+                          allowPrivilegeEscalation: false,
+                          capabilities: { drop: ["ALL"], add: ["CHOWN", "FOWNER"] },
+                        },
+                        volumeMounts: [{ name: "exports", mountPath: "/exports" }],
+                      },
+                    ],
               containers: [
                 {
                   name: "nfs-server",

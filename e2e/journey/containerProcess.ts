@@ -1,0 +1,148 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+/** A bind mount into a container's private mount namespace. */
+export interface BindMount {
+  /** Folder or file on this machine. */
+  source: string;
+  /** Path the container sees. */
+  target: string;
+  readOnly: boolean;
+}
+
+/** What one container process is, after the kubelet stand-in has read the pod spec. */
+export interface ContainerProcess {
+  argv: string[];
+  env: Record<string, string>;
+  workingDir?: string;
+  uid: number;
+  gid: number;
+  /** Supplementary groups (fsGroup, supplementalGroups). */
+  groups: number[];
+  /** Capabilities the process may hold (upper case, as in a pod spec), or "all" when privileged. */
+  capabilities: string[] | "all";
+  /** allowPrivilegeEscalation: false -> the no_new_privs bit. */
+  noNewPrivs: boolean;
+  /** readOnlyRootFilesystem: only the volumes are writable. */
+  readOnlyRoot: boolean;
+  mounts: BindMount[];
+  /** Where the container's copy-on-write root (overlay layers) is kept. */
+  scratchDir: string;
+  /**
+   * Folders of this machine that stand in for the image's programs (a venv and the Python it
+   * was made from, Node.js...), made visible read-only at the same path. Those under /root
+   * (which only root may enter) are bind-mounted into an empty /root, so a container sees
+   * nothing else of root's home.
+   */
+  programFolders: string[];
+  /**
+   * PID of a process whose network and PID namespaces the container joins (the pod sandbox).
+   * Without one the process gets a PID namespace of its own on the host's network, ended with
+   * the test process (setpriv --pdeathsig).
+   */
+  sandboxPid?: number;
+}
+
+/** The capabilities a container runtime (containerd, CRI-O) gives a container by default. */
+export const defaultCapabilities = [
+  "CHOWN",
+  "DAC_OVERRIDE",
+  "FSETID",
+  "FOWNER",
+  "MKNOD",
+  "NET_RAW",
+  "SETGID",
+  "SETUID",
+  "SETFCAP",
+  "SETPCAP",
+  "NET_BIND_SERVICE",
+  "SYS_CHROOT",
+  "KILL",
+  "AUDIT_WRITE",
+];
+
+const q = (s: string): string => `'${s.replace(/'/g, "'\\''")}'`;
+
+/** Character devices a container's /dev offers (as a runtime's default /dev does). */
+const devices = ["null", "zero", "full", "random", "urandom", "tty"];
+
+/**
+ * The command line that starts a container process: join the pod's namespaces (nsenter), a
+ * private mount namespace (unshare -m) in which the container's root is this machine's root
+ * seen through a copy-on-write overlay (so a mount point or file the container makes never
+ * touches this machine's folders), with a minimal /dev, its own /proc, and the volume mounts
+ * bind-mounted in (read-only ones remounted read-only); then, chrooted there, the identity,
+ * capabilities and no_new_privs of the spec (setpriv), the spec's environment only (env -i)
+ * and the command.
+ */
+export function containerArgv(p: ContainerProcess): string[] {
+  const root = path.join(p.scratchDir, "rootfs");
+  for (const d of ["rootfs", "upper", "work"]) fs.mkdirSync(path.join(p.scratchDir, d), { recursive: true });
+  const r = (target: string): string => q(path.join(root, target));
+  const lower = `lowerdir=/,upperdir=${path.join(p.scratchDir, "upper")},workdir=${path.join(p.scratchDir, "work")}`;
+  const script: string[] = [
+    "set -e",
+    `mount -t overlay overlay -o ${q(lower)} ${q(root)}`,
+    `mount -t tmpfs -o mode=0755,nosuid tmpfs ${r("/dev")}`,
+    ...devices.map((d) => `: > ${r(`/dev/${d}`)} && mount --bind /dev/${d} ${r(`/dev/${d}`)}`),
+    `mkdir ${r("/dev/shm")} && mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs ${r("/dev/shm")}`,
+    `ln -s /proc/self/fd ${r("/dev/fd")}`,
+    ...["stdin", "stdout", "stderr"].map((n, i) => `ln -s /proc/self/fd/${i} ${r(`/dev/${n}`)}`),
+    `mount -t proc proc ${r("/proc")}`,
+    `mount --rbind /sys ${r("/sys")} && mount -o remount,bind,ro ${r("/sys")}`,
+  ];
+  const underRoot = p.programFolders.filter((f) => f.startsWith("/root/"));
+  if (underRoot.length > 0) {
+    // Only root may enter /root: the program folders under it go into an empty /root.
+    script.push(`mount -t tmpfs -o mode=0755 tmpfs ${r("/root")}`);
+    for (const f of underRoot) {
+      script.push(`mkdir -p ${r(f)}`, `mount --bind ${q(f)} ${r(f)}`, `mount -o remount,bind,ro ${r(f)}`);
+    }
+  }
+  for (const m of p.mounts) {
+    const isFile = fs.statSync(m.source).isFile();
+    script.push(
+      isFile
+        ? `mkdir -p ${r(path.dirname(m.target))} && { [ -e ${r(m.target)} ] || : > ${r(m.target)}; }`
+        : `mkdir -p ${r(m.target)}`,
+      `mount --bind ${q(m.source)} ${r(m.target)}`,
+    );
+    if (m.readOnly) script.push(`mount -o remount,bind,ro ${r(m.target)}`);
+  }
+  if (p.readOnlyRoot) script.push(`mount -o remount,ro ${q(root)}`);
+  script.push(`exec chroot ${q(root)} sh -c 'cd "$0" && exec "$@"' ${q(p.workingDir ?? "/")} "$@"`);
+
+  const caps = (list: string[]): string => ["-all", ...list.map((c) => `+${c.toLowerCase()}`)].join(",");
+  const setpriv = [
+    "setpriv",
+    // Ends with its parent (nsenter or unshare): applied after the change of identity, which clears it.
+    "--pdeathsig=KILL",
+    `--reuid=${p.uid}`,
+    `--regid=${p.gid}`,
+    ...(p.groups.length > 0 ? [`--groups=${p.groups.join(",")}`] : ["--clear-groups"]),
+    ...(p.capabilities === "all"
+      ? []
+      : [`--inh-caps=${caps([])}`, `--ambient-caps=${caps([])}`, `--bounding-set=${caps(p.capabilities)}`]),
+    ...(p.noNewPrivs ? ["--no-new-privs"] : []),
+    "--",
+  ];
+  const env = ["env", "-i", ...Object.entries(p.env).map(([k, v]) => `${k}=${v}`)];
+  const enter =
+    p.sandboxPid === undefined
+      ? ["setpriv", "--pdeathsig=KILL", "--", "unshare", "--pid", "--fork", "--kill-child"]
+      : ["nsenter", `--target=${p.sandboxPid}`, "--net", "--pid", "--", "unshare"];
+  return [
+    ...enter,
+    "--mount",
+    "--propagation",
+    "private",
+    "--",
+    "sh",
+    "-c",
+    script.join("\n"),
+    "sh",
+    ...setpriv,
+    ...env,
+    ...p.argv,
+  ];
+}
