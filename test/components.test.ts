@@ -77,7 +77,7 @@ describe("components, each alone", () => {
       const s = new NfsServer("nfs", {
         namespace: "storage",
         priorityClassName: "nfs-priority",
-        image: "registry.k8s.io/volume-nfs:0.8",
+        image: images.nfs.reference,
         claimName: "disk",
         networkPolicy: true,
         allowedCidrs: ["10.0.0.0/24", "10.0.1.0/24"],
@@ -279,7 +279,7 @@ describe("preview of a new stack", () => {
       const server = new NfsServer("nfs", {
         namespace: "storage",
         priorityClassName: "nfs-priority",
-        image: "registry.k8s.io/volume-nfs:0.8",
+        image: images.nfs.reference,
         claimName: "disk",
         networkPolicy: false,
         allowedCidrs: [],

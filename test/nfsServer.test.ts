@@ -5,6 +5,7 @@ import type { JsonObject } from "../render/mocks";
 import { loadHubConfig } from "./support/hubConfigPython";
 import { KubernetesSchema, kubernetesVersions } from "./support/kubernetesSchema";
 import { at, manifest, manifests, rendered } from "./support/rendered";
+import { images } from "../versions/images";
 
 const nfsDeployment = (r: Rendering) => manifest(r, "Deployment", "nfs-server");
 const nfsPod = (r: Rendering) => at(nfsDeployment(r), "spec", "template") as JsonObject;
@@ -24,7 +25,9 @@ for (const stack of ["dev", "prod"]) {
       const r = await rendered(stack);
       const c = nfsContainer(r);
       // The image's ENTRYPOINT (run_nfs.sh) stays; its CMD (["/exports", "/"]) would export "/" too.
+      assert.equal(c.image, images.nfs.reference);
       assert.equal(c.command, undefined);
+      assert.deepEqual(images.nfs.process.cmd, ["/exports", "/"]);
       assert.deepEqual(c.args, ["/exports"]);
       assert.ok((c.volumeMounts as JsonObject[]).some((m) => m.mountPath === "/exports"));
       const pv = manifest(r, "PersistentVolume", "notebooks-pv-");

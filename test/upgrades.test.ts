@@ -6,6 +6,7 @@ import type { JsonObject } from "../render/mocks";
 import { loadHubConfig } from "./support/hubConfigPython";
 import { rejectedKeys, validate } from "./support/validate";
 import { at, manifest, rendered } from "./support/rendered";
+import { images } from "../versions/images";
 
 const checksumKey = "jupyterhub-nfs/secret-checksum";
 
@@ -28,13 +29,10 @@ const lookupDn = [
 describe("upgrades keep users' work", () => {
   it("the hub keeps the image's tini entrypoint and upgrades its database on start", async () => {
     const hub = container(deployment(await rendered("prod"), "hub"));
+    assert.deepEqual(images.hub.process.entrypoint, ["tini", "--"]);
     assert.equal(hub.command, undefined, "a command would replace the image's ENTRYPOINT (tini)");
-    assert.deepEqual(hub.args, [
-      "jupyterhub",
-      "--config",
-      "/usr/local/etc/jupyterhub/jupyterhub_config.py",
-      "--upgrade-db",
-    ]);
+    // The image's own CMD, plus the upgrade.
+    assert.deepEqual(hub.args, [...images.hub.process.cmd, "--upgrade-db"]);
   });
 
   it("the proxy is recreated, never rolled (two proxies at once lose routes)", async () => {

@@ -129,7 +129,20 @@ export const images = {
   },
   nfs: {
     configKey: "nfsImage",
-    reference: "registry.k8s.io/volume-nfs:0.8",
+    // The image Kubernetes maintains for its own NFS tests, at its newest tag: test/images/volume/nfs/
+    // VERSION is 1.6.0 at v1.36.1, and test/utils/image/manifest.go pins VolumeNFSServer at 1.6.0
+    // (CentOS Stream 9 base, multi-arch). It replaces registry.k8s.io/volume-nfs:0.8 (the old
+    // kubernetes/examples image), whose manifest format containerd 2 (GKE 1.33+) may refuse to pull.
+    reference: "registry.k8s.io/e2e-test-images/volume/nfs:1.6.0",
+    // run_nfs.sh exports each argument with rw,fsid=0,insecure,no_root_squash; the default CMD adds
+    // the container's "/" to /exports, so the NFS server passes ["/exports"] alone. No USER: root.
+    process: {
+      entrypoint: ["/usr/local/bin/run_nfs.sh"],
+      cmd: ["/exports", "/"],
+      user: { name: "root", uid: 0, gid: 0 },
+      workingDir: "/",
+      source: "kubernetes/kubernetes@v1.36.1 test/images/volume/nfs/Dockerfile and run_nfs.sh",
+    },
     programs: {
       kind: "none",
       why: "the kernel NFS server is not run here: a local folder stands in for the export",
