@@ -7,6 +7,7 @@ import type {
 } from "@pulumi/policy";
 import { findSecretsInConfigMap } from "./secretLike";
 import { projectValue, type StackConfig } from "./stackConfig";
+import { makeLdapTlsVerified, makeNoPlainHttpPublicHub } from "./transportRules";
 
 /**
  * The rules. Plain data in, violations out: each policy reads the resource's properties as the
@@ -327,5 +328,7 @@ export function makePolicies(stack: StackConfig): Policies {
     nfsClaimBindsStatically,
     makeGceDiskRetained(stack),
     makeLoadBalancersWhereAsked(stack),
+    makeLdapTlsVerified(stack),
+    makeNoPlainHttpPublicHub(stack),
   ];
 }

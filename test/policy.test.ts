@@ -121,9 +121,9 @@ describe("policy pack: shape", () => {
     assert.ok(root.devDependencies?.["@pulumi/policy"], "@pulumi/policy is a root dev dependency");
   });
 
-  it("has seven uniquely named, mandatory policies", () => {
+  it("has uniquely named, mandatory policies, nine of them", () => {
     const policies = makePolicies(noStackConfig);
-    assert.equal(policies.length, 7);
+    assert.equal(policies.length, 9);
     assert.equal(new Set(policies.map((p) => p.name)).size, policies.length);
     for (const p of policies) assert.equal(p.enforcementLevel, "mandatory", p.name);
   });
@@ -539,7 +539,7 @@ describe("policy pack served by Pulumi's own runner (as `pulumi preview --policy
   });
   after(() => pack?.stop());
 
-  it("loads (ts-node, type-checked) and announces its seven mandatory policies", async () => {
+  it("loads (ts-node, type-checked) and announces its mandatory policies", async () => {
     const info = await pack.info();
     assert.equal(info.name, "jupyterhub-nfs");
     const expected = makePolicies(noStackConfig).map((p) => p.name);

@@ -1,0 +1,135 @@
+import type { ReportViolation, ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
+import { projectValue, type StackConfig } from "./stackConfig";
+
+/**
+ * Rules about what crosses the network in clear: the LDAP connection the hub sends every password
+ * over, and the hub's own login page. Each may be opened only by a loudly named key of the stack's
+ * config (`ldapTlsInsecureSkipVerify`, `hubInsecureAllowPlainHttp`), which the pack reads from the
+ * stack's config as Pulumi hands it over, never from the resources themselves.
+ */
+
+type Json = Record<string, unknown>;
+const record = (v: unknown): Json => (typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Json) : {});
+
+function qualifiedName(args: ResourceValidationArgs): string {
+  const meta = record(args.props.metadata);
+  const name = typeof meta.name === "string" ? meta.name : args.name;
+  return typeof meta.namespace === "string" ? `${meta.namespace}/${name}` : name;
+}
+
+/** `c.LDAPAuthenticator.<key> = <value>` in a jupyterhub_config.py, the value as written (last one wins, as in Python). */
+function ldapSetting(config: string, key: string): string | undefined {
+  const found = [...config.matchAll(new RegExp(`^c\\.LDAPAuthenticator\\.${key}\\s*=\\s*(.+)$`, "gm"))];
+  return found.at(-1)?.[1].trim();
+}
+
+/** A host name only the cluster's DNS resolves: a Service of this cluster. */
+const inClusterHost = /^"[a-z0-9-]+\.[a-z0-9-]+\.svc(\.cluster\.local)?"$/;
+
+export function makeLdapTlsVerified(stack: StackConfig): ResourceValidationPolicy {
+  return {
+    name: "ldap-tls-verified",
+    description:
+      "The hub's jupyterhub_config.py talks to LDAP over TLS that verifies the server's certificate " +
+      '(tls_kwargs validate=ssl.CERT_REQUIRED): no tls_strategy "insecure", no CERT_NONE, no TLS without ' +
+      "tls_kwargs (ldap3 then checks nothing). Exceptions: the stack's ldapTlsInsecureSkipVerify, and the " +
+      "in-cluster test server (ldapTestServer, plain LDAP to a Service of the same cluster).",
+    enforcementLevel: "mandatory",
+    validateResource: (args: ResourceValidationArgs, reportViolation: ReportViolation) => {
+      if (args.type !== "kubernetes:core/v1:ConfigMap") return;
+      for (const [key, value] of Object.entries(record(args.props.data))) {
+        if (typeof value !== "string" || !/^c\.JupyterHub\.authenticator_class\s*=\s*"ldap"/m.test(value)) continue;
+        if (projectValue(stack, "ldapTlsInsecureSkipVerify") === "true") return;
+        const where = `ConfigMap ${qualifiedName(args)} (${key})`;
+        const strategy = ldapSetting(value, "tls_strategy") ?? '"before_bind"';
+        const server = ldapSetting(value, "server_address") ?? "";
+        if (strategy === '"insecure"') {
+          const testServer = projectValue(stack, "ldapTestServer") === "true" && inClusterHost.test(server);
+          if (!testServer) {
+            reportViolation(
+              `${where}: tls_strategy "insecure" sends every password to ${server || "the LDAP server"} in clear ` +
+                "text. Use before_bind or on_connect, or set the stack's ldapTlsInsecureSkipVerify: true.",
+            );
+          }
+          return;
+        }
+        const tlsKwargs = ldapSetting(value, "tls_kwargs");
+        if (
+          !tlsKwargs ||
+          !/"validate":\s*ssl\.CERT_REQUIRED\b/.test(tlsKwargs) ||
+          /CERT_NONE|CERT_OPTIONAL/.test(tlsKwargs)
+        ) {
+          reportViolation(
+            `${where}: LDAP over TLS (${strategy}) does not verify the server's certificate ` +
+              `(tls_kwargs ${tlsKwargs ?? "unset: ldap3 defaults to CERT_NONE"}); whoever answers for ` +
+              `${server || "the server"} collects the passwords. Set the stack's ldapTlsInsecureSkipVerify: true to allow it.`,
+          );
+        }
+      }
+    },
+  };
+}
+
+/** The hub's own objects: what the JupyterHub component labels `hub` or `proxy`. */
+const hubComponents = ["hub", "proxy"];
+
+/** Annotations by which a GKE Ingress gets a certificate without `spec.tls`. */
+const gkeCertificateAnnotations = [
+  "networking.gke.io/managed-certificates",
+  "ingress.gcp.kubernetes.io/pre-shared-cert",
+];
+const frontendConfigAnnotation = "networking.gke.io/v1beta1.FrontendConfig";
+
+export function makeNoPlainHttpPublicHub(stack: StackConfig): ResourceValidationPolicy {
+  const allowed = () => projectValue(stack, "hubInsecureAllowPlainHttp") === "true";
+  return {
+    name: "no-plain-http-public-hub",
+    description:
+      "The hub is reachable from outside the cluster only over HTTPS: no NodePort or LoadBalancer Service " +
+      "for the hub or its proxy, and every Ingress has a certificate and redirects (or refuses) plain HTTP, " +
+      "unless the stack sets hubInsecureAllowPlainHttp: true.",
+    enforcementLevel: "mandatory",
+    validateResource: [
+      (args: ResourceValidationArgs, reportViolation: ReportViolation) => {
+        if (args.type !== "kubernetes:core/v1:Service" || allowed()) return;
+        const component = record(record(args.props.metadata).labels)["app.kubernetes.io/name"];
+        const type = record(args.props.spec).type;
+        if (
+          typeof component === "string" &&
+          hubComponents.includes(component) &&
+          (type === "LoadBalancer" || type === "NodePort")
+        ) {
+          reportViolation(
+            `Service ${qualifiedName(args)} (${component}) is a ${type}: it serves the hub's login page in plain ` +
+              "HTTP outside the cluster. Expose the hub with hubDomain (HTTPS), or set hubInsecureAllowPlainHttp: true.",
+          );
+        }
+      },
+      (args: ResourceValidationArgs, reportViolation: ReportViolation) => {
+        if (args.type !== "kubernetes:networking.k8s.io/v1:Ingress" || allowed()) return;
+        const annotations = record(record(args.props.metadata).annotations);
+        const tls = record(args.props.spec).tls;
+        const hasCertificate =
+          (Array.isArray(tls) && tls.length > 0) || gkeCertificateAnnotations.some((a) => annotations[a] !== undefined);
+        if (!hasCertificate) {
+          reportViolation(`Ingress ${qualifiedName(args)} has no certificate: it would serve plain HTTP only.`);
+        }
+        const httpOff = annotations["kubernetes.io/ingress.allow-http"] === "false";
+        if (!httpOff && annotations[frontendConfigAnnotation] === undefined) {
+          reportViolation(
+            `Ingress ${qualifiedName(args)} also answers plain HTTP: name a FrontendConfig that redirects to HTTPS ` +
+              `(${frontendConfigAnnotation}) or set kubernetes.io/ingress.allow-http: "false".`,
+          );
+        }
+      },
+      (args: ResourceValidationArgs, reportViolation: ReportViolation) => {
+        if (args.type !== "kubernetes:networking.gke.io/v1beta1:FrontendConfig" || allowed()) return;
+        if (record(record(args.props.spec).redirectToHttps).enabled !== true) {
+          reportViolation(
+            `FrontendConfig ${qualifiedName(args)} does not redirect HTTP to HTTPS (spec.redirectToHttps.enabled).`,
+          );
+        }
+      },
+    ],
+  };
+}
