@@ -1,3 +1,4 @@
+import { createHmac } from "node:crypto";
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 
@@ -51,4 +52,29 @@ export function serviceUrl(service: k8s.core.v1.Service, type: string): pulumi.O
     return service.status.loadBalancer.ingress.apply((ingress) => `http://${ingress[0].ip ?? ingress[0].hostname}/`);
   }
   return pulumi.interpolate`http://${serviceHost(service)}/`;
+}
+
+/** Pod template annotation whose change rolls the pods when a Secret they read changes. */
+export const secretChecksumAnnotation = "jupyterhub-nfs/secret-checksum";
+
+/**
+ * A digest of the Secret values a pod reads, for its template annotations: Kubernetes does not
+ * restart pods when a Secret behind their environment changes, so a changed digest rolls them.
+ * A plain hash of a low-entropy value (an LDAP password) could be guessed back from the digest by
+ * anyone who may read Deployments, so it is an HMAC keyed with a random secret of the component
+ * (the hub's cookie secret, the test LDAP admin password) that no pod template shows. The digest
+ * reveals nothing without that key, so it is published unsecret; its inputs stay secret in the state.
+ */
+export function secretChecksum(
+  key: pulumi.Input<string>,
+  values: Record<string, pulumi.Input<string>>,
+): pulumi.Output<string> {
+  return pulumi.unsecret(
+    pulumi.all([key, pulumi.all(values)]).apply(([k, v]) => {
+      const entries = Object.keys(v)
+        .sort()
+        .map((name) => [name, v[name]]);
+      return createHmac("sha256", k).update(JSON.stringify(entries)).digest("hex");
+    }),
+  );
 }

@@ -70,6 +70,15 @@ describe("upgrades keep users' work", () => {
     for (const h of plainHashes) assert.notEqual(hubSum(before), h);
   });
 
+  it("a new test LDAP user rolls the test LDAP server, whose directory is seeded from its Secret at start", async () => {
+    const sum = (r: Rendering) => podAnnotations(deployment(r, "test-ldap"))[checksumKey];
+    const two = await rendered("dev");
+    const three = await rendered("dev", ['ldapTestUsers=["alice","bob","carol"]']);
+    assert.match(String(sum(two)), /^[0-9a-f]{64}$/);
+    assert.notEqual(sum(three), sum(two));
+    assert.equal(sum(await rendered("dev", [])), sum(two));
+  });
+
   it("users' guarantees are config keys apart from the limits, with z2jh-like defaults", async () => {
     const defaults = loadHubConfig(hubConfigText(await rendered("prod")));
     assert.ok(defaults.ok, defaults.ok ? "" : defaults.error);

@@ -1,7 +1,15 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { labelsFor, restrictedContainerSecurity, restrictedPodSecurity, selectorFor, serviceHost } from "../common";
+import {
+  labelsFor,
+  restrictedContainerSecurity,
+  restrictedPodSecurity,
+  secretChecksum,
+  secretChecksumAnnotation,
+  selectorFor,
+  serviceHost,
+} from "../common";
 import {
   renderLdif,
   testLdapBaseDn,
@@ -55,18 +63,16 @@ export class TestLdapServer extends pulumi.ComponentResource {
     const users = [...args.users, testLdapOutsider];
     const userPasswords = users.map((user) => password(`user-${user}`));
 
+    const secretData: Record<string, pulumi.Input<string>> = {
+      LDAP_ADMIN_PASSWORD: adminPassword,
+      "seed.ldif": pulumi.all(userPasswords).apply((p) => {
+        const withPasswords = users.map((name, i) => ({ name, password: p[i] }));
+        return renderLdif(testLdapDirectory(withPasswords.slice(0, -1), withPasswords[users.length - 1]));
+      }),
+    };
     const secret = new k8s.core.v1.Secret(
       `${name}-secret`,
-      {
-        metadata: { name, namespace: args.namespace, labels },
-        stringData: {
-          LDAP_ADMIN_PASSWORD: adminPassword,
-          "seed.ldif": pulumi.all(userPasswords).apply((p) => {
-            const withPasswords = users.map((name, i) => ({ name, password: p[i] }));
-            return renderLdif(testLdapDirectory(withPasswords.slice(0, -1), withPasswords[users.length - 1]));
-          }),
-        },
-      },
+      { metadata: { name, namespace: args.namespace, labels }, stringData: secretData },
       child,
     );
 
@@ -78,7 +84,12 @@ export class TestLdapServer extends pulumi.ComponentResource {
           replicas: 1,
           selector: { matchLabels: selector },
           template: {
-            metadata: { labels },
+            metadata: {
+              labels,
+              // The directory is seeded from the Secret at start (an emptyDir): a new user or password
+              // must restart the server, or the hub would authenticate against the old directory.
+              annotations: { [secretChecksumAnnotation]: secretChecksum(adminPassword, secretData) },
+            },
             spec: {
               automountServiceAccountToken: false,
               securityContext: restrictedPodSecurity(ldapUid, 0),

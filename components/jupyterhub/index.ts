@@ -1,4 +1,3 @@
-import { createHmac } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
@@ -6,6 +5,8 @@ import {
   labelsFor,
   restrictedContainerSecurity,
   restrictedPodSecurity,
+  secretChecksum,
+  secretChecksumAnnotation,
   selectorFor,
   serviceHost,
   serviceUrl,
@@ -54,30 +55,6 @@ const searchPasswordEnv = "LDAP_LOOKUP_DN_SEARCH_PASSWORD";
 /** Where the LDAP CA Secret is mounted (not under configDir: that is a read-only ConfigMap volume). */
 const ldapCaDir = "/etc/jupyterhub-ldap-ca";
 const ldapCaKey = "ca.crt";
-/** Pod template annotation whose change rolls the pods when a Secret they read changes. */
-const secretChecksumAnnotation = "jupyterhub-nfs/secret-checksum";
-
-/**
- * A digest of the Secret values a pod reads, for its template annotations: Kubernetes does not
- * restart pods when a Secret behind their environment changes, so a changed digest rolls them.
- * A plain hash of a low-entropy value (an LDAP password) could be guessed back from the digest by
- * anyone who may read Deployments, so it is an HMAC keyed with the cookie secret (32 random
- * bytes the pod template never shows). The digest reveals nothing without that key, so it is
- * published unsecret, while its inputs stay secret in the state.
- */
-function secretChecksum(
-  key: pulumi.Input<string>,
-  values: Record<string, pulumi.Input<string>>,
-): pulumi.Output<string> {
-  return pulumi.unsecret(
-    pulumi.all([key, pulumi.all(values)]).apply(([k, v]) => {
-      const entries = Object.keys(v)
-        .sort()
-        .map((name) => [name, v[name]]);
-      return createHmac("sha256", k).update(JSON.stringify(entries)).digest("hex");
-    }),
-  );
-}
 
 /**
  * JupyterHub with KubeSpawner and LDAPAuthenticator, and configurable-http-proxy as its own
