@@ -3,6 +3,7 @@ import { describe, test } from "node:test";
 import type { Rendering } from "../../render";
 import type { JsonObject } from "../../render/mocks";
 import { loadHubConfig, pySet, type PyConfig, type PyValue } from "../support/hubConfigPython";
+import { hubPodOf, secretFileAt, type HubPod } from "../support/hubPod";
 import { configOf, renderVariation, variations } from "../support/variations";
 import type { StackConfig } from "../../stacks";
 
@@ -11,66 +12,6 @@ const obj = (v: unknown): JsonObject =>
 const list = (v: unknown): JsonObject[] => (Array.isArray(v) ? (v as JsonObject[]) : []);
 const nameOf = (m: JsonObject) => String(obj(m.metadata).name);
 const namespaceOf = (m: JsonObject) => String(obj(m.metadata).namespace);
-
-/** What the hub pod sees: its jupyterhub_config.py, its container, and the environment Kubernetes gives it. */
-interface HubPod {
-  configText: string;
-  container: JsonObject;
-  volumes: JsonObject[];
-  /** The container's env with each secretKeyRef resolved from the rendered Secret. */
-  env: Record<string, string>;
-  /** Names of the variables that come from a Secret. */
-  fromSecret: Set<string>;
-  /** Every value in the Secrets the hub reads its env from. */
-  secretValues: string[];
-  rendering: Rendering;
-}
-
-function hubPodOf(r: Rendering): HubPod {
-  const configMaps = r.manifests.filter(
-    (m) => m.kind === "ConfigMap" && typeof obj(m.data)["jupyterhub_config.py"] === "string",
-  );
-  assert.equal(configMaps.length, 1, "expected one ConfigMap with jupyterhub_config.py");
-  const cm = configMaps[0];
-  const spec = (d: JsonObject) => obj(obj(obj(d.spec).template).spec);
-  const deployments = r.manifests.filter(
-    (m) => m.kind === "Deployment" && list(spec(m).volumes).some((v) => obj(v.configMap).name === nameOf(cm)),
-  );
-  assert.equal(deployments.length, 1, `expected one Deployment mounting ConfigMap ${nameOf(cm)}`);
-  const pod = spec(deployments[0]);
-  const volume = list(pod.volumes).find((v) => obj(v.configMap).name === nameOf(cm));
-  const container = list(pod.containers).find((c) => list(c.volumeMounts).some((vm) => vm.name === volume?.name));
-  assert.ok(container, "no hub container mounts the config");
-
-  const env: Record<string, string> = {};
-  const fromSecret = new Set<string>();
-  const secretValues: string[] = [];
-  for (const e of list(container.env)) {
-    const name = String(e.name);
-    if (typeof e.value === "string") env[name] = e.value;
-    const ref = obj(obj(e.valueFrom).secretKeyRef);
-    if (ref.name !== undefined) {
-      const secret = r.manifests.find(
-        (m) => m.kind === "Secret" && nameOf(m) === ref.name && namespaceOf(m) === namespaceOf(deployments[0]),
-      );
-      assert.ok(secret, `env ${name} refers to Secret ${String(ref.name)}, which is not rendered`);
-      const value = obj(secret.stringData)[String(ref.key)];
-      assert.equal(typeof value, "string", `Secret ${String(ref.name)} has no key ${String(ref.key)}`);
-      env[name] = String(value);
-      fromSecret.add(name);
-      for (const v of Object.values(obj(secret.stringData))) secretValues.push(String(v));
-    }
-  }
-  return {
-    configText: String(obj(cm.data)["jupyterhub_config.py"]),
-    container,
-    volumes: list(pod.volumes),
-    env,
-    fromSecret,
-    secretValues,
-    rendering: r,
-  };
-}
 
 /** The rendered Service that a URL or host name `name.namespace.svc[:port]` points at, checked to offer `port`. */
 function assertServiceAt(r: Rendering, host: string, port: number, what: string): void {
@@ -122,14 +63,7 @@ function assertLdapTlsVerified(tlsKwargs: PyValue | undefined, cfg: StackConfig,
   }
   // The CA file is a Secret mounted into the hub container, and holds exactly the configured PEM.
   const caFile = String(kwargs.ca_certs_file);
-  const mount = list(hub.container.volumeMounts).find((vm) => caFile.startsWith(`${String(vm.mountPath)}/`));
-  assert.ok(mount, `ca_certs_file ${caFile} is not on a volume mounted in the hub container`);
-  const volume = hub.volumes.find((v) => v.name === mount.name);
-  const secretName = obj(volume?.secret).secretName;
-  assert.ok(secretName, `ca_certs_file ${caFile} is not on a Secret volume`);
-  const secret = hub.rendering.manifests.find((m) => m.kind === "Secret" && nameOf(m) === secretName);
-  const key = caFile.slice(String(mount.mountPath).length + 1);
-  assert.equal(obj(secret?.stringData)[key], cfg.ldapTlsCaCertificate, `Secret ${String(secretName)}/${key}`);
+  assert.equal(secretFileAt(hub, caFile), cfg.ldapTlsCaCertificate, `the file at ${caFile}`);
   assert.ok(!hub.configText.includes("BEGIN CERTIFICATE"), "the CA is pasted into jupyterhub_config.py");
 }
 

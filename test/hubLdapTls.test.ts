@@ -1,0 +1,116 @@
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import { after, before, describe, it } from "node:test";
+import type { Rendering } from "../render";
+import { hubLdapLogin } from "./support/hubLdapLogin";
+import { hubPodOf, secretFileAt } from "./support/hubPod";
+import { rendered } from "./support/rendered";
+import { peopleAndGroupsLdif, slapdTlsServerName, startSlapd, userDn, type Slapd } from "./support/slapd";
+
+/**
+ * The hub's LDAP connection shown with the real programs (issue 8, findings 3 and 5): the hub
+ * image's JupyterHub 5.5 and LDAPAuthenticator 2.0.2 (the hub venv), configured by loading the
+ * jupyterhub_config.py the program renders, log users in against Debian's slapd serving a
+ * certificate from a throw-away CA that no system bundle trusts.
+ */
+
+const users = [
+  { uid: "alice", password: "alice-pw-1" },
+  { uid: "bob", password: "bob-pw-2" },
+  { uid: "carol", password: "carol-pw-3" },
+];
+const alice = { username: "alice", password: "alice-pw-1" };
+
+/** The prod stack pointed at the test's slapd, with alice and bob allowed (carol is in LDAP only). */
+function ldapOverrides(port: number, strategy: string, extra: string[] = []): string[] {
+  return [
+    `ldapServer=${slapdTlsServerName}`,
+    `ldapPort=${port}`,
+    `ldapTlsStrategy=${strategy}`,
+    `ldapBindDnTemplates=${JSON.stringify([userDn("{username}")])}`,
+    "allowedGroups=[]",
+    'allowedUsers=["alice","bob"]',
+    ...extra,
+  ];
+}
+
+/** The rendered hub config and the files of the hub pod its LDAP TLS settings name. */
+function hubOf(r: Rendering): { configText: string; files: Record<string, string> } {
+  const hub = hubPodOf(r);
+  const caFile = /"ca_certs_file": "([^"]+)"/.exec(hub.configText)?.[1];
+  return { configText: hub.configText, files: caFile ? { [caFile]: secretFileAt(hub, caFile) } : {} };
+}
+
+describe("the hub's LDAP login over TLS, with the real LDAPAuthenticator against slapd", () => {
+  let slapd: Slapd;
+  let ca: string;
+  before(async () => {
+    slapd = await startSlapd({ ldif: peopleAndGroupsLdif(users), tls: true });
+    assert.ok(slapd.tls);
+    ca = fs.readFileSync(slapd.tls.caFile, "utf8");
+  });
+  after(() => slapd?.stop());
+
+  it("StartTLS (before_bind), no CA configured: the self-signed certificate is refused", async () => {
+    const hub = hubOf(await rendered("prod", ldapOverrides(slapd.port, "before_bind")));
+    const [login] = hubLdapLogin(hub.configText, { ...hub, logins: [alice] }).results;
+    assert.equal(login.user, null, "logged in over a connection whose certificate nobody checked");
+    assert.match(String(login.error), /certificate verify failed/i);
+  });
+
+  it("StartTLS (before_bind), the CA configured and mounted as rendered: accepted; a wrong password refused", async () => {
+    const r = await rendered("prod", ldapOverrides(slapd.port, "before_bind", [`ldapTlsCaCertificate=${ca}`]));
+    const hub = hubOf(r);
+    assert.deepEqual(Object.values(hub.files), [ca], "the CA reaches the pod through its Secret volume");
+    const { results, log } = hubLdapLogin(hub.configText, {
+      ...hub,
+      logins: [alice, { username: "bob", password: "alice-pw-1" }],
+    });
+    assert.deepEqual(
+      results,
+      [
+        { user: "alice", error: null },
+        { user: null, error: null },
+      ],
+      log,
+    );
+  });
+
+  it("LDAPS (on_connect), the CA configured: accepted; no CA: refused", async () => {
+    assert.ok(slapd.tls);
+    const port = slapd.tls.ldapsPort;
+    const withCa = hubOf(await rendered("prod", ldapOverrides(port, "on_connect", [`ldapTlsCaCertificate=${ca}`])));
+    assert.deepEqual(hubLdapLogin(withCa.configText, { ...withCa, logins: [alice] }).results, [
+      { user: "alice", error: null },
+    ]);
+    const without = hubOf(await rendered("prod", ldapOverrides(port, "on_connect")));
+    const [refused] = hubLdapLogin(without.configText, { ...without, logins: [alice] }).results;
+    assert.equal(refused.user, null);
+    assert.match(String(refused.error), /certificate verify failed/i);
+  });
+
+  it("control: with ldapTlsInsecureSkipVerify (CERT_NONE, ldap3's default) the same certificate is accepted", async () => {
+    // What the hub did before tls_kwargs was set: anyone answering for the address gets the password.
+    const hub = hubOf(
+      await rendered("prod", ldapOverrides(slapd.port, "before_bind", ["ldapTlsInsecureSkipVerify=true"])),
+    );
+    assert.deepEqual(hubLdapLogin(hub.configText, { ...hub, logins: [alice] }).results, [
+      { user: "alice", error: null },
+    ]);
+  });
+
+  it("a user removed from allowedUsers but still in the hub's database is refused (allow_existing_users)", async () => {
+    const hub = hubOf(await rendered("prod", ldapOverrides(slapd.port, "before_bind", [`ldapTlsCaCertificate=${ca}`])));
+    const carol = { username: "carol", password: "carol-pw-3" };
+    const request = { ...hub, existingUsers: ["alice", "carol"], logins: [carol, alice] };
+    assert.deepEqual(hubLdapLogin(hub.configText, request).results, [
+      { user: null, error: null },
+      { user: "alice", error: null },
+    ]);
+    // Control: without the line, JupyterHub 5's default lets carol back in.
+    const line = "c.Authenticator.allow_existing_users = False\n";
+    assert.ok(hub.configText.includes(line));
+    const jupyterhubDefault = hub.configText.replace(line, "");
+    assert.deepEqual(hubLdapLogin(jupyterhubDefault, request).results[0], { user: "carol", error: null });
+  });
+});
