@@ -140,4 +140,13 @@ describe("the proxy's npm package is the proxy image's version", () => {
     assert.equal(pkg.devDependencies[programs.package], programs.version);
     assert.equal(lock.packages[`node_modules/${programs.package}`]?.version, programs.version);
   });
+
+  it("package-lock.json gives it the direct dependencies the image installs", () => {
+    for (const [dep, version] of Object.entries(programs.dependencies)) {
+      // Node looks in the package's own node_modules first, then at the top.
+      const resolved =
+        lock.packages[`node_modules/${programs.package}/node_modules/${dep}`] ?? lock.packages[`node_modules/${dep}`];
+      assert.equal(resolved?.version, version, `${dep} under ${programs.package}`);
+    }
+  });
 });

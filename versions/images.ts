@@ -41,7 +41,13 @@ export type LocalPrograms =
       /** Versions of the programs that matter to us, as the image's requirements.txt pins them. */
       pins: Record<string, string>;
     }
-  | { kind: "npm"; package: string; version: string }
+  | {
+      kind: "npm";
+      package: string;
+      version: string;
+      /** Its direct dependencies as the image installs them (`npm ci` from the package's own lock). */
+      dependencies: Record<string, string>;
+    }
   | { kind: "debian"; package: string; why: string }
   | { kind: "none"; why: string };
 
@@ -100,7 +106,14 @@ export const images = {
       source: "jupyterhub/configurable-http-proxy@5.2.0 (da6e57a7da54020c705d37b34479314ca287cc2d) Dockerfile",
     },
     // package.json devDependency; the image runs it on Node 24, we on Node 20 (its engines: >= 20).
-    programs: { kind: "npm", package: "configurable-http-proxy", version: "5.2.0" },
+    // The dependencies are those package-lock.json of configurable-http-proxy 5.2.0 resolves; our
+    // package.json overrides what our own resolution would choose otherwise (http-proxy-3 1.23.3).
+    programs: {
+      kind: "npm",
+      package: "configurable-http-proxy",
+      version: "5.2.0",
+      dependencies: { commander: "14.0.3", "http-proxy-3": "1.23.2", "prom-client": "15.1.3", winston: "3.19.0" },
+    },
   },
   singleuser: {
     configKey: "singleuserImage",
