@@ -21,8 +21,10 @@ import type { StackConfig } from "./schema";
  * shrink. Any other failure (credentials, API) stops the run: the check is never skipped silently.
  *
  * On the StorageClass path there is no such read (the Kubernetes provider offers no invoke that
- * reads an object); the API server refuses a smaller claim request itself
- * (`spec.resources.requests.storage: Forbidden: field can not be less than status.capacity`).
+ * reads an object); the API server refuses a claim request at or below the claim's actual capacity
+ * (`spec.resources.requests.storage: Forbidden: field can not be less than status.capacity`,
+ * ValidatePersistentVolumeClaimUpdate in k8s.io/kubernetes pkg/apis/core/validation/validation.go;
+ * a request above it that was never fulfilled may be lowered, to recover from a failed expansion).
  */
 export async function refuseDiskShrink(
   cfg: Pick<StackConfig, "diskKind" | "diskName" | "diskZone" | "diskSize">,

@@ -161,7 +161,8 @@ export class GceDisk extends pulumi.ComponentResource {
           accessModes: ["ReadWriteOnce"],
           storageClassName: storageClass.metadata.name,
           volumeName: volume.metadata.name,
-          // Grows in place (the class allows expansion); the API server refuses any shrink.
+          // Grows in place (the class allows expansion); the API server refuses a request at or below
+          // the claim's actual capacity, and stacks/diskShrink.ts a size below the disk's.
           resources: { requests: { storage: capacity } },
         },
       },
