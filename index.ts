@@ -4,6 +4,7 @@ import { TestLdapServer } from "./components/auth/testLdapServer";
 import { FileBrowser } from "./components/fileBrowser";
 import { JupyterHub, type LdapSettings } from "./components/jupyterhub";
 import { HttpsIngress, httpsIngressServiceAnnotations } from "./components/jupyterhub/httpsIngress";
+import { NetworkFence } from "./components/network";
 import { GceDisk } from "./components/storage/gceDisk";
 import { NfsServer } from "./components/storage/nfsServer";
 import { NfsVolume } from "./components/storage/nfsVolume";
@@ -75,8 +76,6 @@ function deploy(cfg: ValidatedConfig) {
     // Cluster-scoped, so named after the stack's own NFS namespace (unique in the cluster).
     priorityClassName: `${cfg.nfsNamespace}-nfs-server`,
     claimName: disk.claimName,
-    networkPolicy: cfg.networkPolicies,
-    allowedCidrs: cfg.nfsAllowedCidrs,
     // The notebook user makes its own folder in here (the hub's init container), with or without root squash.
     ownedFolders: [{ path: notebooksDir, uid: notebookUid, gid: notebookGid, mode: "0750" }],
   });
@@ -95,8 +94,6 @@ function deploy(cfg: ValidatedConfig) {
         image: cfg.fileBrowserImage,
         claimName: notebooks.claimName,
         serviceType: cfg.fileBrowserServiceType,
-        // Anything reachable from outside the cluster asks for a password.
-        basicAuth: cfg.fileBrowserServiceType !== "ClusterIP",
         readerGid: notebookGid,
       })
     : undefined;
@@ -183,11 +180,25 @@ function deploy(cfg: ValidatedConfig) {
         })
       : undefined;
 
+  if (cfg.networkPolicies) {
+    new NetworkFence("network-fence", {
+      namespace: hubNamespace.metadata.name,
+      pods: {
+        hub: hub.hubPods,
+        proxy: hub.proxyPods,
+        userPods: hub.userPods,
+        fileBrowser: fileBrowser && { ...fileBrowser.pods, exposed: cfg.fileBrowserServiceType !== "ClusterIP" },
+        testLdap: testLdap?.pods,
+      },
+      userEgressCidrs: cfg.userEgressAllowedCidrs,
+    });
+  }
+
   return {
     hubUrl: ingress ? ingress.url : hub.url,
     ...(ingress && { hubAddress: ingress.address }),
     ...(fileBrowser && { fileBrowserUrl: fileBrowser.url }),
-    ...(fileBrowser?.password && {
+    ...(fileBrowser && {
       fileBrowserUsername: fileBrowser.username,
       fileBrowserPassword: fileBrowser.password,
     }),

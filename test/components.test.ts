@@ -72,15 +72,13 @@ describe("components, each alone", () => {
     assert.equal(parent, "jupyterhub-nfs:storage:NfsVolume::vol");
   });
 
-  it("NfsServer recreates its pod, exposes the three NFS ports and fences them by CIDR", async () => {
+  it("NfsServer recreates its pod and exposes the three NFS ports", async () => {
     const r = await alone(() => {
       const s = new NfsServer("nfs", {
         namespace: "storage",
         priorityClassName: "nfs-priority",
         image: images.nfs.reference,
         claimName: "disk",
-        networkPolicy: true,
-        allowedCidrs: ["10.0.0.0/24", "10.0.1.0/24"],
       });
       return { ip: s.clusterIP };
     });
@@ -91,10 +89,6 @@ describe("components, each alone", () => {
       [2049, 20048, 111],
     );
     assert.equal(r.outputs.ip, at(service, "spec", "clusterIP"));
-    assert.deepEqual(at(manifest(r, "NetworkPolicy", "nfs"), "spec", "ingress", 0, "from"), [
-      { ipBlock: { cidr: "10.0.0.0/24" } },
-      { ipBlock: { cidr: "10.0.1.0/24" } },
-    ]);
   });
 
   it("GceDisk puts retention and protection on the disk alone", async () => {
@@ -140,25 +134,25 @@ describe("components, each alone", () => {
     assert.equal(resource(r, "kubernetes:core/v1:PersistentVolumeClaim", "d-pvc").options.retainOnDelete, true);
   });
 
-  it("FileBrowser asks for a password only when told to, and stores only its bcrypt hash", async () => {
-    const open = await alone(() => {
-      new FileBrowser("fb", {
+  it("FileBrowser asks for a password behind any Service type, and stores only its bcrypt hash", async () => {
+    const clusterIp = await alone(() => {
+      const fb = new FileBrowser("fb", {
         namespace: "hub",
         image: "nginx:1",
         claimName: "c",
         serviceType: "ClusterIP",
-        basicAuth: false,
         readerGid: 100,
       });
+      return { username: fb.username, password: fb.password };
     });
-    assert.equal(manifests(open, "Secret").length, 0);
+    assert.match(String(at(manifest(clusterIp, "Secret", "fb-htpasswd-"), "stringData", "htpasswd")), /^admin:\$2a\$/);
+    assert.deepEqual(clusterIp.outputs, { username: "admin", password: "[secret]" });
     const locked = await alone(() => {
       const fb = new FileBrowser("fb", {
         namespace: "hub",
         image: "nginx:1",
         claimName: "c",
         serviceType: "LoadBalancer",
-        basicAuth: true,
         readerGid: 100,
       });
       return { url: fb.url, password: fb.password };
@@ -246,12 +240,11 @@ describe("components, each alone", () => {
 });
 
 describe("renderNginxConf", () => {
-  it("serves a read-only listing, with basic auth only when given a file", () => {
-    const open = renderNginxConf({ listenPort: 8080, root: "/srv/files" });
-    assert.match(open, /listen 8080;/);
-    assert.match(open, /limit_except GET \{\s+deny all;\s+\}/);
-    assert.ok(!open.includes('auth_basic "'));
+  it("serves a read-only listing behind basic auth, the readiness probe alone without", () => {
     const locked = renderNginxConf({ listenPort: 8080, root: "/srv/files", htpasswdFile: "/etc/auth/htpasswd" });
+    assert.match(locked, /listen 8080;/);
+    assert.match(locked, /limit_except GET \{\s+deny all;\s+\}/);
+    assert.match(locked, /^ {4}auth_basic "notebooks";$/m);
     assert.match(locked, /auth_basic_user_file \/etc\/auth\/htpasswd;/);
     assert.match(locked, /location = \/healthz \{\s+auth_basic off;/);
   });
@@ -281,8 +274,6 @@ describe("preview of a new stack", () => {
         priorityClassName: "nfs-priority",
         image: images.nfs.reference,
         claimName: "disk",
-        networkPolicy: false,
-        allowedCidrs: [],
       });
       new NfsVolume("vol", { server: server.clusterIP, capacity: "1Gi", claimNamespace: "hub", claimName: "shared" });
       await pulumi.runtime.disconnect();

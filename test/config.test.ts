@@ -43,7 +43,7 @@ describe("Pulumi.yaml and the schema", () => {
     const cfg = validate("prod", []);
     assert.equal(cfg.diskSnapshotRetentionDays, 30);
     assert.equal(cfg.diskSnapshots, true);
-    assert.deepEqual(cfg.nfsAllowedCidrs, ["10.132.0.0/20"]);
+    assert.deepEqual(cfg.ldapBindDnTemplates, ["uid={username},ou=people,dc=example,dc=org"]);
     assert.equal(cfg.ldapPort, 636);
   });
 });
@@ -59,8 +59,10 @@ describe("bad config fails with the key named", () => {
     ["prod", "namespace=Jupyter_Hub", "namespace"],
     ["prod", "nfsNamespace=jupyterhub", "nfsNamespace"],
     ["prod", "diskName=-notebooks", "diskName"],
-    ["prod", 'nfsAllowedCidrs=["10.0.0.0/33"]', "nfsAllowedCidrs[0]"],
-    ["prod", "nfsAllowedCidrs=10.0.0.0/8", "nfsAllowedCidrs"],
+    ["prod", 'userEgressAllowedCidrs=["10.0.0.0/33"]', "userEgressAllowedCidrs[0]"],
+    ["prod", "userEgressAllowedCidrs=10.0.0.0/8", "userEgressAllowedCidrs"],
+    ["prod", 'userEgressAllowedCidrs=["10.20.0.0/16","169.254.0.0/16"]', "userEgressAllowedCidrs[1]"],
+    ["prod", 'userEgressAllowedCidrs=["0.0.0.0/0"]', "userEgressAllowedCidrs[0]"],
     ["prod", "ldapPort=70000", "ldapPort"],
     ["prod", "ldapPort=ldap", "ldapPort"],
     ["prod", "hubImage=quay.io/jupyterhub/k8s-hub", "hubImage"],

@@ -10,6 +10,7 @@ import {
   selectorFor,
   serviceHost,
 } from "../common";
+import type { PodsOnPort } from "../network/pods";
 import {
   renderLdif,
   testLdapBaseDn,
@@ -50,11 +51,14 @@ export class TestLdapServer extends pulumi.ComponentResource {
   public readonly groupDn = testLdapGroupDn;
   /** The generated password of each test user, the outsider included (secret). */
   public readonly passwords: pulumi.Output<Record<string, string>>;
+  /** Its pods and the port they listen on (not the Service's). */
+  public readonly pods: PodsOnPort;
 
   constructor(name: string, args: TestLdapServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("jupyterhub-nfs:auth:TestLdapServer", name, {}, opts);
     const labels = labelsFor("test-ldap", name);
     const selector = selectorFor("test-ldap", name);
+    this.pods = { selector, port: containerPort };
     const child = { parent: this };
 
     const password = (id: string) =>

@@ -2,6 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { labelsFor, restrictedContainerSecurity, restrictedPodSecurity, selectorFor, serviceUrl } from "../common";
+import type { PodsOnPort } from "../network/pods";
 import { renderNginxConf } from "./nginxConf";
 
 export interface FileBrowserArgs {
@@ -11,8 +12,6 @@ export interface FileBrowserArgs {
   /** The shared ReadWriteMany claim; mounted read-only. */
   claimName: pulumi.Input<string>;
   serviceType: "ClusterIP" | "NodePort" | "LoadBalancer";
-  /** Require HTTP basic auth with a generated password. */
-  basicAuth: boolean;
   /** Group that owns the user folders (mode 0750): nginx joins it to read them. */
   readerGid: number;
 }
@@ -22,14 +21,20 @@ const listenPort = 8080;
 const nginxUid = 101;
 const username = "admin";
 
-/** nginx with `autoindex` over the NFS volume: browse every user's notebooks, read-only. */
+/**
+ * nginx with `autoindex` over the NFS volume: browse every user's notebooks, read-only. Always
+ * behind HTTP basic auth with a generated password, whatever the Service type: a ClusterIP Service
+ * is reachable from every pod of the cluster that NetworkPolicy does not stop, user pods included.
+ */
 export class FileBrowser extends pulumi.ComponentResource {
   public readonly serviceName: pulumi.Output<string>;
   /** Where to reach it: the load balancer's address, or the in-cluster DNS name. */
   public readonly url: pulumi.Output<string>;
-  public readonly username: string | undefined;
-  /** The basic-auth password (secret), when basic auth is on. */
-  public readonly password: pulumi.Output<string> | undefined;
+  public readonly username: string = username;
+  /** The basic-auth password (secret). */
+  public readonly password: pulumi.Output<string>;
+  /** Its pods and the port nginx listens on. */
+  public readonly pods: PodsOnPort;
 
   constructor(name: string, args: FileBrowserArgs, opts?: pulumi.ComponentResourceOptions) {
     super("jupyterhub-nfs:web:FileBrowser", name, {}, opts);
@@ -37,21 +42,19 @@ export class FileBrowser extends pulumi.ComponentResource {
     const selector = selectorFor("file-browser", name);
     const htpasswdDir = "/etc/nginx/auth";
 
-    let authSecret: k8s.core.v1.Secret | undefined;
-    if (args.basicAuth) {
-      const password = new random.RandomPassword(`${name}-password`, { length: 24, special: false }, { parent: this });
-      // nginx checks the bcrypt hash through the C library's crypt(); the password itself never reaches the cluster.
-      authSecret = new k8s.core.v1.Secret(
-        `${name}-htpasswd`,
-        {
-          metadata: { namespace: args.namespace, labels },
-          stringData: { htpasswd: pulumi.interpolate`${username}:${password.bcryptHash}\n` },
-        },
-        { parent: this },
-      );
-      this.username = username;
-      this.password = pulumi.secret(password.result);
-    }
+    this.pods = { selector, port: listenPort };
+
+    const password = new random.RandomPassword(`${name}-password`, { length: 24, special: false }, { parent: this });
+    // nginx checks the bcrypt hash through the C library's crypt(); the password itself never reaches the cluster.
+    const authSecret = new k8s.core.v1.Secret(
+      `${name}-htpasswd`,
+      {
+        metadata: { namespace: args.namespace, labels },
+        stringData: { htpasswd: pulumi.interpolate`${username}:${password.bcryptHash}\n` },
+      },
+      { parent: this },
+    );
+    this.password = pulumi.secret(password.result);
 
     // Auto-named: a changed config gets a new name, and so rolls the pods.
     const conf = new k8s.core.v1.ConfigMap(
@@ -62,7 +65,7 @@ export class FileBrowser extends pulumi.ComponentResource {
           "default.conf": renderNginxConf({
             listenPort,
             root: "/srv/files",
-            htpasswdFile: authSecret ? `${htpasswdDir}/htpasswd` : undefined,
+            htpasswdFile: `${htpasswdDir}/htpasswd`,
           }),
         },
       },
@@ -73,16 +76,14 @@ export class FileBrowser extends pulumi.ComponentResource {
       { name: "files", persistentVolumeClaim: { claimName: args.claimName, readOnly: true } },
       { name: "conf", configMap: { name: conf.metadata.name } },
       { name: "tmp", emptyDir: {} },
+      { name: "auth", secret: { secretName: authSecret.metadata.name } },
     ];
     const mounts: k8s.types.input.core.v1.VolumeMount[] = [
       { name: "files", mountPath: "/srv/files", readOnly: true },
       { name: "conf", mountPath: "/etc/nginx/conf.d", readOnly: true },
       { name: "tmp", mountPath: "/tmp" },
+      { name: "auth", mountPath: htpasswdDir, readOnly: true },
     ];
-    if (authSecret) {
-      volumes.push({ name: "auth", secret: { secretName: authSecret.metadata.name } });
-      mounts.push({ name: "auth", mountPath: htpasswdDir, readOnly: true });
-    }
 
     new k8s.apps.v1.Deployment(
       `${name}-deployment`,

@@ -4,8 +4,8 @@ export interface NginxConfSettings {
   listenPort: number;
   /** Folder served: where the NFS volume is mounted read-only. */
   root: string;
-  /** htpasswd file to require, or undefined for no authentication. */
-  htpasswdFile?: string;
+  /** htpasswd file whose users nginx admits (basic auth); everything but /healthz requires it. */
+  htpasswdFile: string;
 }
 
 /**
@@ -13,14 +13,14 @@ export interface NginxConfSettings {
  * Included by the image's nginx.conf inside its `http` block (conf.d/*.conf).
  */
 export function renderNginxConf(s: NginxConfSettings): string {
-  const auth = s.htpasswdFile ? [`    auth_basic "notebooks";`, `    auth_basic_user_file ${s.htpasswdFile};`] : [];
   return [
     "server {",
     `    listen ${s.listenPort};`,
     "    server_name _;",
     `    root ${s.root};`,
     "    server_tokens off;",
-    ...auth,
+    `    auth_basic "notebooks";`,
+    `    auth_basic_user_file ${s.htpasswdFile};`,
     "",
     "    location / {",
     "        # Read-only: anything but GET and HEAD is refused.",

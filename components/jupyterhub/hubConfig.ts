@@ -1,3 +1,16 @@
+/**
+ * KubeSpawner 7 puts its `component_label` on every user pod as both `component` and
+ * `app.kubernetes.io/component`; the NetworkPolicies select user pods by these labels, so the
+ * config sets the label rather than trusting the default.
+ */
+export const userPodComponent = "singleuser-server";
+export const userPodSelector: Record<string, string> = {
+  component: userPodComponent,
+  "app.kubernetes.io/component": userPodComponent,
+};
+/** The port the single-user server listens on (KubeSpawner's default, set explicitly for the same reason). */
+export const userPodPort = 8888;
+
 /** LDAP settings as LDAPAuthenticator 2 takes them. */
 export interface LdapSettings {
   serverAddress: string;
@@ -208,6 +221,9 @@ export function renderHubConfig(s: HubSettings): string {
     "# User pods do not talk to the Kubernetes API.",
     "c.KubeSpawner.automount_service_account_token = False",
     "c.KubeSpawner.start_timeout = 300",
+    "# The NetworkPolicies select user pods by this label and admit the hub and proxy on this port.",
+    `c.KubeSpawner.component_label = ${py(userPodComponent)}`,
+    `c.KubeSpawner.port = ${py(userPodPort)}`,
     "",
     "# Storage: everyone's notebooks are on one shared NFS claim; each user sees only their folder.",
     "# KubeSpawner expands {username} (escaped) in the subPath and the init container alike, and the",

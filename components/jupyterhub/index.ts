@@ -11,7 +11,8 @@ import {
   serviceHost,
   serviceUrl,
 } from "../common";
-import { renderHubConfig, type HubSettings } from "./hubConfig";
+import type { PodsOnPort } from "../network/pods";
+import { renderHubConfig, userPodPort, userPodSelector, type HubSettings } from "./hubConfig";
 
 export { renderHubConfig, type HubSettings, type LdapSettings } from "./hubConfig";
 
@@ -70,6 +71,12 @@ export class JupyterHub extends pulumi.ComponentResource {
   /** The `proxy-public` Service's port, and what answers a health check on the proxy pod. */
   public readonly proxyServicePort = 80;
   public readonly proxyHealthCheck = { path: "/_chp_healthz", containerPort: proxyPort };
+  /** The hub's pods and its API port (the proxy and the user pods call it). */
+  public readonly hubPods: PodsOnPort;
+  /** The proxy's pods, its public port and its API port (the hub's alone). */
+  public readonly proxyPods: PodsOnPort & { apiPort: number };
+  /** The user pods KubeSpawner starts, by the labels the hub config makes it set. */
+  public readonly userPods: PodsOnPort = { selector: userPodSelector, port: userPodPort };
 
   constructor(name: string, args: JupyterHubArgs, opts?: pulumi.ComponentResourceOptions) {
     super("jupyterhub-nfs:hub:JupyterHub", name, {}, opts);
@@ -78,6 +85,8 @@ export class JupyterHub extends pulumi.ComponentResource {
     const hubSelector = selectorFor("hub", name);
     const proxySelector = selectorFor("proxy", name);
     const child = { parent: this };
+    this.hubPods = { selector: hubSelector, port: hubPort };
+    this.proxyPods = { selector: proxySelector, port: proxyPort, apiPort: proxyApiPort };
 
     // RBAC: exactly what KubeSpawner uses with a shared, pre-made claim. No ClusterRole, no wildcard.
     const serviceAccount = new k8s.core.v1.ServiceAccount(

@@ -17,10 +17,6 @@ export interface NfsServerArgs {
   priorityClassName: string;
   /** ReadWriteOnce claim holding the data, mounted at /exports. */
   claimName: pulumi.Input<string>;
-  /** Create a NetworkPolicy that admits NFS traffic only from these CIDRs. */
-  networkPolicy: boolean;
-  /** The node network: the kubelet mounts NFS volumes from the node. */
-  allowedCidrs: pulumi.Input<pulumi.Input<string>[]>;
   /**
    * Folders (relative to the export) made before the server starts, owned by uid:gid with this
    * mode: on the server's own disk, where root is not squashed, so clients need no root there.
@@ -146,28 +142,11 @@ export class NfsServer extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    if (args.networkPolicy) {
-      // NFS has no authentication: whoever reaches 2049 reads every user's directory.
-      // Only the nodes (where the kubelet mounts volumes) may connect; user pods may not.
-      new k8s.networking.v1.NetworkPolicy(
-        `${name}-ingress`,
-        {
-          metadata: { name, namespace: args.namespace, labels },
-          spec: {
-            podSelector: { matchLabels: selector },
-            policyTypes: ["Ingress"],
-            ingress: [
-              {
-                from: pulumi.output(args.allowedCidrs).apply((cidrs) => cidrs.map((cidr) => ({ ipBlock: { cidr } }))),
-                ports: nfsPorts.map((p) => ({ port: p.port, protocol: "TCP" })),
-              },
-            ],
-          },
-        },
-        { parent: this },
-      );
-    }
-
+    // No NetworkPolicy of its own: the kubelet of every node mounts the export from the node's
+    // address, and on Cilium (GKE Dataplane V2) no ipBlock selects node addresses unless Cilium runs
+    // with policy-cidr-match-mode=nodes, so a policy admitting the node network would refuse every
+    // mount but the local node's. User pods are kept away by their own egress policy instead
+    // (components/network). See the README's security section.
     this.serviceName = service.metadata.name;
     this.podSelector = selector;
     // On a preview of a new Service the provider's server-side dry run assigns no address (the

@@ -1,0 +1,61 @@
+import type * as k8s from "@pulumi/kubernetes";
+
+type EgressRule = k8s.types.input.networking.v1.NetworkPolicyEgressRule;
+type Peer = k8s.types.input.networking.v1.NetworkPolicyPeer;
+
+/** The cloud metadata server (GCE, and most clouds): it hands out the node's credentials. */
+export const metadataServerIp = "169.254.169.254";
+
+/** RFC 1918 ranges: where pods, Services and nodes live on GKE and most clusters. */
+export const privateRanges = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
+
+/**
+ * Everything that is not a public address: the RFC 1918 ranges, the shared address space
+ * (100.64.0.0/10, which GKE may use for pods and Services) and link-local (169.254.0.0/16, the
+ * metadata server among it). z2jh's `nonPrivateIPs` excepts the RFC 1918 ranges and the metadata
+ * address; we except these two ranges whole as well.
+ */
+export const nonPublicRanges = [...privateRanges, "100.64.0.0/10", "169.254.0.0/16"];
+
+/** The namespace label the API server sets on every namespace (Kubernetes 1.22+). */
+const namespaceNameLabel = "kubernetes.io/metadata.name";
+
+/**
+ * DNS, wherever the cluster answers it (z2jh's `dnsPortsKubeSystemNamespace`,
+ * `dnsPortsCloudMetadataServer` and `dnsPortsPrivateIPs`): kube-dns or NodeLocal DNSCache pods in
+ * kube-system, the metadata server's address (Cloud DNS for GKE answers there), and private
+ * addresses (a DNS Service's ClusterIP where policy is applied before the Service is resolved).
+ * Port 53 only: the metadata server's credentials are on port 80 and stay out of reach.
+ */
+export const dnsEgress: EgressRule = {
+  ports: [
+    { protocol: "UDP", port: 53 },
+    { protocol: "TCP", port: 53 },
+  ],
+  to: [
+    { namespaceSelector: { matchLabels: { [namespaceNameLabel]: "kube-system" } } },
+    { ipBlock: { cidr: `${metadataServerIp}/32` } },
+    ...privateRanges.map((cidr): Peer => ({ ipBlock: { cidr } })),
+  ],
+};
+
+/** Public addresses only (z2jh's `nonPrivateIPs`): never the metadata server, never a cluster address. */
+export const publicEgress: EgressRule = {
+  to: [{ ipBlock: { cidr: "0.0.0.0/0", except: nonPublicRanges } }],
+};
+
+/** Egress to pods with these labels (in the policy's namespace) on these TCP ports. */
+export function egressToPods(matchLabels: Record<string, string>, ports: number[]): EgressRule {
+  return { to: [{ podSelector: { matchLabels } }], ports: ports.map((port) => ({ protocol: "TCP", port })) };
+}
+
+/** Ingress from pods with these labels (in the policy's namespace) on these TCP ports. */
+export function ingressFromPods(
+  sources: Record<string, string>[],
+  ports: number[],
+): k8s.types.input.networking.v1.NetworkPolicyIngressRule {
+  return {
+    from: sources.map((matchLabels) => ({ podSelector: { matchLabels } })),
+    ports: ports.map((port) => ({ protocol: "TCP", port })),
+  };
+}

@@ -1,0 +1,17 @@
+/** A set of pods, by the labels that select them, and the port they listen on. */
+export interface PodsOnPort {
+  selector: Record<string, string>;
+  port: number;
+}
+
+/** Who is in the hub namespace, and what each listens on: what the policies are written from. */
+export interface HubNamespacePods {
+  hub: PodsOnPort;
+  /** configurable-http-proxy: `port` is its public port, `apiPort` its REST API (the hub's only). */
+  proxy: PodsOnPort & { apiPort: number };
+  /** The user pods KubeSpawner starts, by the labels it puts on them. */
+  userPods: PodsOnPort;
+  /** The file browser, and whether its Service is exposed beyond the cluster (NodePort, LoadBalancer). */
+  fileBrowser?: PodsOnPort & { exposed: boolean };
+  testLdap?: PodsOnPort;
+}

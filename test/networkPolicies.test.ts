@@ -1,0 +1,184 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { allowed, selecting, type Endpoint, type PodRef, type Port } from "../policy/networkPolicy";
+import type { Rendering } from "../render";
+import type { JsonObject } from "../render/mocks";
+import { fileBrowserOf } from "./support/nginx";
+import { at, manifests } from "./support/rendered";
+import { configOf, renderVariation, variations, type Variation } from "./support/variations";
+
+/**
+ * Who may talk to whom in the rendered program, judged by NetworkPolicy semantics
+ * (policy/networkPolicy.ts) over the rendered NetworkPolicies, with each pod labelled as its
+ * Deployment's template says, and user pods labelled as KubeSpawner 7 labels them.
+ */
+
+/** The labels KubeSpawner 7.0 puts on a user pod (`common_labels`, then `_build_pod_labels`). */
+const kubeSpawnerPodLabels = {
+  "app.kubernetes.io/name": "jupyterhub",
+  "app.kubernetes.io/managed-by": "kubespawner",
+  app: "jupyterhub",
+  heritage: "jupyterhub",
+  "app.kubernetes.io/component": "singleuser-server",
+  component: "singleuser-server",
+  "hub.jupyter.org/username": "mallory",
+  "hub.jupyter.org/servername": "",
+};
+
+const tcp = (port: number): Port => ({ port, protocol: "TCP" });
+const metadataServer: Endpoint = { ip: "169.254.169.254" };
+
+interface Cluster {
+  policies: JsonObject[];
+  hubNamespace: string;
+  /** The pods of the rendered Deployments, by Deployment name (nfs-server in the NFS namespace). */
+  pods: Map<string, PodRef>;
+  user: PodRef;
+  otherUser: PodRef;
+  kubeDns: PodRef;
+}
+
+function clusterOf(r: Rendering): Cluster {
+  const hubNamespace = String(r.outputs.hubNamespace);
+  const pods = new Map<string, PodRef>();
+  manifests(r, "Deployment").forEach((d, i) => {
+    pods.set(String(at(d, "metadata", "name")), {
+      namespace: String(at(d, "metadata", "namespace")),
+      labels: at(d, "spec", "template", "metadata", "labels") as Record<string, string>,
+      ip: `10.4.0.${i + 10}`,
+    });
+  });
+  return {
+    policies: manifests(r, "NetworkPolicy"),
+    hubNamespace,
+    pods,
+    user: { namespace: hubNamespace, labels: kubeSpawnerPodLabels, ip: "10.4.1.10" },
+    otherUser: {
+      namespace: hubNamespace,
+      labels: { ...kubeSpawnerPodLabels, "hub.jupyter.org/username": "alice" },
+      ip: "10.4.1.11",
+    },
+    kubeDns: { namespace: "kube-system", labels: { "k8s-app": "kube-dns" }, ip: "10.4.2.10" },
+  };
+}
+
+function pod(c: Cluster, deployment: string): PodRef {
+  const found = c.pods.get(deployment);
+  assert.ok(found, `no Deployment ${deployment}`);
+  return found;
+}
+
+const withPolicies = variations().filter((v) => configOf(v).networkPolicies);
+
+describe("the network fence, as the rendered NetworkPolicies admit traffic", () => {
+  for (const v of withPolicies) {
+    const cfg = configOf(v);
+    it(`${v.name}: user pods reach the hub, the proxy, DNS and public addresses, nothing else`, async () => {
+      const c = clusterOf(await renderVariation(v));
+      const yes = (to: Endpoint, port: Port, what: string) => assert.ok(allowed(c.policies, c.user, to, port), what);
+      const no = (to: Endpoint, port: Port, what: string) => assert.ok(!allowed(c.policies, c.user, to, port), what);
+      yes({ pod: pod(c, "hub") }, tcp(8081), "user -> hub API");
+      yes({ pod: pod(c, "proxy") }, tcp(8000), "user -> proxy");
+      yes({ pod: c.kubeDns }, { port: 53, protocol: "UDP" }, "user -> kube-dns");
+      yes(metadataServer, { port: 53, protocol: "UDP" }, "user -> DNS on the metadata address (Cloud DNS for GKE)");
+      yes({ ip: "151.101.0.223" }, tcp(443), "user -> a public address (pypi.org)");
+      no({ pod: pod(c, "proxy") }, tcp(8001), "user -> proxy API");
+      no({ pod: c.otherUser }, tcp(8888), "user -> another user's server");
+      no({ pod: pod(c, "nfs-server") }, tcp(2049), "user -> NFS server");
+      no({ ip: "10.96.0.12" }, tcp(2049), "user -> an NFS ClusterIP address");
+      no({ ip: "10.128.0.3" }, tcp(10250), "user -> a node's kubelet");
+      no({ ip: "172.16.5.4" }, tcp(5432), "user -> a private database");
+      no({ ip: "100.64.3.2" }, tcp(80), "user -> shared address space");
+      if (cfg.fileBrowser) no({ pod: pod(c, "file-browser") }, tcp(8080), "user -> file browser pod");
+      if (cfg.ldapTestServer) no({ pod: pod(c, "test-ldap") }, tcp(1389), "user -> test LDAP");
+    });
+
+    it(`${v.name}: the hub, the proxy and the file browser admit only who needs them`, async () => {
+      const c = clusterOf(await renderVariation(v));
+      const hub = pod(c, "hub");
+      const proxy = pod(c, "proxy");
+      const outside: PodRef = { namespace: "elsewhere", labels: { app: "anything" }, ip: "10.4.9.9" };
+      const can = (from: PodRef, to: Endpoint, port: Port) => allowed(c.policies, from, to, port);
+      assert.ok(can(hub, { pod: proxy }, tcp(8001)), "hub -> proxy API");
+      assert.ok(can(hub, { pod: c.user }, tcp(8888)), "hub -> user server");
+      assert.ok(can(hub, { ip: "203.0.113.5" }, tcp(636)), "hub -> the organisation's LDAP");
+      assert.ok(can(hub, { ip: "10.96.0.1" }, tcp(443)), "hub -> Kubernetes API");
+      assert.ok(can(proxy, { pod: hub }, tcp(8081)), "proxy -> hub");
+      assert.ok(can(proxy, { pod: c.user }, tcp(8888)), "proxy -> user server");
+      assert.ok(!can(proxy, metadataServer, tcp(80)), "proxy -> metadata server");
+      assert.ok(!can(outside, { pod: proxy }, tcp(8001)), "another namespace -> proxy API");
+      assert.ok(!can(outside, { pod: hub }, tcp(8081)), "another namespace -> hub");
+      assert.ok(!can(outside, { pod: c.user }, tcp(8888)), "another namespace -> user server");
+      assert.ok(can(outside, { pod: proxy }, tcp(8000)), "anyone -> proxy's public port");
+      if (cfg.fileBrowser) {
+        const browser = pod(c, "file-browser");
+        assert.ok(can(hub, { pod: browser }, tcp(8080)), "hub -> file browser");
+        assert.ok(!can(proxy, { pod: browser }, tcp(8080)), "proxy -> file browser");
+        assert.equal(
+          can(outside, { pod: browser }, tcp(8080)),
+          cfg.fileBrowserServiceType !== "ClusterIP",
+          "outsiders reach the file browser's port exactly when its Service is exposed (then basic auth)",
+        );
+      }
+      if (cfg.ldapTestServer) {
+        assert.ok(can(hub, { pod: pod(c, "test-ldap") }, tcp(1389)), "hub -> test LDAP");
+        assert.ok(!can(proxy, { pod: pod(c, "test-ldap") }, tcp(1389)), "proxy -> test LDAP");
+      }
+    });
+
+    it(`${v.name}: a pod in the hub namespace that no policy names gets no network at all`, async () => {
+      const c = clusterOf(await renderVariation(v));
+      const stray: PodRef = { namespace: c.hubNamespace, labels: { run: "debug" }, ip: "10.4.3.3" };
+      assert.ok(!allowed(c.policies, stray, { ip: "151.101.0.223" }, tcp(443)));
+      assert.ok(!allowed(c.policies, stray, metadataServer, tcp(80)));
+      assert.ok(!allowed(c.policies, stray, { pod: pod(c, "nfs-server") }, tcp(2049)));
+    });
+  }
+});
+
+/**
+ * Issue 8's findings 1, 2 and 6, on every stack file and variation. Each failed on the code before
+ * the fence (see the commit that added this file).
+ */
+describe("issue 8 findings", () => {
+  const cases: Variation[] = variations();
+  for (const v of cases) {
+    const cfg = configOf(v);
+    it(`${v.name}: finding 1, no user pod reads the file browser without credentials`, async (t) => {
+      if (!cfg.fileBrowser) return t.skip("no file browser");
+      const r = await renderVariation(v);
+      const fb = fileBrowserOf(r);
+      assert.ok(fb?.htpasswd, "the file browser serves every user's folder without basic auth");
+      assert.match(fb.conf, /^ {4}auth_basic "[^"]+";$/m, "basic auth is not on for the whole server");
+      if (cfg.networkPolicies) {
+        const c = clusterOf(r);
+        assert.ok(!allowed(c.policies, c.user, { pod: pod(c, "file-browser") }, tcp(8080)), "user pod -> file browser");
+      }
+    });
+
+    it(`${v.name}: finding 2, user pods cannot reach the metadata server`, async (t) => {
+      if (!cfg.networkPolicies) return t.skip("networkPolicies: false (a cluster that enforces none)");
+      const c = clusterOf(await renderVariation(v));
+      assert.ok(selecting(c.policies, c.user, "Egress").length > 0, "no egress policy selects user pods");
+      for (const port of [80, 443, 8080]) {
+        assert.ok(!allowed(c.policies, c.user, metadataServer, tcp(port)), `user pod -> 169.254.169.254:${port}`);
+      }
+    });
+
+    it(`${v.name}: finding 6, no policy depends on node addresses; the NFS server admits every node's kubelet`, async () => {
+      const c = clusterOf(await renderVariation(v));
+      for (const p of c.policies) {
+        for (const rule of ((p.spec as JsonObject).ingress ?? []) as JsonObject[]) {
+          const peers = (rule.from ?? []) as JsonObject[];
+          assert.ok(
+            peers.every((peer) => peer.ipBlock === undefined),
+            `NetworkPolicy ${String(at(p, "metadata", "name"))} admits by ipBlock, which Cilium does not match against nodes`,
+          );
+        }
+      }
+      // NetworkPolicy has no portable way to name "the nodes": a policy that isolates the NFS
+      // server's ingress refuses, on some CNI, the kubelets that mount it.
+      assert.deepEqual(selecting(c.policies, pod(c, "nfs-server"), "Ingress"), [], "the NFS server is ingress-isolated");
+    });
+  }
+});
