@@ -1,7 +1,8 @@
 import { X509Certificate } from "node:crypto";
-import { BlockList, isIP, isIPv6 } from "node:net";
+import { isIP } from "node:net";
 import { z } from "zod";
 import { metadataServerIp } from "../components/network/addresses";
+import { inCidr } from "../policy/networkPolicy";
 import { bytes, cpuCores } from "./quantity";
 
 /**
@@ -50,16 +51,6 @@ const cpuQuantity = z.string().regex(/^(\d+(\.\d+)?|[1-9]\d*m)$/, "must be a CPU
 const serviceType = z.enum(["ClusterIP", "NodePort", "LoadBalancer"]);
 
 const gceZone = z.string().regex(/^[a-z]+(-[a-z]+)*\d+-[a-z]$/, "must be a GCE zone such as europe-west1-b");
-
-/** Whether an IPv4 or IPv6 CIDR contains an address (of the same family). */
-function containsAddress(range: string, address: string): boolean {
-  const [network, prefix] = range.split("/");
-  const family = isIPv6(network) ? "ipv6" : "ipv4";
-  if (family !== (isIPv6(address) ? "ipv6" : "ipv4")) return false;
-  const list = new BlockList();
-  list.addSubnet(network, Number(prefix), family);
-  return list.check(address, family);
-}
 
 const cidr = z.union([z.cidrv4(), z.cidrv6()], { error: "must be a CIDR such as 10.128.0.0/9" });
 
@@ -134,7 +125,7 @@ export const stackConfigSchema = z
     nfsImage: pinnedImage,
     networkPolicies: z.boolean(),
     userEgressAllowedCidrs: z.array(
-      cidr.refine((range) => !containsAddress(range, metadataServerIp), {
+      cidr.refine((range) => !inCidr(metadataServerIp, range), {
         message: `must not contain ${metadataServerIp}, the metadata server (it hands out the node's credentials)`,
       }),
     ),

@@ -7,6 +7,7 @@ import { FileBrowser } from "../components/fileBrowser";
 import { renderNginxConf } from "../components/fileBrowser/nginxConf";
 import { JupyterHub, type HubConfigInput } from "../components/jupyterhub";
 import { GceDisk } from "../components/storage/gceDisk";
+import { NetworkFence } from "../components/network";
 import { NfsServer } from "../components/storage/nfsServer";
 import { NfsVolume } from "../components/storage/nfsVolume";
 import { StorageClassDisk } from "../components/storage/storageClassDisk";
@@ -192,6 +193,45 @@ describe("components, each alone", () => {
     const secret = manifest(r, "Secret", "hub");
     assert.deepEqual(Object.keys(secret.stringData as object).sort(), ["cookie-secret", "proxy-token"]);
     assert.match(String(at(secret, "stringData", "cookie-secret")), /^[0-9a-f]{64}$/);
+  });
+
+  it("NetworkFence writes one policy per kind of pod, and opens extra user egress only to the ranges given", async () => {
+    const pods = {
+      hub: { selector: { role: "hub" }, port: 8081 },
+      proxy: { selector: { role: "proxy" }, port: 8000, apiPort: 8001 },
+      userPods: { selector: { component: "singleuser-server" }, port: 8888 },
+    };
+    const r = await alone(() => {
+      new NetworkFence("fence", { namespace: "hub", pods, userEgressCidrs: ["10.20.0.0/16"] });
+    });
+    assert.deepEqual(
+      r.manifests
+        .filter((m) => m.kind === "NetworkPolicy")
+        .map((m) => at(m, "metadata", "name"))
+        .sort(),
+      ["default-deny", "hub", "proxy", "singleuser"],
+    );
+    const user = manifest(r, "NetworkPolicy", "singleuser");
+    assert.deepEqual(at(user, "spec", "podSelector"), { matchLabels: { component: "singleuser-server" } });
+    const egress = at(user, "spec", "egress") as { to?: { ipBlock?: { cidr: string; except?: string[] } }[] }[];
+    assert.deepEqual(egress.at(-1), { to: [{ ipBlock: { cidr: "10.20.0.0/16" } }] });
+    const open = egress.flatMap((rule) => rule.to ?? []).find((peer) => peer.ipBlock?.cidr === "0.0.0.0/0");
+    assert.ok(open?.ipBlock?.except?.includes("169.254.0.0/16"), "public egress must except link-local");
+
+    const withBrowser = await alone(() => {
+      new NetworkFence("fence", {
+        namespace: "hub",
+        pods: { ...pods, fileBrowser: { selector: { role: "files" }, port: 8080, exposed: false } },
+        userEgressCidrs: [],
+      });
+    });
+    const browser = manifest(withBrowser, "NetworkPolicy", "file-browser");
+    assert.deepEqual(at(browser, "spec", "ingress"), [
+      { from: [{ podSelector: { matchLabels: { role: "hub" } } }], ports: [{ protocol: "TCP", port: 8080 }] },
+    ]);
+    assert.deepEqual(at(browser, "spec", "egress"), []);
+    const userEgress = at(manifest(withBrowser, "NetworkPolicy", "singleuser"), "spec", "egress") as unknown[];
+    assert.equal(userEgress.length, 4, "no extra egress rule without extra ranges");
   });
 
   it("TestLdapServer hands out its address and generated passwords, kept secret", async () => {

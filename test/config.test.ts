@@ -63,6 +63,8 @@ describe("bad config fails with the key named", () => {
     ["prod", "userEgressAllowedCidrs=10.0.0.0/8", "userEgressAllowedCidrs"],
     ["prod", 'userEgressAllowedCidrs=["10.20.0.0/16","169.254.0.0/16"]', "userEgressAllowedCidrs[1]"],
     ["prod", 'userEgressAllowedCidrs=["0.0.0.0/0"]', "userEgressAllowedCidrs[0]"],
+    // Removed with the node-CIDR NFS policy: a stack that still sets it is told so.
+    ["prod", 'nfsAllowedCidrs=["10.128.0.0/9"]', "nfsAllowedCidrs"],
     ["prod", "ldapPort=70000", "ldapPort"],
     ["prod", "ldapPort=ldap", "ldapPort"],
     ["prod", "hubImage=quay.io/jupyterhub/k8s-hub", "hubImage"],

@@ -178,7 +178,11 @@ describe("issue 8 findings", () => {
       }
       // NetworkPolicy has no portable way to name "the nodes": a policy that isolates the NFS
       // server's ingress refuses, on some CNI, the kubelets that mount it.
-      assert.deepEqual(selecting(c.policies, pod(c, "nfs-server"), "Ingress"), [], "the NFS server is ingress-isolated");
+      assert.deepEqual(
+        selecting(c.policies, pod(c, "nfs-server"), "Ingress"),
+        [],
+        "the NFS server is ingress-isolated",
+      );
     });
   }
 });

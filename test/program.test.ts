@@ -162,12 +162,12 @@ for (const [stack, overrides] of variations) {
       assert.match(text, /autoindex on;/);
       assert.match(text, /autoindex_exact_size off;/);
       assert.match(text, /autoindex_localtime on;/);
-      const exposed = at(manifest(r, "Service", "file-browser"), "spec", "type") !== "ClusterIP";
-      assert.equal(/auth_basic_user_file/.test(text), exposed, "basic auth exactly when exposed");
-      assert.equal(
+      assert.match(text, /auth_basic_user_file/, "basic auth behind every Service type");
+      assert.ok(
         manifests(r, "Secret").some((s) => String(at(s, "metadata", "name")).startsWith("file-browser-htpasswd-")),
-        exposed,
       );
+      assert.equal(r.outputs.fileBrowserUsername, "admin");
+      assert.equal(r.outputs.fileBrowserPassword, "[secret]");
     });
 
     it("hands the hub the shared claim and mounts the hub's database on its own claim", async () => {
@@ -184,16 +184,21 @@ for (const [stack, overrides] of variations) {
       );
     });
 
-    it("creates the NFS NetworkPolicy exactly when asked", async () => {
+    it("creates the hub namespace's NetworkPolicies exactly when asked, and none in the NFS namespace", async () => {
       const r = await rendered(stack, overrides);
       const policies = manifests(r, "NetworkPolicy");
       if (overrides.includes("networkPolicies=false")) {
         assert.equal(policies.length, 0);
         return;
       }
-      assert.equal(policies.length, 1);
-      const from = at(policies[0], "spec", "ingress", 0, "from") as JsonObject[];
-      assert.ok(from.length >= 1 && from.every((f) => typeof at(f, "ipBlock", "cidr") === "string"));
+      assert.ok(policies.every((p) => at(p, "metadata", "namespace") === r.outputs.hubNamespace));
+      const names = policies.map((p) => String(at(p, "metadata", "name"))).sort();
+      const expected = ["default-deny", "hub", "proxy", "singleuser"];
+      if (manifests(r, "Deployment").some((d) => at(d, "metadata", "name") === "file-browser")) {
+        expected.push("file-browser");
+      }
+      if (manifests(r, "Deployment").some((d) => at(d, "metadata", "name") === "test-ldap")) expected.push("test-ldap");
+      assert.deepEqual(names, expected.sort());
     });
   });
 }

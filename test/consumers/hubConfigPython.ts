@@ -126,6 +126,24 @@ describe("jupyterhub_config.py loaded by traitlets' PyFileConfigLoader (the hub 
       // Removing a user from allowedUsers must revoke them (JupyterHub 5 defaults this to True).
       assert.equal(auth.allow_existing_users, false, "allow_existing_users is not set to False");
 
+      // User pods carry the label the singleuser NetworkPolicy selects them by (KubeSpawner 7 sets
+      // `component` and `app.kubernetes.io/component` from component_label) and listen where it admits.
+      if (cfg.networkPolicies) {
+        const policy = r.manifests.find(
+          (m) => m.kind === "NetworkPolicy" && (m.metadata as { name?: string }).name === "singleuser",
+        );
+        assert.ok(policy, "no singleuser NetworkPolicy");
+        const spec = policy.spec as {
+          podSelector: { matchLabels: Record<string, string> };
+          ingress: { ports: { port: number }[] }[];
+        };
+        assert.deepEqual(spec.podSelector.matchLabels, {
+          component: spawner.component_label,
+          "app.kubernetes.io/component": spawner.component_label,
+        });
+        assert.deepEqual(spec.ingress[0].ports, [{ protocol: "TCP", port: spawner.port }]);
+      }
+
       // Spawner: the shared NFS claim, one subPath per user, the notebook user.
       assert.equal(hubApp.spawner_class, "kubespawner.KubeSpawner");
       assert.equal(spawner.namespace, cfg.namespace);

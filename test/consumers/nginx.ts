@@ -40,9 +40,7 @@ describe("the file browser's nginx config under Debian's nginx", () => {
       });
       continue;
     }
-    const basicAuth = cfg.fileBrowserServiceType !== "ClusterIP";
-
-    test(`${v.name} (${cfg.fileBrowserServiceType}, basic auth ${basicAuth ? "on" : "off"})`, async (t) => {
+    test(`${v.name} (${cfg.fileBrowserServiceType}, basic auth)`, async (t) => {
       const r = await renderVariation(v);
       const fb = fileBrowserOf(r);
       assert.ok(fb, "no ConfigMap with an nginx default.conf in the rendering");
@@ -52,13 +50,10 @@ describe("the file browser's nginx config under Debian's nginx", () => {
         "the ConfigMap must be mounted where the image includes server blocks",
       );
       assert.ok(fb.filesReadOnly, "the notebooks volume must be mounted read-only");
-      assert.equal(
-        fb.htpasswd !== undefined,
-        basicAuth,
-        "basic auth must be on exactly for Services other than ClusterIP",
-      );
-      const creds = basicAuth ? credentialsOf(r, fb) : undefined;
-      const auth = creds ? basic(creds.user, creds.password) : {};
+      // Whatever the Service type: a ClusterIP Service is open to every pod NetworkPolicy does not stop.
+      assert.ok(fb.htpasswd, "basic auth must be on behind every Service type");
+      const creds = credentialsOf(r, fb);
+      const auth = basic(creds.user, creds.password);
 
       const nginx = await NginxUnderTest.prepare(fb, files);
       try {
@@ -135,31 +130,23 @@ describe("the file browser's nginx config under Debian's nginx", () => {
           assert.equal(await res.text(), "ok\n");
         });
 
-        if (creds) {
-          await t.test("basic auth: no or wrong credentials are refused, the rendered ones let in", async () => {
-            const none = await fetch(nginx.url("/"));
-            await none.arrayBuffer();
-            assert.equal(none.status, 401);
-            assert.match(none.headers.get("www-authenticate") ?? "", /^Basic realm=/);
-            const wrong = await fetch(nginx.url("/"), { headers: basic(creds.user, `${creds.password}x`) });
-            await wrong.arrayBuffer();
-            assert.equal(wrong.status, 401);
-            const otherUser = await fetch(nginx.url("/"), { headers: basic("alice", creds.password) });
-            await otherUser.arrayBuffer();
-            assert.equal(otherUser.status, 401);
-            // nginx checks the bcrypt hash with the C library's crypt(): this is what proves it can.
-            const right = await fetch(nginx.url("/notebooks/"), { headers: auth });
-            const body = await right.text();
-            assert.equal(right.status, 200, `${body}\n${nginx.errorLogText()}`);
-            assert.match(body, /href="alice\/"/);
-          });
-        } else {
-          await t.test("no basic auth: open to anyone who reaches the ClusterIP Service", async () => {
-            const res = await fetch(nginx.url("/"));
-            await res.arrayBuffer();
-            assert.equal(res.status, 200);
-          });
-        }
+        await t.test("basic auth: no or wrong credentials are refused, the rendered ones let in", async () => {
+          const none = await fetch(nginx.url("/"));
+          await none.arrayBuffer();
+          assert.equal(none.status, 401);
+          assert.match(none.headers.get("www-authenticate") ?? "", /^Basic realm=/);
+          const wrong = await fetch(nginx.url("/"), { headers: basic(creds.user, `${creds.password}x`) });
+          await wrong.arrayBuffer();
+          assert.equal(wrong.status, 401);
+          const otherUser = await fetch(nginx.url("/"), { headers: basic("alice", creds.password) });
+          await otherUser.arrayBuffer();
+          assert.equal(otherUser.status, 401);
+          // nginx checks the bcrypt hash with the C library's crypt(): this is what proves it can.
+          const right = await fetch(nginx.url("/notebooks/"), { headers: auth });
+          const body = await right.text();
+          assert.equal(right.status, 200, `${body}\n${nginx.errorLogText()}`);
+          assert.match(body, /href="alice\/"/);
+        });
       } finally {
         await nginx.stop();
       }
