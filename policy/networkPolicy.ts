@@ -1,4 +1,5 @@
 import { BlockList, isIPv4, isIPv6 } from "node:net";
+import { isRecord, record, records, strings, type Json } from "./props";
 
 /**
  * Kubernetes NetworkPolicy semantics, for the plain objects a policy pack or a test sees: which
@@ -9,8 +10,6 @@ import { BlockList, isIPv4, isIPv6 } from "node:net";
  * the more permissive reading is taken, so a check built on this never calls a fence tighter than
  * some cluster would enforce.
  */
-
-type Json = Record<string, unknown>;
 
 export interface PodRef {
   namespace: string;
@@ -30,13 +29,6 @@ export interface Port {
   /** The container port's name, for rules that name ports. */
   name?: string;
 }
-
-function isRecord(v: unknown): v is Json {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-const record = (v: unknown): Json => (isRecord(v) ? v : {});
-const records = (v: unknown): Json[] => (Array.isArray(v) ? v.filter(isRecord) : []);
-const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : []);
 
 /** Whether a LabelSelector (matchLabels and matchExpressions; `{}` selects everything) selects these labels. */
 export function selects(selector: unknown, labels: Record<string, string>): boolean {

@@ -5,6 +5,8 @@ import type {
   ResourceValidationArgs,
   ResourceValidationPolicy,
 } from "@pulumi/policy";
+import { makeUserPodsFenced, notebooksNotServedUnauthenticated } from "./fenceRules";
+import { podSpecOf, record, records, strings, type Json } from "./props";
 import { findSecretsInConfigMap } from "./secretLike";
 import { projectValue, type StackConfig } from "./stackConfig";
 import { makeLdapTlsVerified, makeNoPlainHttpPublicHub } from "./transportRules";
@@ -22,8 +24,6 @@ import { makeLdapTlsVerified, makeNoPlainHttpPublicHub } from "./transportRules"
  *   policy's `configSchema`.
  */
 
-type Json = Record<string, unknown>;
-
 /** The component whose pods may run privileged and as root: the NFS server needs both. */
 export const nfsServerComponent = "jupyterhub-nfs:storage:NfsServer";
 
@@ -35,22 +35,6 @@ export const stackChosenServices: ReadonlyArray<{ configKey: string; serviceName
 
 /** Label on the GCE disk that mirrors its `retainOnDelete` option, which the engine does not send to policies. */
 export const retainLabel = "retain-on-delete";
-
-function isRecord(v: unknown): v is Json {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function record(v: unknown): Json {
-  return isRecord(v) ? v : {};
-}
-
-function records(v: unknown): Json[] {
-  return Array.isArray(v) ? v.filter(isRecord) : [];
-}
-
-function strings(v: unknown): string[] {
-  return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
-}
 
 /** The `$`-separated chain of types in a URN: every component the resource sits in, then its own type. */
 export function typeChain(urn: string): string[] {
@@ -67,26 +51,6 @@ function displayName(args: ResourceValidationArgs): string {
   const meta = record(args.props.metadata);
   const name = typeof meta.name === "string" ? meta.name : args.name;
   return typeof meta.namespace === "string" ? `${meta.namespace}/${name}` : name;
-}
-
-/** Pod specs carried by each workload type, and where. */
-const podSpecPaths: Record<string, string[]> = {
-  "kubernetes:core/v1:Pod": ["spec"],
-  "kubernetes:apps/v1:Deployment": ["spec", "template", "spec"],
-  "kubernetes:apps/v1:StatefulSet": ["spec", "template", "spec"],
-  "kubernetes:apps/v1:DaemonSet": ["spec", "template", "spec"],
-  "kubernetes:apps/v1:ReplicaSet": ["spec", "template", "spec"],
-  "kubernetes:batch/v1:Job": ["spec", "template", "spec"],
-  "kubernetes:batch/v1:CronJob": ["spec", "jobTemplate", "spec", "template", "spec"],
-};
-
-/** The pod spec of a workload resource, or undefined for any other type. */
-export function podSpecOf(type: string, props: Json): Json | undefined {
-  const path = podSpecPaths[type];
-  if (!path) return undefined;
-  let node: unknown = props;
-  for (const step of path) node = record(node)[step];
-  return record(node);
 }
 
 interface Container {
@@ -330,5 +294,7 @@ export function makePolicies(stack: StackConfig): Policies {
     makeLoadBalancersWhereAsked(stack),
     makeLdapTlsVerified(stack),
     makeNoPlainHttpPublicHub(stack),
+    makeUserPodsFenced(stack),
+    notebooksNotServedUnauthenticated,
   ];
 }

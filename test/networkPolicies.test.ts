@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { kubeSpawnerUserPodLabels } from "../policy/fenceRules";
 import { allowed, selecting, type Endpoint, type PodRef, type Port } from "../policy/networkPolicy";
 import type { Rendering } from "../render";
 import type { JsonObject } from "../render/mocks";
@@ -12,18 +13,6 @@ import { configOf, renderVariation, variations, type Variation } from "./support
  * (policy/networkPolicy.ts) over the rendered NetworkPolicies, with each pod labelled as its
  * Deployment's template says, and user pods labelled as KubeSpawner 7 labels them.
  */
-
-/** The labels KubeSpawner 7.0 puts on a user pod (`common_labels`, then `_build_pod_labels`). */
-const kubeSpawnerPodLabels = {
-  "app.kubernetes.io/name": "jupyterhub",
-  "app.kubernetes.io/managed-by": "kubespawner",
-  app: "jupyterhub",
-  heritage: "jupyterhub",
-  "app.kubernetes.io/component": "singleuser-server",
-  component: "singleuser-server",
-  "hub.jupyter.org/username": "mallory",
-  "hub.jupyter.org/servername": "",
-};
 
 const tcp = (port: number): Port => ({ port, protocol: "TCP" });
 const metadataServer: Endpoint = { ip: "169.254.169.254" };
@@ -52,10 +41,10 @@ function clusterOf(r: Rendering): Cluster {
     policies: manifests(r, "NetworkPolicy"),
     hubNamespace,
     pods,
-    user: { namespace: hubNamespace, labels: kubeSpawnerPodLabels, ip: "10.4.1.10" },
+    user: { namespace: hubNamespace, labels: kubeSpawnerUserPodLabels, ip: "10.4.1.10" },
     otherUser: {
       namespace: hubNamespace,
-      labels: { ...kubeSpawnerPodLabels, "hub.jupyter.org/username": "alice" },
+      labels: { ...kubeSpawnerUserPodLabels, "hub.jupyter.org/username": "alice" },
       ip: "10.4.1.11",
     },
     kubeDns: { namespace: "kube-system", labels: { "k8s-app": "kube-dns" }, ip: "10.4.2.10" },

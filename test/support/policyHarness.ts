@@ -1,9 +1,11 @@
 import type {
   Policies,
+  PolicyResource,
   PolicyResourceOptions,
   ReportViolation,
   ResourceValidationArgs,
   ResourceValidationPolicy,
+  StackValidationPolicy,
 } from "@pulumi/policy";
 import type { Rendering, RenderedResource } from "../../render";
 
@@ -39,6 +41,64 @@ function isResourcePolicy(p: Policies[number]): p is ResourceValidationPolicy {
   return "validateResource" in p;
 }
 
+function isStackPolicy(p: Policies[number]): p is StackValidationPolicy {
+  return "validateStack" in p;
+}
+
+const defaultOptions: PolicyResourceOptions = {
+  protect: false,
+  ignoreChanges: [],
+  aliases: [],
+  additionalSecretOutputs: [],
+  customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
+};
+
+/**
+ * Runs one stack policy over a stack's resources (`props` are what the engine sends a stack
+ * policy: the resources' outputs); returns what it reported, with the URN it named, if any.
+ */
+export async function runStackPolicy(
+  policy: StackValidationPolicy,
+  resources: ResourceUnderTest[],
+  config: object = {},
+): Promise<{ message: string; urn?: string }[]> {
+  const reported: { message: string; urn?: string }[] = [];
+  const stackResources: PolicyResource[] = resources.map((r) => {
+    const isType: PolicyResource["isType"] = (cls) =>
+      (cls as unknown as { __pulumiType?: string }).__pulumiType === r.type;
+    return {
+      type: r.type,
+      props: r.props,
+      urn: r.urn ?? urnFor("test", [r.type], r.name),
+      name: r.name,
+      opts: { ...defaultOptions, ...r.opts },
+      dependencies: [],
+      propertyDependencies: {},
+      isType,
+      asType: ((cls: Parameters<PolicyResource["isType"]>[0]) =>
+        isType(cls) ? r.props : undefined) as PolicyResource["asType"],
+    };
+  });
+  try {
+    await policy.validateStack(
+      {
+        resources: stackResources,
+        stackTags: new Map<string, string>(),
+        getConfig: <T extends object>() => config as T,
+        notApplicable: (reason?: string): never => {
+          throw new NotApplicable(reason);
+        },
+      },
+      (message: string, urn?: string) => {
+        reported.push({ message, urn });
+      },
+    );
+  } catch (err) {
+    if (!(err instanceof NotApplicable)) throw err;
+  }
+  return reported;
+}
+
 /** Runs one resource policy on one resource; returns the messages it reported. */
 export async function runResourcePolicy(
   policy: ResourceValidationPolicy,
@@ -57,14 +117,7 @@ export async function runResourcePolicy(
     props: r.props,
     urn,
     name: r.name,
-    opts: {
-      protect: false,
-      ignoreChanges: [],
-      aliases: [],
-      additionalSecretOutputs: [],
-      customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
-      ...r.opts,
-    },
+    opts: { ...defaultOptions, ...r.opts },
     stackTags: new Map<string, string>(),
     isType,
     asType: ((cls: Parameters<ResourceValidationArgs["isType"]>[0]) =>
@@ -111,8 +164,18 @@ export async function violationsOf(
   config: Record<string, object> = {},
 ): Promise<Violation[]> {
   const found: Violation[] = [];
-  const stackPolicies = policies.filter((p) => !isResourcePolicy(p)).map((p) => p.name);
-  if (stackPolicies.length > 0) throw new Error(`no stack-validation harness for ${stackPolicies.join(", ")}`);
+  const stackUrn = urnFor(stack, ["pulumi:pulumi:Stack"], `jupyterhub-nfs-${stack}`);
+  for (const policy of policies.filter(isStackPolicy)) {
+    const resources = rendering.resources.map((r) => ({
+      type: r.type,
+      name: r.name,
+      props: r.outputs,
+      urn: renderedUrn(stack, r, rendering.resources),
+      opts: { protect: r.options.protect },
+    }));
+    const reported = await runStackPolicy(policy, resources, config[policy.name] ?? {});
+    found.push(...reported.map((v) => ({ policy: policy.name, urn: v.urn ?? stackUrn, message: v.message })));
+  }
   for (const policy of policies.filter(isResourcePolicy)) {
     for (const r of rendering.resources) {
       const urn = renderedUrn(stack, r, rendering.resources);

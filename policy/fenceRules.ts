@@ -1,0 +1,276 @@
+import type { PolicyResource, ReportViolation, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
+import { allowed, inCidr, selecting, type PodRef } from "./networkPolicy";
+import { isRecord, podSpecOf, podTemplateOf, record, records, strings, type Json } from "./props";
+import { projectValue, type StackConfig } from "./stackConfig";
+
+/**
+ * Stack rules for the fence around user pods and the file browser (issue 8). They need the whole
+ * stack (a Service and the pods it selects, a namespace and its NetworkPolicies), so they run as
+ * stack validations, on the resources' outputs, after the preview or update has planned them.
+ */
+
+const labelsOf = (v: unknown): Record<string, string> =>
+  Object.fromEntries(Object.entries(record(v)).filter((e): e is [string, string] => typeof e[1] === "string"));
+
+const metadataOf = (r: PolicyResource) => record(r.props.metadata);
+const namespaceOf = (r: PolicyResource) => String(metadataOf(r).namespace ?? "default");
+const nameOf = (r: PolicyResource) => String(metadataOf(r).name ?? r.name);
+
+/** The metadata server of GCE (and most clouds), which hands out the node's credentials. */
+export const metadataAddress = "169.254.169.254";
+
+/**
+ * The labels KubeSpawner 7 puts on every user pod (`common_labels`, then `_build_pod_labels` with
+ * the default `component_label`); a policy that selects user pods selects some of these.
+ */
+export const kubeSpawnerUserPodLabels: Readonly<Record<string, string>> = {
+  "app.kubernetes.io/name": "jupyterhub",
+  "app.kubernetes.io/managed-by": "kubespawner",
+  app: "jupyterhub",
+  heritage: "jupyterhub",
+  "app.kubernetes.io/component": "singleuser-server",
+  component: "singleuser-server",
+  "hub.jupyter.org/username": "any-user",
+  "hub.jupyter.org/servername": "",
+};
+
+/** One address in each range user code must not reach unless the stack opens it, and the ports that matter there. */
+const privateProbes = ["10.0.0.10", "172.16.0.10", "192.168.0.10", "100.64.0.10"];
+const privateProbePorts = [2049, 8080, 10250];
+
+/**
+ * The namespaces where someone may create pods at run time: a Role that grants `create` on pods
+ * (KubeSpawner's hub). User pods are started there, not by Pulumi, so only the namespace's
+ * NetworkPolicies stand between them and the rest.
+ */
+function spawnNamespaces(resources: PolicyResource[]): string[] {
+  const found = resources
+    .filter((r) => r.type === "kubernetes:rbac.authorization.k8s.io/v1:Role")
+    .filter((r) =>
+      records(r.props.rules).some(
+        (rule) =>
+          strings(rule.apiGroups).some((g) => g === "" || g === "*") &&
+          strings(rule.resources).some((x) => x === "pods" || x === "*") &&
+          strings(rule.verbs).some((v) => v === "create" || v === "*"),
+      ),
+    )
+    .map(namespaceOf);
+  return [...new Set(found)];
+}
+
+function networkPoliciesOf(resources: PolicyResource[]): Json[] {
+  return resources.filter((r) => r.type === "kubernetes:networking.k8s.io/v1:NetworkPolicy").map((r) => r.props);
+}
+
+export function makeUserPodsFenced(stack: StackConfig): StackValidationPolicy {
+  return {
+    name: "user-pods-fenced",
+    description:
+      "In every namespace where pods are spawned at run time (a Role may create pods), a NetworkPolicy limits " +
+      "the egress of KubeSpawner's user pods, never to 169.254.169.254 (the metadata server), and never to a " +
+      "private address the stack did not open with userEgressAllowedCidrs. A stack that set " +
+      "networkPolicies: false (a cluster that enforces none) is exempt.",
+    enforcementLevel: "mandatory",
+    validateStack: (args: StackValidationArgs, reportViolation: ReportViolation) => {
+      if (projectValue(stack, "networkPolicies") === "false") return;
+      const opened = parseList(projectValue(stack, "userEgressAllowedCidrs"));
+      const policies = networkPoliciesOf(args.resources);
+      for (const namespace of spawnNamespaces(args.resources)) {
+        const userPod: PodRef = { namespace, labels: { ...kubeSpawnerUserPodLabels }, ip: "10.0.0.20" };
+        if (selecting(policies, userPod, "Egress").length === 0) {
+          reportViolation(
+            `Namespace ${namespace}: no NetworkPolicy limits the egress of KubeSpawner's user pods ` +
+              "(component: singleuser-server): user code reaches the NFS server, the file browser and the metadata server.",
+          );
+          continue;
+        }
+        for (const port of [80, 443]) {
+          if (allowed(policies, userPod, { ip: metadataAddress }, { port, protocol: "TCP" })) {
+            reportViolation(
+              `Namespace ${namespace}: the NetworkPolicies let user pods reach ${metadataAddress}:${port}, ` +
+                "the metadata server and the node's credentials.",
+            );
+          }
+        }
+        for (const ip of privateProbes.filter((a) => !opened.some((range) => inCidr(a, range)))) {
+          const open = privateProbePorts.filter((port) =>
+            allowed(policies, userPod, { ip }, { port, protocol: "TCP" }),
+          );
+          if (open.length > 0) {
+            reportViolation(
+              `Namespace ${namespace}: the NetworkPolicies let user pods reach the private address ${ip} ` +
+                `(ports ${open.join(", ")}), which userEgressAllowedCidrs does not open.`,
+            );
+          }
+        }
+      }
+    },
+  };
+}
+
+/** A list value as the CLI hands it to the pack (a JSON array in a string), or none. */
+function parseList(raw: string | undefined): string[] {
+  if (raw === undefined) return [];
+  try {
+    return strings(JSON.parse(raw));
+  } catch {
+    return [];
+  }
+}
+
+interface Workload {
+  resource: PolicyResource;
+  namespace: string;
+  labels: Record<string, string>;
+  pod: Json;
+}
+
+function workloadsOf(resources: PolicyResource[]): Workload[] {
+  return resources.flatMap((r) => {
+    const template = podTemplateOf(r.type, r.props);
+    const pod = podSpecOf(r.type, r.props);
+    if (!template || !pod) return [];
+    return [{ resource: r, namespace: namespaceOf(r), labels: labelsOf(record(template.metadata).labels), pod }];
+  });
+}
+
+function containersOf(pod: Json): Json[] {
+  return [...records(pod.initContainers), ...records(pod.containers)];
+}
+
+/** The claims that hold everyone's notebooks: the ReadWriteMany claims (`namespace/name`). */
+function sharedClaims(resources: PolicyResource[]): Set<string> {
+  return new Set(
+    resources
+      .filter((r) => r.type === "kubernetes:core/v1:PersistentVolumeClaim")
+      .filter((r) => strings(record(r.props.spec).accessModes).includes("ReadWriteMany"))
+      .map((r) => `${namespaceOf(r)}/${nameOf(r)}`),
+  );
+}
+
+/** The shared claims a workload mounts whole (a mount without subPath sees every user's folder). */
+function wholeClaimMounts(w: Workload, claims: Set<string>): string[] {
+  const volumes = records(w.pod.volumes).filter((v) =>
+    claims.has(`${w.namespace}/${String(record(v.persistentVolumeClaim).claimName)}`),
+  );
+  return volumes
+    .filter((v) =>
+      containersOf(w.pod).some((c) =>
+        records(c.volumeMounts).some((m) => m.name === v.name && !m.subPath && !m.subPathExpr),
+      ),
+    )
+    .map((v) => String(record(v.persistentVolumeClaim).claimName));
+}
+
+/** The text of each server block's top level (nested blocks removed), and every `location` with its body. */
+function nginxBlocks(conf: string): { serverTop: string[]; locations: { head: string; body: string }[] } {
+  const serverTop: string[] = [];
+  const locations: { head: string; body: string }[] = [];
+  const text = conf.replace(/#[^\n]*/g, "");
+  const serverRe = /\bserver\s*\{/g;
+  for (let m = serverRe.exec(text); m; m = serverRe.exec(text)) {
+    const start = m.index + m[0].length;
+    let depth = 1;
+    let i = start;
+    let top = "";
+    let blockStart = -1;
+    let head = "";
+    for (; i < text.length && depth > 0; i++) {
+      const ch = text[i];
+      if (ch === "{") {
+        depth++;
+        if (depth === 2) {
+          blockStart = i + 1;
+          head = top.slice(top.lastIndexOf(";") + 1).trim();
+          top = top.slice(0, top.lastIndexOf(";") + 1);
+        }
+      } else if (ch === "}") {
+        depth--;
+        if (depth === 1) locations.push({ head, body: text.slice(blockStart, i) });
+      } else if (depth === 1) {
+        top += ch;
+      }
+    }
+    serverTop.push(top);
+    serverRe.lastIndex = i;
+  }
+  return { serverTop, locations };
+}
+
+/**
+ * Whether nginx config (the server blocks of a ConfigMap) demands basic auth on every request but
+ * exact-match locations (a readiness probe), with its user file in `secretDirs` (mounted Secrets).
+ */
+export function nginxRequiresAuth(conf: string, secretDirs: string[]): boolean {
+  const { serverTop, locations } = nginxBlocks(conf);
+  if (serverTop.length === 0) return false;
+  const everyServer = serverTop.every((top) => {
+    const realm = /(?:^|[;\s])auth_basic\s+("[^"]*"|\S+)\s*;/.exec(top)?.[1];
+    const file = /(?:^|[;\s])auth_basic_user_file\s+(\S+)\s*;/.exec(top)?.[1];
+    return (
+      realm !== undefined &&
+      realm !== "off" &&
+      file !== undefined &&
+      secretDirs.some((dir) => file.startsWith(dir.endsWith("/") ? dir : `${dir}/`))
+    );
+  });
+  const offOnlyInExactLocations = locations.every(
+    (l) => !/(?:^|[;\s])auth_basic\s+off\s*;/.test(l.body) || /^location\s*=/.test(l.head),
+  );
+  return everyServer && offOnlyInExactLocations;
+}
+
+/** Whether a workload's pod serves nginx config (a mounted ConfigMap) that requires basic auth. */
+function servesWithAuth(w: Workload, configMaps: PolicyResource[]): boolean {
+  const volumes = records(w.pod.volumes);
+  const mountPaths = (name: unknown) =>
+    containersOf(w.pod).flatMap((c) =>
+      records(c.volumeMounts)
+        .filter((m) => m.name === name)
+        .map((m) => String(m.mountPath)),
+    );
+  const secretDirs = volumes.filter((v) => isRecord(v.secret)).flatMap((v) => mountPaths(v.name));
+  const confs = volumes
+    .filter((v) => isRecord(v.configMap))
+    .map((v) => String(record(v.configMap).name))
+    .flatMap((name) =>
+      configMaps.filter((c) => namespaceOf(c) === w.namespace && nameOf(c) === name).map((c) => record(c.props.data)),
+    )
+    .flatMap((data) =>
+      Object.values(data).filter((t): t is string => typeof t === "string" && /\bserver\s*\{/.test(t)),
+    );
+  return confs.length > 0 && confs.every((conf) => nginxRequiresAuth(conf, secretDirs));
+}
+
+export const notebooksNotServedUnauthenticated: StackValidationPolicy = {
+  name: "notebooks-not-served-unauthenticated",
+  description:
+    "No Service selects pods that mount the whole shared notebooks claim (a ReadWriteMany claim, mounted " +
+    "without subPath) unless those pods serve nginx config that requires basic auth on every path but " +
+    "exact-match probe locations, with its user file in a mounted Secret.",
+  enforcementLevel: "mandatory",
+  validateStack: (args: StackValidationArgs, reportViolation: ReportViolation) => {
+    const claims = sharedClaims(args.resources);
+    const services = args.resources.filter((r) => r.type === "kubernetes:core/v1:Service");
+    const configMaps = args.resources.filter((r) => r.type === "kubernetes:core/v1:ConfigMap");
+    for (const w of workloadsOf(args.resources)) {
+      const mounted = wholeClaimMounts(w, claims);
+      if (mounted.length === 0) continue;
+      const exposing = services.filter((s) => {
+        const selector = labelsOf(record(s.props.spec).selector);
+        return (
+          namespaceOf(s) === w.namespace &&
+          Object.keys(selector).length > 0 &&
+          Object.entries(selector).every(([k, v]) => w.labels[k] === v)
+        );
+      });
+      if (exposing.length === 0 || servesWithAuth(w, configMaps)) continue;
+      reportViolation(
+        `Service ${exposing.map((s) => `${namespaceOf(s)}/${nameOf(s)}`).join(", ")} exposes ` +
+          `${w.namespace}/${nameOf(w.resource)}, whose pods mount the whole claim ${mounted.join(", ")} ` +
+          "(every user's notebooks), without authentication.",
+        w.resource.urn,
+      );
+    }
+  },
+};
