@@ -46,8 +46,8 @@ describe("GitHub workflows: actionlint", () => {
     .filter((f) => /\.ya?ml$/.test(f))
     .map((f) => path.join(".github", "workflows", f));
 
-  it("finds the three workflows", () => {
-    assert.deepEqual(files.map((f) => path.basename(f)).sort(), ["ci.yml", "deploy.yml", "preview.yml"]);
+  it("finds the four workflows", () => {
+    assert.deepEqual(files.map((f) => path.basename(f)).sort(), ["ci.yml", "deploy.yml", "kind.yml", "preview.yml"]);
   });
 
   it("passes actionlint, with no finding in any workflow", () => {
@@ -143,6 +143,15 @@ describe("GitHub workflows: what they do", () => {
     assert.equal(dispatched[0].environment, "${{ inputs.command == 'destroy' && 'destroy' || inputs.stack }}");
     // No job both runs on push and can run anything but `up`.
     assert.equal(Object.keys(deploy.jobs).length, 2);
+  });
+
+  it("the real-cluster job runs the hand-runnable script, end to end, and is given no secret", () => {
+    const kind = workflow("kind.yml");
+    const steps = Object.values(kind.jobs).flatMap((j) => j.steps);
+    assert.ok(steps.some((s) => s.run === "bash scripts/kind-cluster-check.sh all"));
+    assert.equal(steps.find((s) => s.uses?.startsWith("pulumi/actions@"))?.with?.["pulumi-version"], "3.248.0");
+    assert.doesNotMatch(fs.readFileSync(path.join(workflowDir, "kind.yml"), "utf8"), /secrets\./);
+    assert.deepEqual(kind.permissions, { contents: "read" });
   });
 
   it("never passes a credential inline: only secrets.* (or the job's own token) feed the Pulumi and GCP steps", () => {
