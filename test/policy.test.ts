@@ -570,6 +570,22 @@ describe("policy pack served by Pulumi's own runner (as `pulumi preview --policy
     }
   });
 
+  it("runs the stack policies over the rendered prod stack: it passes, and fails without its NetworkPolicies", async () => {
+    const rendering = await renderVariation(prod);
+    const resources = rendering.resources.map((r) => ({
+      type: r.type,
+      name: r.name,
+      urn: renderedUrn("prod", r, rendering.resources),
+      props: r.outputs,
+    }));
+    assert.deepEqual(await pack.analyzeStack(resources), []);
+    const unfenced = await pack.analyzeStack(resources.filter((r) => !r.type.includes("NetworkPolicy")));
+    assert.deepEqual(
+      unfenced.map((d) => [d.policy, d.mandatory]),
+      [["user-pods-fenced", true]],
+    );
+  });
+
   it("blocks a wildcard Role", async () => {
     const r = role([{ apiGroups: ["*"], resources: ["pods"], verbs: ["get"] }]);
     const found = await pack.analyze({ ...r, urn: urnFor("prod", [r.type], r.name) });

@@ -5,7 +5,9 @@ import {
   AnalyzeRequest,
   AnalyzeResponse,
   AnalyzerInfo,
+  AnalyzerResource,
   AnalyzerResourceOptions,
+  AnalyzeStackRequest,
   EnforcementLevel,
 } from "@pulumi/pulumi/proto/analyzer_pb";
 import { Empty } from "google-protobuf/google/protobuf/empty_pb";
@@ -31,6 +33,10 @@ export interface Diagnostic {
 export interface RunningPack {
   info(): Promise<{ name: string; policies: { name: string; mandatory: boolean }[] }>;
   analyze(r: { type: string; name: string; urn: string; props: Record<string, unknown> }): Promise<Diagnostic[]>;
+  /** The stack policies over a whole stack (`props` are the resources' outputs, as the engine sends them). */
+  analyzeStack(
+    resources: { type: string; name: string; urn: string; parent?: string; props: Record<string, unknown> }[],
+  ): Promise<Diagnostic[]>;
   stop(): void;
 }
 
@@ -72,6 +78,12 @@ export async function startPolicyPack(dir: string, stackConfig: Record<string, s
     });
   });
   const client = new AnalyzerClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  const diagnostics = (res: AnalyzeResponse): Diagnostic[] =>
+    res.getDiagnosticsList().map((d) => ({
+      policy: d.getPolicyname(),
+      message: d.getMessage(),
+      mandatory: d.getEnforcementlevel() === EnforcementLevel.MANDATORY,
+    }));
   return {
     async info() {
       const res = await unary<Empty, AnalyzerInfo>(client.getAnalyzerInfo.bind(client), new Empty());
@@ -90,12 +102,23 @@ export async function startPolicyPack(dir: string, stackConfig: Record<string, s
       req.setUrn(r.urn);
       req.setProperties(Struct.fromJavaScript(r.props as Parameters<typeof Struct.fromJavaScript>[0]));
       req.setOptions(new AnalyzerResourceOptions());
-      const res = await unary<AnalyzeRequest, AnalyzeResponse>(client.analyze.bind(client), req);
-      return res.getDiagnosticsList().map((d) => ({
-        policy: d.getPolicyname(),
-        message: d.getMessage(),
-        mandatory: d.getEnforcementlevel() === EnforcementLevel.MANDATORY,
-      }));
+      return diagnostics(await unary<AnalyzeRequest, AnalyzeResponse>(client.analyze.bind(client), req));
+    },
+    async analyzeStack(resources) {
+      const req = new AnalyzeStackRequest();
+      req.setResourcesList(
+        resources.map((r) => {
+          const res = new AnalyzerResource();
+          res.setType(r.type);
+          res.setName(r.name);
+          res.setUrn(r.urn);
+          if (r.parent) res.setParent(r.parent);
+          res.setProperties(Struct.fromJavaScript(r.props as Parameters<typeof Struct.fromJavaScript>[0]));
+          res.setOptions(new AnalyzerResourceOptions());
+          return res;
+        }),
+      );
+      return diagnostics(await unary<AnalyzeStackRequest, AnalyzeResponse>(client.analyzeStack.bind(client), req));
     },
     stop() {
       client.close();
