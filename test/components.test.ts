@@ -13,7 +13,7 @@ import { NfsVolume } from "../components/storage/nfsVolume";
 import { StorageClassDisk } from "../components/storage/storageClassDisk";
 import { evaluate, type Rendering } from "../render";
 import { images } from "../versions/images";
-import { at, manifest, manifests, resource } from "./support/rendered";
+import { at, manifest, resource } from "./support/rendered";
 
 /** Runs one component alone under the render mocks (no stack config involved). */
 function alone(program: () => unknown): Promise<Rendering> {
