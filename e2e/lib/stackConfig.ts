@@ -30,6 +30,8 @@ export function localStackConfig(n: LocalStackNames): ConfigMap {
     [`${P}:ldapTestServer`]: { value: "true" },
     [`${P}:allowedUsers[0]`]: { value: "alice" },
     [`${P}:proxyServiceType`]: { value: "NodePort" },
+    // The local control plane has no TLS in front of the proxy: say so, or the config is refused.
+    [`${P}:hubInsecureAllowPlainHttp`]: { value: "true" },
     [`${P}:fileBrowserServiceType`]: { value: "NodePort" },
   };
 }
