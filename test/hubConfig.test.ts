@@ -146,6 +146,8 @@ describe("renderHubConfig", () => {
     assert.ok(lines(text).includes('c.Spawner.notebook_dir = "/home/jovyan"'));
     assert.ok(lines(text).includes("c.KubeSpawner.delete_pvc = False"));
     assert.ok(lines(text).includes("c.KubeSpawner.storage_pvc_ensure = False"));
+    // The hub's own single-user server: the image's CMD (`jupyter lab`) never answers the hub.
+    assert.ok(lines(text).includes('c.KubeSpawner.cmd = ["jupyterhub-singleuser"]'));
     assert.ok(lines(text).includes("c.KubeSpawner.uid = 1000"));
     assert.ok(lines(text).includes("c.KubeSpawner.gid = 100"));
     assert.ok(lines(text).includes("c.KubeSpawner.mem_limit = 2147483648"));
@@ -163,6 +165,8 @@ describe("renderHubConfig", () => {
     assert.ok(lines(text).includes("c.ConfigurableHTTPProxy.should_start = False"));
     assert.ok(lines(text).includes('c.ConfigurableHTTPProxy.api_url = "http://proxy-api.jupyterhub.svc:8001"'));
     assert.ok(lines(text).includes("c.JupyterHub.cleanup_servers = False"));
+    // Routes lost by a restarted proxy come back within this (the hub's route check rides on it).
+    assert.ok(lines(text).includes("c.JupyterHub.last_activity_interval = 30"));
     assert.ok(lines(text).includes('c.JupyterHub.db_url = "sqlite:////srv/jupyterhub/jupyterhub.sqlite"'));
   });
 

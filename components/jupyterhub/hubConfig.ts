@@ -157,6 +157,12 @@ export function renderHubConfig(s: HubSettings): string {
     "c.JupyterHub.cleanup_servers = False",
     "c.ConfigurableHTTPProxy.should_start = False",
     `c.ConfigurableHTTPProxy.api_url = ${py(s.proxyApiUrl)}`,
+    "# A proxy that restarts (an upgrade, a new node) comes back with no routes: users reach only the",
+    "# hub until the hub's next route check, which runs with its activity poll every",
+    "# last_activity_interval (JupyterHub's default 300 s, z2jh's 60 s). 30 s bounds that outage; each",
+    "# check is one GET of the route table and one database commit. The same poll carries the activity",
+    "# the culler judges servers by, so a busy user is never culled for a stale last_activity.",
+    "c.JupyterHub.last_activity_interval = 30",
     ...(s.publicUrl !== undefined
       ? [
           "# Served over HTTPS by a TLS-terminating load balancer: JupyterHub takes the scheme from here",
@@ -207,6 +213,10 @@ export function renderHubConfig(s: HubSettings): string {
     'c.JupyterHub.spawner_class = "kubespawner.KubeSpawner"',
     `c.KubeSpawner.namespace = ${py(s.namespace)}`,
     `c.KubeSpawner.image = ${py(u.image)}`,
+    "# The image's own CMD is `jupyter lab`, which ignores the hub (its JUPYTERHUB_* settings: the URL",
+    "# to serve, the hub's auth) and listens on localhost at /: the hub waits for a server that never",
+    "# answers. KubeSpawner passes this as the container's args (the image's ENTRYPOINT, tini, stays).",
+    'c.KubeSpawner.cmd = ["jupyterhub-singleuser"]',
     `c.KubeSpawner.uid = ${py(u.uid)}`,
     `c.KubeSpawner.gid = ${py(u.gid)}`,
     `c.KubeSpawner.fs_gid = ${py(u.gid)}`,
