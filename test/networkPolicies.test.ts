@@ -89,6 +89,7 @@ describe("the network fence, as the rendered NetworkPolicies admit traffic", () 
       const outside: PodRef = { namespace: "elsewhere", labels: { app: "anything" }, ip: "10.4.9.9" };
       const can = (from: PodRef, to: Endpoint, port: Port) => allowed(c.policies, from, to, port);
       assert.ok(can(hub, { pod: proxy }, tcp(8001)), "hub -> proxy API");
+      assert.ok(can(hub, { pod: hub }, tcp(8081)), "hub -> its own API through its Service (the idle culler)");
       assert.ok(can(hub, { pod: c.user }, tcp(8888)), "hub -> user server");
       assert.ok(can(hub, { ip: "203.0.113.5" }, tcp(636)), "hub -> the organisation's LDAP");
       assert.ok(can(hub, { ip: "10.96.0.1" }, tcp(443)), "hub -> Kubernetes API");

@@ -3,8 +3,9 @@ import { ingressFromPods } from "./addresses";
 import type { HubNamespacePods } from "./pods";
 
 /**
- * The hub's API answers the proxy and the user pods (jupyterhub-singleuser reports to it), no one
- * else. Its egress stays open: it talks to the Kubernetes API, the organisation's LDAP server, the
+ * The hub's API answers the proxy, the user pods (jupyterhub-singleuser reports to it) and the hub
+ * itself (the idle culler, a hub-managed service, calls the API through the hub's Service, which
+ * some CNIs treat as traffic from outside the pod), no one else. Its egress stays open: it talks to the Kubernetes API, the organisation's LDAP server, the
  * proxy's API and the user pods, and on Cilium (GKE Dataplane V2) no ipBlock selects an API server
  * that runs on a node, so a narrower rule could cut the hub off from the API it spawns pods with.
  */
@@ -12,7 +13,7 @@ export function hubSpec(pods: HubNamespacePods): k8s.types.input.networking.v1.N
   return {
     podSelector: { matchLabels: pods.hub.selector },
     policyTypes: ["Ingress", "Egress"],
-    ingress: [ingressFromPods([pods.proxy.selector, pods.userPods.selector], [pods.hub.port])],
+    ingress: [ingressFromPods([pods.proxy.selector, pods.userPods.selector, pods.hub.selector], [pods.hub.port])],
     egress: [{}],
   };
 }
