@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { Rendering } from "../../render";
 import type { JsonObject } from "../../render/mocks";
-import { loadHubConfig, pySet, type PyConfig, type PyValue } from "../support/hubConfigPython";
+import { loadHubConfig, pySet, unrecognisedHubOptions, type PyConfig, type PyValue } from "../support/hubConfigPython";
 import { hubPodOf, secretFileAt, type HubPod } from "../support/hubPod";
 import { configOf, renderVariation, variations } from "../support/variations";
 import type { StackConfig } from "../../stacks";
@@ -210,6 +210,17 @@ describe("jupyterhub_config.py loaded by traitlets' PyFileConfigLoader (the hub 
   }
 });
 
+test("every option of every variation's jupyterhub_config.py is one the hub image's classes have", async () => {
+  const configs = await Promise.all(
+    variations().map(async (v) => {
+      const hub = hubPodOf(await renderVariation(v));
+      return { name: v.name, configText: hub.configText, env: hub.env };
+    }),
+  );
+  const found = unrecognisedHubOptions(configs);
+  assert.deepEqual(found, Object.fromEntries(configs.map((c) => [c.name, []])));
+});
+
 describe("the traitlets check itself fails on a config JupyterHub could not load", () => {
   const stack = variations()[0];
 
@@ -223,6 +234,24 @@ describe("the traitlets check itself fails on a config JupyterHub could not load
     const loaded = loadHubConfig(broken, hub.env);
     assert.equal(loaded.ok, false);
     assert.match(loaded.ok ? "" : loaded.error, /SyntaxError/);
+  });
+
+  test("an option no class of the hub image has: a misspelt key, a misspelt section", async () => {
+    const hub = hubPodOf(await renderVariation(stack));
+    const misspelt = {
+      key: ["c.LDAPAuthenticator.server_address", "c.LDAPAuthenticator.server_adress"],
+      section: ["c.KubeSpawner.volume_mounts", "c.KubeSpawnr.volume_mounts"],
+    };
+    const found = unrecognisedHubOptions(
+      Object.entries(misspelt).map(([name, [from, to]]) => {
+        assert.ok(hub.configText.includes(from), `${from} is in the rendered config`);
+        return { name, configText: hub.configText.replace(from, to), env: hub.env };
+      }),
+    );
+    assert.deepEqual(found, {
+      key: ["c.LDAPAuthenticator.server_adress: LDAPAuthenticator has no option server_adress"],
+      section: ["c.KubeSpawnr: no class of the hub is called KubeSpawnr"],
+    });
   });
 
   test("an environment variable the pod does not get", () => {

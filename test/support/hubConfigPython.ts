@@ -35,6 +35,36 @@ export function loadHubConfig(configText: string, env: Record<string, string> = 
   }
 }
 
+/**
+ * For each named jupyterhub_config.py, the options no class of the hub image would read (misspelt
+ * sections or keys, each as `c.Section.key: why`); [] when every option is known. All files are
+ * checked in one Python process of the hub venv (importing JupyterHub takes seconds), each loaded
+ * with exactly its `env`. Throws when a file does not load at all (see loadHubConfig).
+ */
+export function unrecognisedHubOptions(
+  configs: { name: string; configText: string; env?: Record<string, string> }[],
+): Record<string, string[]> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hub-configs-"));
+  try {
+    const items = configs.map((c, i) => {
+      const file = path.join(dir, `${i}.py`);
+      fs.writeFileSync(file, c.configText);
+      return { name: c.name, path: file, env: { PATH: "/usr/bin:/bin", LANG: "C.UTF-8", ...c.env } };
+    });
+    const out = spawnSync(path.join(pythonEnvBin("hub"), "python"), ["-I", loaderScript, "--unrecognised"], {
+      encoding: "utf8",
+      input: JSON.stringify(items),
+      env: { PATH: "/usr/bin:/bin", LANG: "C.UTF-8" },
+      cwd: dir,
+    });
+    if (out.error) throw out.error;
+    if (out.status !== 0) throw new Error(`the hub's option check failed:\n${out.stderr.trim()}`);
+    return JSON.parse(out.stdout) as Record<string, string[]>;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** A Python set as the loader prints it, as a sorted array; throws if the value is not a set. */
 export function pySet(value: PyValue | undefined): string[] {
   if (value === null || typeof value !== "object" || Array.isArray(value) || !Array.isArray(value.$set)) {
