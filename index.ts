@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { TestLdapServer } from "./components/auth/testLdapServer";
+import { namespaceMetadata } from "./components/common";
 import { FileBrowser } from "./components/fileBrowser";
 import { JupyterHub, type LdapSettings } from "./components/jupyterhub";
 import { HttpsIngress, httpsIngressServiceAnnotations } from "./components/jupyterhub/httpsIngress";
@@ -19,28 +20,18 @@ const notebookGid = 100;
 /** Folder of the NFS export that holds one folder per user. */
 const notebooksDir = "notebooks";
 
-function podSecurityLabels(level: "privileged" | "baseline"): Record<string, string> {
-  return {
-    "pod-security.kubernetes.io/enforce": level,
-    // Warn about anything short of `restricted`, so drift shows up in `kubectl` output.
-    "pod-security.kubernetes.io/warn": "restricted",
-    "pod-security.kubernetes.io/audit": "restricted",
-  };
-}
-
 /** The composition root: reads the validated config, creates the namespaces and wires the components. */
 function deploy(cfg: ValidatedConfig) {
-  // KubeSpawner's user pods set no seccomp profile, so the hub namespace enforces `baseline`;
-  // the hub, proxy and browser themselves meet `restricted`.
+  // Pod Security levels: see podSecurityLevel.
   const hubNamespace = new k8s.core.v1.Namespace("hub-namespace", {
-    metadata: { name: cfg.namespace, labels: podSecurityLabels("baseline") },
+    metadata: namespaceMetadata("hub", cfg.namespace, pulumi.getStack()),
   });
   // Deleting a namespace deletes the claims in it. With a StorageClass disk the data claim lives
   // here, so the namespace is kept whenever the disk is.
   const keepNfsNamespace = cfg.diskKind === "storageClass" && cfg.diskRetainOnDelete;
   const nfsNamespace = new k8s.core.v1.Namespace(
     "nfs-namespace",
-    { metadata: { name: cfg.nfsNamespace, labels: podSecurityLabels("privileged") } },
+    { metadata: namespaceMetadata("nfs", cfg.nfsNamespace, pulumi.getStack()) },
     { retainOnDelete: keepNfsNamespace },
   );
 

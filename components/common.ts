@@ -12,6 +12,38 @@ export function labelsFor(component: string, instance: string): Record<string, s
   };
 }
 
+/** The annotation on our namespaces naming the stack that made them; `npm run preflight` reads it. */
+export const stackAnnotation = "jupyterhub-nfs/stack";
+
+/**
+ * Pod Security level of each of our namespaces. KubeSpawner's user pods set no seccomp profile, so
+ * the hub namespace enforces `baseline`; the hub, proxy and browser themselves meet `restricted`.
+ * The NFS server needs `privileged`, alone in its namespace.
+ */
+export const podSecurityLevel = { hub: "baseline", nfs: "privileged" } as const;
+
+/**
+ * A namespace of ours: its Pod Security labels, the label that says it belongs to this project, and
+ * the stack that made it, so that `npm run preflight` can tell ours from someone else's.
+ */
+export function namespaceMetadata(
+  role: keyof typeof podSecurityLevel,
+  name: string,
+  stack: string,
+): { name: string; labels: Record<string, string>; annotations: Record<string, string> } {
+  return {
+    name,
+    labels: {
+      "app.kubernetes.io/part-of": "jupyterhub-nfs",
+      "pod-security.kubernetes.io/enforce": podSecurityLevel[role],
+      // Warn about anything short of `restricted`, so drift shows up in `kubectl` output.
+      "pod-security.kubernetes.io/warn": "restricted",
+      "pod-security.kubernetes.io/audit": "restricted",
+    },
+    annotations: { [stackAnnotation]: stack },
+  };
+}
+
 /** The subset of labelsFor that selects a component's pods (stable: selectors are immutable). */
 export function selectorFor(component: string, instance: string): Record<string, string> {
   return {

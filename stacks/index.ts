@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { z } from "zod";
-import { readProjectFile, type ConfigDeclaration } from "./projectFile";
+import { readProjectFile, type ConfigDeclaration, type ProjectFile } from "./projectFile";
 import { stackConfigSchema, type StackConfig } from "./schema";
 
 export { stackConfigSchema, type StackConfig } from "./schema";
@@ -106,17 +106,24 @@ export function validateConfig(
 }
 
 /**
+ * Validates config as the CLI hands it over (fully-qualified keys such as `jupyterhub-nfs:diskSize`,
+ * string values; other namespaces such as `kubernetes:` are ignored). Pure, like validateConfig.
+ */
+export function validateCliConfig(values: Record<string, string>, project: ProjectFile): StackConfig {
+  const prefix = `${project.name}:`;
+  const raw: Record<string, string> = {};
+  for (const [key, value] of Object.entries(values)) {
+    if (key.startsWith(prefix)) raw[key.slice(prefix.length)] = value;
+  }
+  return validateConfig(raw, project.config, project.name);
+}
+
+/**
  * Reads this stack's config from the Pulumi runtime (the CLI, or the mocks of `npm run render`)
  * and validates it. Call it before registering any resource.
  */
 export function readStackConfig(): ValidatedConfig {
-  const project = readProjectFile();
-  const prefix = `${project.name}:`;
-  const raw: Record<string, string> = {};
-  for (const [key, value] of Object.entries(pulumi.runtime.allConfig())) {
-    if (key.startsWith(prefix)) raw[key.slice(prefix.length)] = value;
-  }
-  const config = validateConfig(raw, project.config, project.name);
+  const config = validateCliConfig(pulumi.runtime.allConfig(), readProjectFile());
   const password = config.ldapLookupDnSearchPassword;
   return { ...config, ldapLookupDnSearchPassword: password === "" ? undefined : pulumi.secret(password) };
 }

@@ -1,15 +1,10 @@
 import { loadCliConfig } from "../../render/stackConfig";
-import { readProjectFile, StackConfigError, validateConfig, type StackConfig } from "../../stacks";
+import { readProjectFile, StackConfigError, validateCliConfig, type StackConfig } from "../../stacks";
 
 /** Validates a stack file plus `key=value` overrides the way the program does. */
 export function validate(stack: string, overrides: string[]): StackConfig {
   const project = readProjectFile();
-  const { values } = loadCliConfig(stack, overrides, project);
-  const raw: Record<string, string> = {};
-  for (const [k, v] of Object.entries(values)) {
-    if (k.startsWith(`${project.name}:`)) raw[k.slice(project.name.length + 1)] = v;
-  }
-  return validateConfig(raw, project.config, project.name);
+  return validateCliConfig(loadCliConfig(stack, overrides, project).values, project);
 }
 
 /** The keys a stack file plus overrides is refused for (fails the test if it is accepted). */

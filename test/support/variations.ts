@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { renderStack, type Rendering } from "../../render";
 import type { JsonObject } from "../../render/mocks";
 import { loadCliConfig } from "../../render/stackConfig";
-import { readProjectFile, validateConfig, type StackConfig } from "../../stacks";
+import { readProjectFile, validateCliConfig, type StackConfig } from "../../stacks";
 
 /** One configuration the consumer checks run on: a stack file, plus `key=value` overrides. */
 export interface Variation {
@@ -101,12 +101,7 @@ export function variations(): Variation[] {
  */
 export function configOf(v: Variation): StackConfig {
   const project = readProjectFile();
-  const prefix = `${project.name}:`;
-  const raw: Record<string, string> = {};
-  for (const [key, value] of Object.entries(loadCliConfig(v.stack, v.overrides, project).values)) {
-    if (key.startsWith(prefix)) raw[key.slice(prefix.length)] = value;
-  }
-  return validateConfig(raw, project.config, project.name);
+  return validateCliConfig(loadCliConfig(v.stack, v.overrides, project).values, project);
 }
 
 const cache = new Map<string, Promise<Rendering>>();
