@@ -9,13 +9,14 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { spawnSync } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import { KwokCluster, type KubeObject, type PolicyRule } from "./lib/cluster";
 import { PulumiEnv } from "./lib/pulumi";
 import { localStackConfig } from "./lib/stackConfig";
 import type { StepRecord } from "./lib/pulumi-op";
-import { type KubeRef, kubeRef, stackOutputs, stateResources, urnType } from "./lib/state";
-import { ensureToolchain, writeNodePlugins } from "./lib/toolchain";
+import { type KubeRef, kubeRef, type StateResource, stackOutputs, stateResources, urnType } from "./lib/state";
+import { ensureToolchain, repoRoot, writeNodePlugins } from "./lib/toolchain";
 
 const P = "jupyterhub-nfs";
 const HUB_NS = "e2e-hub";
@@ -25,6 +26,15 @@ const DATA_PV = "e2e-notebook-disk";
 const HUB_DB_PV = "e2e-hub-db";
 const DISK_NAME = "notebook-disk";
 const SINGLEUSER_IMAGE_2 = "quay.io/jupyterhub/k8s-singleuser-sample:4.3.0";
+const HUB_IMAGE_2 = "quay.io/jupyterhub/k8s-hub:4.3.0";
+/** The zone the simulated node is labelled with, for the GCE path of the pre-flight check. */
+const NODE_ZONE = "europe-west1-b";
+/** A namespace that exists before the stack and is not ours. */
+const FOREIGN_NS = "e2e-foreign";
+/** Namespaces with this prefix may not be privileged (a ValidatingAdmissionPolicy the test adds). */
+const RESTRICTED_PREFIX = "e2e-restricted-";
+/** Written into the data volume's folder before destroy, looked for after the stack is up again. */
+const MARKER = "notebook-marker.txt";
 
 /** The stack's config, as a user would set it with `pulumi config set`. */
 // diskRetainOnDelete stays at the project's default (true): destroy must keep the data claim.
@@ -84,6 +94,93 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+function seconds(since: number): string {
+  return ((Date.now() - since) / 1000).toFixed(1);
+}
+
+interface PreflightRun {
+  code: number | null;
+  /** Check name -> its line (`FAIL storage-class: ...`). */
+  lines: Map<string, string>;
+  output: string;
+}
+
+/** `npm run preflight -- --stack e2e` as a user runs it, from the stack's project folder. */
+function preflight(c: KwokCluster, p: PulumiEnv, overrides: string[] = []): PreflightRun {
+  const t0 = Date.now();
+  const cli = path.join(repoRoot, "preflight", "cli.ts");
+  const args = [
+    "--import",
+    "tsx",
+    cli,
+    "--stack",
+    "e2e",
+    "--cwd",
+    p.workDir,
+    ...overrides.flatMap((o) => ["--config", o]),
+  ];
+  const r = spawnSync(process.execPath, args, {
+    cwd: repoRoot,
+    env: { ...process.env, KUBECONFIG: c.kubeconfig },
+    encoding: "utf8",
+    timeout: 120_000,
+  });
+  const lines = new Map<string, string>();
+  for (const line of r.stdout.split("\n")) {
+    const m = /^(?:PASS|WARN|FAIL|SKIP)\s+(\S+): /.exec(line);
+    if (m) lines.set(m[1], line);
+  }
+  console.log(`# preflight ${overrides.join(" ") || "(stack config)"}: exit ${r.status}, ${seconds(t0)}s`);
+  return { code: r.status, lines, output: `${r.stdout}${r.stderr}` };
+}
+
+/** Each named check has the given status (PASS, WARN, FAIL, SKIP); the message quotes its line. */
+function expectChecks(run: PreflightRun, expected: Record<string, string>): void {
+  for (const [check, status] of Object.entries(expected)) {
+    const line = run.lines.get(check);
+    assert.ok(line, `preflight printed no ${check} line:\n${run.output}`);
+    assert.ok(line.startsWith(status), `preflight ${check}: expected ${status}, got: ${line}`);
+  }
+}
+
+/**
+ * Every object in our namespaces, and every PersistentVolume and Namespace labelled as ours, as
+ * `Kind namespace/name`: what an interrupted run could have left behind outside the state.
+ */
+function objectsInCluster(c: KwokCluster, namespaces: string[]): string[] {
+  const namespaced = [
+    "persistentvolumeclaims",
+    "deployments.apps",
+    "services",
+    "configmaps",
+    "secrets",
+    "serviceaccounts",
+    "roles.rbac.authorization.k8s.io",
+    "rolebindings.rbac.authorization.k8s.io",
+    "networkpolicies.networking.k8s.io",
+  ].join(",");
+  // What the API server makes in every namespace by itself.
+  const builtIn = new Set(["ConfigMap kube-root-ca.crt", "ServiceAccount default"]);
+  const items = [
+    ...namespaces.flatMap((ns) => c.list(namespaced, ns)),
+    ...c
+      .list("persistentvolumes,namespaces")
+      .filter((o) => o.metadata.labels?.["app.kubernetes.io/part-of"] === "jupyterhub-nfs"),
+  ];
+  return items
+    .filter((o) => !builtIn.has(`${o.kind} ${o.metadata.name}`))
+    .map((o) => `${o.kind} ${o.metadata.namespace ?? ""}/${o.metadata.name}`)
+    .sort();
+}
+
+function objectsInState(resources: StateResource[]): string[] {
+  return resources
+    .map(kubeRef)
+    .filter((r): r is KubeRef => r !== undefined)
+    .map((r) => `${r.kind} ${r.namespace ?? ""}/${r.name}`)
+    .sort();
+}
+
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "jhnfs-e2e-"));
 let cluster: KwokCluster | undefined;
 let pulumi: PulumiEnv | undefined;
@@ -106,8 +203,27 @@ function need<T>(v: T | undefined, what: string): T {
   return v;
 }
 
+/** UIDs of the pods of one of our components (`app.kubernetes.io/name`), sorted. */
+function podUids(c: KwokCluster, namespace: string, component: string): string[] {
+  return c
+    .list("pods", namespace)
+    .filter((pod) => pod.metadata.labels?.["app.kubernetes.io/name"] === component && !pod.metadata.deletionTimestamp)
+    .map((pod) => pod.metadata.uid)
+    .sort();
+}
+
+/** An operation the engine had begun and not finished, as `pulumi stack export` lists it. */
+interface PendingOperation {
+  type: string;
+  resource: { urn: string; type: string; inputs: StateResource["outputs"] };
+}
+
 describe("jupyterhub-nfs on a live local control plane", { concurrency: false }, () => {
   let outputs: Record<string, unknown> = {};
+  /** The URNs the first preview plans to create. */
+  let plannedUrns: string[] = [];
+  /** UIDs of the NFS namespace and the data claim just before the destroy that keeps them. */
+  let keptBeforeDestroy: string[] = [];
   let refsBeforeDestroy: KubeRef[] = [];
   const steps: Record<string, StepRecord[]> = {};
 
@@ -170,21 +286,194 @@ describe("jupyterhub-nfs on a live local control plane", { concurrency: false },
     if (errors.length > 0) throw errors[0];
   });
 
+  test("preflight passes on the control plane before the first up", () => {
+    const r = preflight(need(cluster, "cluster"), need(pulumi, "pulumi"));
+    assert.equal(r.code, 0, `preflight exit code\n${r.output}`);
+    expectChecks(r, {
+      "kubernetes-version": "PASS",
+      // kwok runs no CNI at all.
+      "network-policy": "WARN",
+      "storage-class": "PASS",
+      // The test class does not set allowVolumeExpansion.
+      "volume-expansion": "WARN",
+      "hub-db-storage-class": "PASS",
+      "disk-zone-nodes": "SKIP",
+      "pd-csi-driver": "SKIP",
+      [`namespace:${HUB_NS}`]: "PASS",
+      [`pod-security:${HUB_NS}`]: "PASS",
+      [`namespace:${NFS_NS}`]: "PASS",
+      [`pod-security:${NFS_NS}`]: "PASS",
+    });
+    assert.match(r.lines.get(`namespace:${NFS_NS}`) ?? "", /is free/);
+  });
+
+  test("preflight fails on a missing StorageClass, someone else's namespace, a policy against privileged", async () => {
+    const c = need(cluster, "cluster");
+    c.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: FOREIGN_NS, labels: { team: "someone-else" } } });
+    // What a cluster's admins might enforce: no privileged namespaces (here: only under a prefix).
+    const enforce = "pod-security.kubernetes.io/enforce";
+    c.apply({
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "ValidatingAdmissionPolicy",
+      metadata: { name: "e2e-no-privileged-namespaces" },
+      spec: {
+        failurePolicy: "Fail",
+        matchConstraints: {
+          resourceRules: [
+            { apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["namespaces"] },
+          ],
+        },
+        validations: [
+          {
+            expression:
+              `!object.metadata.name.startsWith('${RESTRICTED_PREFIX}') || !has(object.metadata.labels) || ` +
+              `!('${enforce}' in object.metadata.labels) || object.metadata.labels['${enforce}'] != 'privileged'`,
+            message: `e2e policy: namespaces named ${RESTRICTED_PREFIX}* may not be privileged`,
+          },
+        ],
+      },
+    });
+    c.apply({
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "ValidatingAdmissionPolicyBinding",
+      metadata: { name: "e2e-no-privileged-namespaces" },
+      spec: { policyName: "e2e-no-privileged-namespaces", validationActions: ["Deny"] },
+    });
+    // The API server takes a moment to enforce a new policy: wait until it refuses a dry run.
+    const probe = {
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: { name: `${RESTRICTED_PREFIX}probe`, labels: { [enforce]: "privileged" } },
+    };
+    const deadline = Date.now() + 30_000;
+    let refused = false;
+    while (!refused && Date.now() < deadline) {
+      try {
+        c.kubectl(["create", "--dry-run=server", "-f", "-"], JSON.stringify(probe));
+        await sleep(500);
+      } catch {
+        refused = true;
+      }
+    }
+    assert.ok(refused, "the test policy is enforced within 30 s");
+
+    const r = preflight(c, need(pulumi, "pulumi"), [
+      "storageClassName=e2e-missing",
+      `namespace=${FOREIGN_NS}`,
+      `nfsNamespace=${RESTRICTED_PREFIX}nfs`,
+    ]);
+    assert.equal(r.code, 1, `preflight exit code\n${r.output}`);
+    expectChecks(r, {
+      "storage-class": "FAIL",
+      [`namespace:${FOREIGN_NS}`]: "FAIL",
+      [`pod-security:${FOREIGN_NS}`]: "PASS",
+      [`namespace:${RESTRICTED_PREFIX}nfs`]: "PASS",
+      [`pod-security:${RESTRICTED_PREFIX}nfs`]: "FAIL",
+    });
+    assert.match(r.lines.get("storage-class") ?? "", /e2e-missing does not exist \(the cluster has: e2e-local\)/);
+    assert.match(r.lines.get(`namespace:${FOREIGN_NS}`) ?? "", /is not ours.*fix: pulumi config set namespace/);
+    assert.match(r.lines.get(`pod-security:${RESTRICTED_PREFIX}nfs`) ?? "", /may not be privileged/);
+    // Dry runs only: nothing was created.
+    assert.equal(c.get("Namespace", `${RESTRICTED_PREFIX}nfs`), undefined, "no namespace created by the dry run");
+  });
+
+  test("preflight on the GCE path: a node in the disk's zone, and the pd.csi driver", () => {
+    const c = need(cluster, "cluster");
+    const p = need(pulumi, "pulumi");
+    // The labels a GKE node in that zone carries (the second from the pd.csi driver's node plugin).
+    const zoneLabels = ["topology.kubernetes.io/zone", "topology.gke.io/zone"].map((l) => `${l}=${NODE_ZONE}`);
+    c.kubectl(["label", "node", "--all", "--overwrite", ...zoneLabels]);
+    const gce = ["diskKind=gce", "gcp:project=e2e-project"];
+    const wrongZone = preflight(c, p, [...gce, "diskZone=us-east1-b"]);
+    assert.equal(wrongZone.code, 1, `preflight exit code\n${wrongZone.output}`);
+    expectChecks(wrongZone, { "disk-zone-nodes": "FAIL", "pd-csi-driver": "FAIL", "storage-class": "SKIP" });
+    assert.match(wrongZone.lines.get("disk-zone-nodes") ?? "", new RegExp(`no node in us-east1-b.*${NODE_ZONE}`));
+
+    // A stand-in registration of GKE's CSI driver (no driver runs): what the check looks for.
+    c.apply({
+      apiVersion: "storage.k8s.io/v1",
+      kind: "CSIDriver",
+      metadata: { name: "pd.csi.storage.gke.io" },
+      spec: { attachRequired: true },
+    });
+    const ready = preflight(c, p, [...gce, `diskZone=${NODE_ZONE}`]);
+    assert.equal(ready.code, 0, `preflight exit code\n${ready.output}`);
+    expectChecks(ready, { "disk-zone-nodes": "PASS", "pd-csi-driver": "PASS" });
+  });
+
   test("pulumi preview succeeds on the empty stack", async () => {
     const r = await need(pulumi, "pulumi").run("preview");
     assert.ok(r.ok, failed("preview", r));
-    const creates = r.steps.filter((s) => s.op === "create").length;
-    assert.ok(creates > 20, `preview plans the stack's resources (${creates} creates)`);
-    console.log(`# preview: ${r.processSeconds.toFixed(1)}s, ${creates} creates`);
+    const creates = r.steps.filter((s) => s.op === "create");
+    assert.ok(creates.length > 20, `preview plans the stack's resources (${creates.length} creates)`);
+    plannedUrns = creates.map((s) => s.urn).sort();
+    console.log(`# preview: ${r.processSeconds.toFixed(1)}s, ${creates.length} creates`);
   });
 
-  test("pulumi up succeeds", async () => {
+  test("a pulumi up killed halfway, then the documented recovery, ends as an uninterrupted up", async () => {
     const p = need(pulumi, "pulumi");
-    const r = await p.run("up");
-    assert.ok(r.ok, failed("up", r));
+    const c = need(cluster, "cluster");
+    const t0 = Date.now();
+    // SIGKILL the CLI a second after it starts creating the NFS server's Deployment: the data claim
+    // it mounts exists by then, and other creates are under way.
+    const killed = await p.run("up", { killCli: { urnSuffix: "::nfs-server-deployment", afterMs: 1000 } });
     deployed = true;
+    assert.ok(!killed.ok && killed.killed, `the up is killed:\n${killed.error ?? "it finished first"}`);
+    const dataClaimAtKill = c.get("PersistentVolumeClaim", DISK_NAME, NFS_NS);
+    assert.ok(dataClaimAtKill, "the data claim exists when the CLI is killed");
+    console.log(
+      `# killed pulumi (pid ${killed.killed.pid}) ${seconds(t0)}s into up, creating ${killed.killed.urn.split("::")[3]}; ` +
+        `plugin processes it left running, killed: ${killed.killed.orphansKilled.length}`,
+    );
+
+    // 1. The stack is still locked by the killed run.
+    const t1 = Date.now();
+    const lockedRefresh = await p.cli(["refresh", "--yes", "--stack", "e2e"]);
+    assert.notEqual(lockedRefresh.code, 0, "refresh is refused while the stack is locked");
+    assert.match(lockedRefresh.stderr, /locked/, "... saying the stack is locked");
+    const cancel = await p.cli(["cancel", "--yes", "--stack", "e2e"]);
+    assert.equal(cancel.code, 0, `pulumi cancel: ${cancel.stderr}`);
+
+    // 2. Pending creates: import those the API server has, clear the rest.
+    const exported = await p.cli(["stack", "export", "--stack", "e2e"]);
+    assert.equal(exported.code, 0, `pulumi stack export: ${exported.stderr}`);
+    const pending = (
+      (JSON.parse(exported.stdout) as { deployment: { pending_operations?: PendingOperation[] } }).deployment
+        .pending_operations ?? []
+    ).filter((op) => op.type === "creating");
+    const imports: string[] = [];
+    for (const op of pending) {
+      const ref = kubeRef({ urn: op.resource.urn, type: op.resource.type, outputs: op.resource.inputs });
+      if (ref && c.get(ref.kubectlType, ref.name, ref.namespace)) {
+        imports.push(
+          "--import-pending-creates",
+          op.resource.urn,
+          "--import-pending-creates",
+          ref.namespace ? `${ref.namespace}/${ref.name}` : ref.name,
+        );
+      }
+    }
+    console.log(`# pending creates: ${pending.length}, of which in the cluster (imported): ${imports.length / 4}`);
+    const refresh = await p.cli(["refresh", "--yes", "--stack", "e2e", ...imports, "--clear-pending-creates"]);
+    assert.equal(refresh.code, 0, `pulumi refresh: ${refresh.stderr}\n${refresh.stdout.slice(-2000)}`);
+
+    // 3. up finishes the job.
+    const up = await p.run("up");
+    assert.ok(up.ok, failed("up after the recovery", up));
+    console.log(`# recovery (cancel, export, refresh, up): ${seconds(t1)}s; up ${JSON.stringify(up.changeSummary)}`);
+
+    const resources = stateResources(await p.exportStack());
+    const inState = resources.filter((r) => !r.type.startsWith("pulumi:providers:")).map((r) => r.urn);
+    assert.deepEqual(
+      inState.sort(),
+      plannedUrns.filter((u) => !urnType(u).startsWith("pulumi:providers:")),
+      "the state holds exactly what the preview planned",
+    );
+    assert.deepEqual(objectsInCluster(c, [HUB_NS, NFS_NS]), objectsInState(resources), "nothing outside the state");
+    const dataClaim = need(c.get("PersistentVolumeClaim", DISK_NAME, NFS_NS), "data claim");
+    assert.equal(dataClaim.metadata.uid, dataClaimAtKill?.metadata.uid, "the data claim made before the kill is kept");
+    assert.equal(dataClaim.spec?.volumeName, DATA_PV, "... on the same volume");
     outputs = stackOutputs(await p.exportStack());
-    console.log(`# up: ${r.processSeconds.toFixed(1)}s, ${JSON.stringify(r.changeSummary)}`);
   });
 
   test("the NFS PersistentVolume points at the ClusterIP the API server gave the NFS Service", async () => {
@@ -297,7 +586,7 @@ describe("jupyterhub-nfs on a live local control plane", { concurrency: false },
     console.log(`# no-change up: ${r.processSeconds.toFixed(1)}s`);
   });
 
-  test("a new singleuserImage updates the hub and touches neither the NFS Service nor the PVs", async () => {
+  test("new hub and user images roll the hub; the NFS server, its Service, the volumes and claims stay", async () => {
     const p = need(pulumi, "pulumi");
     const c = need(cluster, "cluster");
     const resources = stateResources(await p.exportStack());
@@ -311,6 +600,7 @@ describe("jupyterhub-nfs on a live local control plane", { concurrency: false },
       "NFS Service ref",
     );
     const watched: [string, string, string | undefined][] = [
+      ["Deployment.v1.apps", "nfs-server", NFS_NS],
       ["Service", nfsService.name, nfsService.namespace],
       ["PersistentVolume", outputs.notebooksVolume as string, undefined],
       ["PersistentVolume", DATA_PV, undefined],
@@ -324,8 +614,13 @@ describe("jupyterhub-nfs on a live local control plane", { concurrency: false },
       });
     const before = snapshot();
     const hubBefore = need(c.get("Deployment.v1.apps", "hub", HUB_NS), "hub Deployment");
+    const nfsPodsBefore = podUids(c, NFS_NS, "nfs-server");
+    const hubPodsBefore = podUids(c, HUB_NS, "hub");
+    assert.equal(nfsPodsBefore.length, 1, "one NFS server pod");
+    assert.equal(hubPodsBefore.length, 1, "one hub pod");
 
     await p.setConfig(`${P}:singleuserImage`, SINGLEUSER_IMAGE_2);
+    await p.setConfig(`${P}:hubImage`, HUB_IMAGE_2);
     const preview = await p.run("preview");
     assert.ok(preview.ok, failed("preview", preview));
     steps.change = preview.steps;
@@ -334,6 +629,9 @@ describe("jupyterhub-nfs on a live local control plane", { concurrency: false },
       urnType(s.urn) === "kubernetes:core/v1:Service" && s.urn.includes("NfsServer$");
     const isPv = (s: StepRecord): boolean => urnType(s.urn) === "kubernetes:core/v1:PersistentVolume";
     const isPvc = (s: StepRecord): boolean => urnType(s.urn) === "kubernetes:core/v1:PersistentVolumeClaim";
+    const isNfsDeployment = (s: StepRecord): boolean =>
+      urnType(s.urn) === "kubernetes:apps/v1:Deployment" && s.urn.includes("NfsServer$");
+    assert.deepEqual(opOf(isNfsDeployment), ["same"], "preview: NFS server Deployment unchanged");
     assert.deepEqual(opOf(isNfsService), ["same"], "preview: NFS Service unchanged");
     assert.deepEqual(opOf(isPv), ["same"], "preview: NFS PV unchanged");
     assert.deepEqual([...new Set(opOf(isPvc))], ["same"], "preview: claims unchanged");
@@ -345,14 +643,34 @@ describe("jupyterhub-nfs on a live local control plane", { concurrency: false },
     const changed = preview.steps
       .filter((s) => s.op !== "same")
       .map((s) => `${s.op} ${urnType(s.urn)} ${s.urn.split("::")[3]}`);
-    console.log(`# singleuserImage change plans: ${changed.join("; ")}`);
+    console.log(`# image change plans: ${changed.join("; ")}`);
 
     const r = await p.run("up");
     assert.ok(r.ok, failed("up", r));
-    assert.deepEqual(snapshot(), before, "NFS Service, PVs and claims: same uid and resourceVersion");
+    console.log(`# image change up: ${r.processSeconds.toFixed(1)}s`);
+    assert.deepEqual(
+      snapshot(),
+      before,
+      "NFS server Deployment, its Service, the PVs and claims: same uid and resourceVersion",
+    );
+    assert.deepEqual(podUids(c, NFS_NS, "nfs-server"), nfsPodsBefore, "the NFS server pod is not restarted");
     const hubAfter = need(c.get("Deployment.v1.apps", "hub", HUB_NS), "hub Deployment");
     assert.notEqual(hubAfter.metadata.resourceVersion, hubBefore.metadata.resourceVersion, "hub Deployment changed");
     assert.equal(hubAfter.metadata.uid, hubBefore.metadata.uid, "hub Deployment updated in place");
+    const containers = (hubAfter.spec?.template as { spec: { containers: { name: string; image: string }[] } }).spec
+      .containers;
+    assert.equal(containers.find((x) => x.name === "hub")?.image, HUB_IMAGE_2, "the hub runs the new image");
+    // Recreate: the old hub pod goes before the new one starts.
+    let hubPods = podUids(c, HUB_NS, "hub");
+    for (
+      const deadline = Date.now() + 30_000;
+      hubPods.some((u) => hubPodsBefore.includes(u)) && Date.now() < deadline;
+    ) {
+      await sleep(500);
+      hubPods = podUids(c, HUB_NS, "hub");
+    }
+    assert.equal(hubPods.length, 1, "one hub pod after the roll");
+    assert.ok(!hubPodsBefore.includes(hubPods[0]), "the hub pod was replaced (rolled)");
     const hubConfig = c
       .list("configmaps", HUB_NS)
       .filter((cm) => "jupyterhub_config.py" in (cm.data ?? {}))
@@ -361,9 +679,55 @@ describe("jupyterhub-nfs on a live local control plane", { concurrency: false },
     assert.ok(hubConfig[0].includes(SINGLEUSER_IMAGE_2), "the hub's config names the new image");
   });
 
-  test("pulumi destroy leaves nothing of the stack but what config keeps, and the stack is removed", async () => {
+  test("the NFS Service deleted out of band: refresh, then up, recreates it and re-points the volume", async () => {
     const p = need(pulumi, "pulumi");
     const c = need(cluster, "cluster");
+    const oldIp = outputs.nfsServerIp as string;
+    const oldPv = outputs.notebooksVolume as string;
+    const dataClaimUid = need(c.get("PersistentVolumeClaim", DISK_NAME, NFS_NS), "data claim").metadata.uid;
+    const t0 = Date.now();
+    c.kubectl(["delete", "service", "nfs-server", "-n", NFS_NS, "--wait=true"]);
+
+    // Without a refresh the state still holds the Service, and `up` would change nothing.
+    const refresh = await p.cli(["refresh", "--yes", "--stack", "e2e"]);
+    assert.equal(refresh.code, 0, `pulumi refresh: ${refresh.stderr}`);
+    const inState = stateResources(await p.exportStack()).filter(
+      (r) => r.type === "kubernetes:core/v1:Service" && r.urn.includes("NfsServer$"),
+    );
+    assert.deepEqual(inState, [], "refresh drops the deleted Service from the state");
+
+    const up = await p.run("up");
+    assert.ok(up.ok, failed("up after the refresh", up));
+    console.log(`# Service deleted -> refresh + up: ${seconds(t0)}s; up ${JSON.stringify(up.changeSummary)}`);
+    outputs = stackOutputs(await p.exportStack());
+    const svc = need(c.get("Service", "nfs-server", NFS_NS), "the NFS Service, recreated");
+    const newIp = svc.spec?.clusterIP as string;
+    assert.equal(outputs.nfsServerIp, newIp, "the stack output names the new address");
+    const pv = need(c.get("PersistentVolume", outputs.notebooksVolume as string), "the NFS PV");
+    assert.equal((pv.spec?.nfs as { server: string }).server, newIp, "the NFS PV points at the new address");
+    if (newIp !== oldIp) {
+      // spec.nfs is immutable: a new address means a new volume (the allocator may, rarely, hand out the old one).
+      assert.notEqual(outputs.notebooksVolume, oldPv, "a new NFS PV");
+      assert.equal(c.get("PersistentVolume", oldPv), undefined, "the old NFS PV is gone");
+    }
+    const claim = need(c.get("PersistentVolumeClaim", outputs.notebooksClaim as string, HUB_NS), "NFS claim");
+    assert.equal(claim.status?.phase, "Bound", "the NFS claim is Bound again");
+    assert.equal(claim.spec?.volumeName, outputs.notebooksVolume, "... to the new PV");
+    const dataClaim = need(c.get("PersistentVolumeClaim", DISK_NAME, NFS_NS), "data claim");
+    assert.equal(dataClaim.metadata.uid, dataClaimUid, "the data claim is untouched");
+    assert.equal(dataClaim.spec?.volumeName, DATA_PV, "... and stays on its volume");
+  });
+
+  test("pulumi destroy leaves nothing of the stack but what config keeps", async () => {
+    const p = need(pulumi, "pulumi");
+    const c = need(cluster, "cluster");
+    // A user's notebook, in the folder behind the data volume (kwok mounts nothing: written here).
+    fs.mkdirSync(path.join(tmp, "disk-data"), { recursive: true });
+    fs.writeFileSync(path.join(tmp, "disk-data", MARKER), "kept across destroy and up\n");
+    keptBeforeDestroy = [
+      need(c.get("Namespace", NFS_NS), "NFS namespace").metadata.uid,
+      need(c.get("PersistentVolumeClaim", DISK_NAME, NFS_NS), "data claim").metadata.uid,
+    ];
     refsBeforeDestroy = stateResources(await p.exportStack())
       .map(kubeRef)
       .filter((r): r is KubeRef => r !== undefined);
@@ -397,7 +761,69 @@ describe("jupyterhub-nfs on a live local control plane", { concurrency: false },
     }
     assert.equal(c.get("PersistentVolumeClaim", DISK_NAME, NFS_NS)?.status?.phase, "Bound", "the data stays bound");
     assert.equal(c.get("Namespace", HUB_NS), undefined, "the hub namespace is gone");
+  });
 
+  test("a new up of the destroyed stack adopts the kept claim and namespace, and the notebooks are there", async () => {
+    const p = need(pulumi, "pulumi");
+    const c = need(cluster, "cluster");
+    // The hub database's test volume was released with its claim; a real StorageClass would
+    // provision a new one. Make it bindable again (the stand-in for that provisioning).
+    c.kubectl([
+      "patch",
+      "pv",
+      HUB_DB_PV,
+      "--type",
+      "json",
+      "-p",
+      JSON.stringify([
+        { op: "remove", path: "/spec/claimRef/uid" },
+        { op: "remove", path: "/spec/claimRef/resourceVersion" },
+      ]),
+    ]);
+
+    const check = preflight(c, p);
+    assert.equal(check.code, 0, `preflight exit code\n${check.output}`);
+    expectChecks(check, { [`namespace:${NFS_NS}`]: "PASS", [`namespace:${HUB_NS}`]: "PASS" });
+    assert.match(check.lines.get(`namespace:${NFS_NS}`) ?? "", /already ours \(stack e2e\)/);
+
+    // The pinned provider build upserts on create; the released 4.29+ providers refuse an existing
+    // object unless told to adopt it (README: "Re-adopting a kept disk").
+    const up = await p.run("up", { env: { PULUMI_K8S_UPSERT_EXISTING_OBJECTS: "true" } });
+    assert.ok(up.ok, failed("up of the destroyed stack", up));
+    deployed = true;
+    console.log(`# up after destroy: ${up.processSeconds.toFixed(1)}s, ${JSON.stringify(up.changeSummary)}`);
+    assert.deepEqual(
+      [
+        need(c.get("Namespace", NFS_NS), "NFS namespace").metadata.uid,
+        need(c.get("PersistentVolumeClaim", DISK_NAME, NFS_NS), "data claim").metadata.uid,
+      ],
+      keptBeforeDestroy,
+      "the kept namespace and data claim are adopted (same uids), not made anew",
+    );
+    const claims = c.list("persistentvolumeclaims", NFS_NS).map((x) => x.metadata.name);
+    assert.deepEqual(claims, [DISK_NAME], "one data claim in the NFS namespace");
+    const inState = stateResources(await p.exportStack()).filter(
+      (r) => r.type === "kubernetes:core/v1:PersistentVolumeClaim" && kubeRef(r)?.namespace === NFS_NS,
+    );
+    assert.equal(inState.length, 1, "one data claim in the state");
+    const dataClaim = need(c.get("PersistentVolumeClaim", DISK_NAME, NFS_NS), "data claim");
+    assert.equal(dataClaim.spec?.volumeName, DATA_PV, "on the volume that holds the notebooks");
+    const pv = need(c.get("PersistentVolume", DATA_PV), "data PV");
+    const dir = (pv.spec?.hostPath as { path: string }).path;
+    assert.equal(
+      fs.readFileSync(path.join(dir, MARKER), "utf8"),
+      "kept across destroy and up\n",
+      "the notebook is there",
+    );
+  });
+
+  test("the last destroy keeps the data again, and the stack is removed", async () => {
+    const p = need(pulumi, "pulumi");
+    const c = need(cluster, "cluster");
+    const r = await p.run("destroy");
+    assert.ok(r.ok, failed("destroy", r));
+    deployed = false;
+    assert.equal(c.get("PersistentVolumeClaim", DISK_NAME, NFS_NS)?.status?.phase, "Bound", "the data stays bound");
     await p.removeStack();
     assert.ok(!(await p.stackNames()).includes("e2e"), "the stack is removed");
   });

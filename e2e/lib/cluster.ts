@@ -1,6 +1,7 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { alive } from "./processes";
 
 /** A Kubernetes object as kubectl prints it with `-o json`. */
 export interface KubeObject {
@@ -120,12 +121,7 @@ export class KwokCluster {
   }
 
   static alive(pid: number): boolean {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
+    return alive(pid);
   }
 
   /**

@@ -14,6 +14,7 @@
  * at start, nothing cached from a previous run), and its start-up cost is part of what is timed.
  */
 import * as fs from "node:fs";
+import * as path from "node:path";
 import {
   type EngineEvent,
   LocalWorkspace,
@@ -22,6 +23,7 @@ import {
   PulumiCommand,
   Stack,
 } from "@pulumi/pulumi/automation";
+import { alive, childrenRunning, descendants } from "./processes";
 
 /** How the program's TypeScript is loaded: the three ways the benchmark compares. */
 export type LoadMode = "tsx" | "ts-node-typecheck" | "js";
@@ -38,6 +40,19 @@ export interface OpRequest {
   loadMode: LoadMode;
   expectNoChanges?: boolean;
   envVars: Record<string, string>;
+  /**
+   * Fault injection: SIGKILL the pulumi CLI `afterMs` after the engine starts creating the first
+   * resource whose URN ends with `urnSuffix`, as a CI runner's kill or an OOM kill would.
+   */
+  killCli?: { urnSuffix: string; afterMs: number };
+}
+
+export interface KillRecord {
+  /** The resource whose creation started the countdown. */
+  urn: string;
+  pid: number;
+  /** Processes the CLI had started (plugins) that were still running after it died, then killed. */
+  orphansKilled: number[];
 }
 
 export interface StepRecord {
@@ -58,6 +73,7 @@ export interface OpResult {
   seconds: number;
   /** Seconds from process start to the program module being loaded. */
   loadSeconds: number;
+  killed?: KillRecord;
 }
 
 type ProgramResult = Record<string, unknown> | undefined;
@@ -73,13 +89,39 @@ function loadProgram(req: OpRequest): { program: () => ProgramResult; seconds: n
   return { program, seconds: (performance.now() - started) / 1000 };
 }
 
+/**
+ * SIGKILLs the pulumi CLI this process started (found by parent PID and executable, never by name),
+ * then, once it is gone, any process it had started (the provider plugins) that outlived it.
+ */
+async function killCliLater(req: OpRequest, urn: string, afterMs: number): Promise<KillRecord> {
+  await new Promise((r) => setTimeout(r, afterMs));
+  const clis = childrenRunning(process.pid, fs.realpathSync(path.join(req.pulumiRoot, "bin", "pulumi")));
+  if (clis.length !== 1) throw new Error(`expected one pulumi CLI child of ${process.pid}, found ${clis.length}`);
+  const pid = clis[0];
+  const plugins = descendants(pid);
+  process.kill(pid, "SIGKILL");
+  const deadline = Date.now() + 5000;
+  while (plugins.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  const orphansKilled = plugins.filter(alive);
+  for (const p of orphansKilled) process.kill(p, "SIGKILL");
+  return { urn, pid, orphansKilled };
+}
+
 async function main(): Promise<void> {
   const [requestFile, resultFile] = process.argv.slice(2);
   const req = JSON.parse(fs.readFileSync(requestFile, "utf8")) as OpRequest;
   const steps: StepRecord[] = [];
+  // Settled, never rejected: a failed kill is reported in the result, not as an unhandled rejection.
+  let killer: Promise<KillRecord | Error> | undefined;
   const onEvent = (e: EngineEvent): void => {
     const m = e.resourcePreEvent?.metadata;
     if (m) steps.push({ op: m.op, urn: m.urn, type: m.type, diffs: m.diffs ?? [] });
+    const kill = req.killCli;
+    if (m && kill && !killer && m.op === "create" && m.urn.endsWith(kill.urnSuffix)) {
+      killer = killCliLater(req, m.urn, kill.afterMs).catch((err: unknown) =>
+        err instanceof Error ? err : new Error(String(err)),
+      );
+    }
   };
   const result: OpResult = {
     ok: false,
@@ -129,6 +171,9 @@ async function main(): Promise<void> {
     result.error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
   }
   result.seconds = (performance.now() - started) / 1000;
+  const killed = await killer;
+  if (killed instanceof Error) result.error = `${result.error ?? ""}\nkilling the CLI failed: ${killed.message}`;
+  else result.killed = killed;
   fs.writeFileSync(resultFile, JSON.stringify(result, null, 2));
 }
 

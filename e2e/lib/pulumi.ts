@@ -79,10 +79,37 @@ export class PulumiEnv {
     return (await ws.listStacks()).map((s) => s.name);
   }
 
+  /**
+   * The pulumi CLI itself, for what runs without the program (`cancel`, `refresh`, `stack export`),
+   * with the arguments a user would type. Never throws on a non-zero exit: the caller checks `code`.
+   */
+  async cli(args: string[], timeoutMs = 5 * 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const child = spawn(path.join(this.opts.bin, "pulumi"), [...args, "--non-interactive"], {
+      cwd: this.workDir,
+      env: { ...process.env, ...this.envVars },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
+    clearTimeout(timer);
+    return { code, stdout, stderr };
+  }
+
   /** Runs one operation in a fresh process (see pulumi-op.ts). */
   async run(
     op: OpRequest["op"],
-    options: { expectNoChanges?: boolean; loadMode?: LoadMode; timeoutMs?: number } = {},
+    options: {
+      expectNoChanges?: boolean;
+      loadMode?: LoadMode;
+      timeoutMs?: number;
+      killCli?: OpRequest["killCli"];
+      /** Extra environment for this run only, e.g. a provider setting. */
+      env?: Record<string, string>;
+    } = {},
   ): Promise<OpResult & { processSeconds: number }> {
     const loadMode = options.loadMode ?? "tsx";
     const entry = loadMode === "js" ? path.join(repoRoot, "dist", "index.js") : path.join(repoRoot, "index.ts");
@@ -97,12 +124,13 @@ export class PulumiEnv {
       entry,
       loadMode,
       expectNoChanges: options.expectNoChanges,
-      envVars: this.envVars,
+      envVars: { ...this.envVars, ...options.env },
+      killCli: options.killCli,
     };
     fs.writeFileSync(requestFile, JSON.stringify(req));
     const runner = path.join(repoRoot, "e2e", "lib", "pulumi-op.ts");
     let loader = ["--import", "tsx"];
-    const env: NodeJS.ProcessEnv = { ...process.env, ...this.envVars };
+    const env: NodeJS.ProcessEnv = { ...process.env, ...req.envVars };
     delete env.PULUMI_NODEJS_TRANSPILE_ONLY;
     if (loadMode === "ts-node-typecheck") {
       // The ts-node and TypeScript that @pulumi/pulumi's cmd/run picks under the Node.js language
