@@ -44,6 +44,7 @@ function deploy(cfg: ValidatedConfig) {
           sizeGb: diskGb(cfg.diskSize),
           diskType: cfg.diskType,
           snapshot: cfg.diskSnapshot,
+          adopt: cfg.diskAdopt,
           // Cluster-scoped, so named after the stack's own NFS namespace (unique in the cluster).
           storageClassName: `${cfg.nfsNamespace}-notebook-disk`,
           snapshots: cfg.diskSnapshots

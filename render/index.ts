@@ -14,13 +14,14 @@ export interface RenderedResource {
   parent: string;
   inputs: JsonObject;
   outputs: JsonObject;
-  /** ignoreChanges and replaceOnChanges appear only when set. */
+  /** ignoreChanges, replaceOnChanges and import (the ID to adopt) appear only when set. */
   options: {
     protect: boolean;
     retainOnDelete: boolean;
     dependsOn: string[];
     ignoreChanges?: string[];
     replaceOnChanges?: string[];
+    import?: string;
   };
 }
 
@@ -114,6 +115,7 @@ export async function evaluate(program: () => unknown, opts: EvaluateOptions): P
         dependsOn: deps.map((d) => keyOf(d as pulumi.Resource) ?? "(unknown)"),
         ...(args.opts.ignoreChanges?.length ? { ignoreChanges: args.opts.ignoreChanges } : {}),
         ...(args.opts.replaceOnChanges?.length ? { replaceOnChanges: args.opts.replaceOnChanges } : {}),
+        ...("import" in args.opts && args.opts.import ? { import: String(args.opts.import) } : {}),
         parent: keyOf(args.opts.parent),
       });
       return undefined;
@@ -145,6 +147,7 @@ export async function evaluate(program: () => unknown, opts: EvaluateOptions): P
           dependsOn: o?.dependsOn ?? [],
           ...(o?.ignoreChanges && { ignoreChanges: o.ignoreChanges }),
           ...(o?.replaceOnChanges && { replaceOnChanges: o.replaceOnChanges }),
+          ...(o?.import && { import: o.import }),
         },
       };
     })

@@ -118,6 +118,7 @@ export const stackConfigSchema = z
           "must be a GCE snapshot: its name, projects/<project>/global/snapshots/<name>, or its URL",
         ),
     ]),
+    diskAdopt: z.boolean(),
     diskRetainOnDelete: z.boolean(),
     diskProtect: z.boolean(),
     storageClassName: dns1123Subdomain,
@@ -194,6 +195,12 @@ export const stackConfigSchema = z
       }
     } else {
       if (c.diskSnapshot !== "") fail("diskSnapshot", "needs diskKind gce (a GCE snapshot makes a GCE disk)");
+      if (c.diskAdopt) {
+        fail(
+          "diskAdopt",
+          "needs diskKind gce (a kept claim is adopted with PULUMI_K8S_UPSERT_EXISTING_OBJECTS, see the README)",
+        );
+      }
       if (c.diskSnapshots) {
         fail(
           "diskSnapshots",

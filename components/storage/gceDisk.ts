@@ -28,6 +28,16 @@ export interface GceDiskArgs {
   retainOnDelete: boolean;
   /** Refuse any plan that deletes the disk. */
   protect: boolean;
+  /**
+   * Take over the disk `diskName` that already exists in `zone` (kept by an earlier destroy)
+   * instead of creating it: Pulumi imports it, and refuses when it differs from these args.
+   */
+  adopt?: boolean;
+}
+
+/** The import ID of a zonal disk, in a form the GCP provider accepts with or without a project set. */
+export function gceDiskId(project: string | undefined, zone: string, name: string): string {
+  return project ? `projects/${project}/zones/${zone}/disks/${name}` : `${zone}/${name}`;
 }
 
 /**
@@ -61,7 +71,16 @@ export class GceDisk extends pulumi.ComponentResource {
         // so that policy/ (gce-disk-retained-on-delete) can check it at preview time.
         labels: { "part-of": "jupyterhub-nfs", "retain-on-delete": String(args.retainOnDelete) },
       },
-      { parent: this, retainOnDelete: args.retainOnDelete, protect: args.protect },
+      {
+        parent: this,
+        retainOnDelete: args.retainOnDelete,
+        protect: args.protect,
+        // Without it, a kept disk makes the next `up` fail (GCE: alreadyExists). A CLI `pulumi import`
+        // cannot stand in: after a destroy this component is not in the state to be its parent.
+        // The engine imports only while the state has no such disk (or another import ID), so the
+        // option may stay set once the disk is ours.
+        ...(args.adopt ? { import: gceDiskId(gcp.config.project, args.zone, args.diskName) } : {}),
+      },
     );
 
     if (args.snapshots) {
