@@ -679,6 +679,70 @@ describe("jupyterhub-nfs on a live local control plane", { concurrency: false },
     assert.ok(hubConfig[0].includes(SINGLEUSER_IMAGE_2), "the hub's config names the new image");
   });
 
+  test("raising diskSize: refused where the class cannot expand; where it can, grows in place", async () => {
+    const p = need(pulumi, "pulumi");
+    const c = need(cluster, "cluster");
+    const t0 = Date.now();
+    const nfsPv = outputs.notebooksVolume as string;
+    const nfsClaim = outputs.notebooksClaim as string;
+    const watched: [string, string, string | undefined][] = [
+      ["PersistentVolumeClaim", DISK_NAME, NFS_NS],
+      ["PersistentVolume", DATA_PV, undefined],
+      ["PersistentVolume", nfsPv, undefined],
+      ["PersistentVolumeClaim", nfsClaim, HUB_NS],
+      ["Service", "nfs-server", NFS_NS],
+      ["Deployment.v1.apps", "nfs-server", NFS_NS],
+    ];
+    const uids = (): string[] => watched.map(([k, n, ns]) => `${k}/${n} ${need(c.get(k, n, ns), n).metadata.uid}`);
+    const before = uids();
+    const clusterIP = need(c.get("Service", "nfs-server", NFS_NS), "NFS Service").spec?.clusterIP;
+    const generation = () =>
+      (need(c.get("Deployment.v1.apps", "nfs-server", NFS_NS), "NFS server").metadata as { generation?: number })
+        .generation;
+    const nfsGeneration = generation();
+    const request = (name: string, ns: string) =>
+      (need(c.get("PersistentVolumeClaim", name, ns), name).spec?.resources as { requests: { storage: string } })
+        .requests.storage;
+
+    await p.setConfig(`${P}:diskSize`, "20Gi");
+    const refused = await p.run("up");
+    assert.ok(!refused.ok, "up fails: the test class does not allow expansion");
+    assert.match(refused.error ?? "", /only dynamically provisioned pvc can be resized/, "the API server's reason");
+    assert.deepEqual(uids(), before, "nothing replaced by the refused up");
+
+    c.kubectl(["patch", "storageclass", TEST_CLASS, "-p", JSON.stringify({ allowVolumeExpansion: true })]);
+    const grown = await p.run("up");
+    assert.ok(grown.ok, failed("up with an expandable class", grown));
+    assert.deepEqual(uids(), before, "claims, volumes, the NFS Service and server: same uids");
+    assert.equal(request(DISK_NAME, NFS_NS), "20Gi", "the data claim asks for 20Gi");
+    const pvCapacity = (need(c.get("PersistentVolume", nfsPv), nfsPv).spec?.capacity as { storage: string }).storage;
+    assert.equal(pvCapacity, "20Gi", "the NFS PV advertises 20Gi");
+    assert.equal(request(nfsClaim, HUB_NS), "10Gi", "the NFS claim keeps its request (a class-less claim cannot grow)");
+    assert.equal(
+      need(c.get("Service", "nfs-server", NFS_NS), "NFS Service").spec?.clusterIP,
+      clusterIP,
+      "same ClusterIP",
+    );
+    assert.equal(generation(), nfsGeneration, "the NFS server is not rolled");
+    // kwok runs no external-resizer: the claim's status.capacity stays at the volume's 10Gi.
+    const status = (
+      need(c.get("PersistentVolumeClaim", DISK_NAME, NFS_NS), "data claim").status?.capacity as { storage: string }
+    ).storage;
+
+    await p.setConfig(`${P}:diskSize`, "10Gi");
+    const lower = await p.run("up");
+    const why = (lower.error ?? "").split("\n").find((l) => /Forbidden|Invalid|less than/.test(l)) ?? "(no message)";
+    console.log(
+      `# diskSize 10Gi -> 20Gi: refused ${refused.processSeconds.toFixed(1)}s, grown ${grown.processSeconds.toFixed(1)}s ` +
+        `(claim status.capacity ${status}); back to 10Gi: ${lower.ok ? "accepted" : `refused: ${why.trim()}`}; ${seconds(t0)}s`,
+    );
+    assert.deepEqual(uids(), before, "nothing replaced by lowering it either");
+    await p.setConfig(`${P}:diskSize`, "20Gi");
+    const again = await p.run("up");
+    assert.ok(again.ok, failed("up back at 20Gi", again));
+    assert.equal(request(DISK_NAME, NFS_NS), "20Gi", "the data claim asks for 20Gi again");
+  });
+
   test("the NFS Service deleted out of band: refresh, then up, recreates it and re-points the volume", async () => {
     const p = need(pulumi, "pulumi");
     const c = need(cluster, "cluster");
