@@ -143,28 +143,31 @@ function expectChecks(run: PreflightRun, expected: Record<string, string>): void
   }
 }
 
+/** The kinds an interrupted run could leave behind, listed by objectsInCluster: kubectl's name -> kind. */
+const namespacedKinds: Record<string, string> = {
+  persistentvolumeclaims: "PersistentVolumeClaim",
+  "deployments.apps": "Deployment",
+  services: "Service",
+  configmaps: "ConfigMap",
+  secrets: "Secret",
+  serviceaccounts: "ServiceAccount",
+  "roles.rbac.authorization.k8s.io": "Role",
+  "rolebindings.rbac.authorization.k8s.io": "RoleBinding",
+  "networkpolicies.networking.k8s.io": "NetworkPolicy",
+};
+const clusterKinds: Record<string, string> = { persistentvolumes: "PersistentVolume", namespaces: "Namespace" };
+
 /**
- * Every object in our namespaces, and every PersistentVolume and Namespace labelled as ours, as
- * `Kind namespace/name`: what an interrupted run could have left behind outside the state.
+ * Every object of those kinds in our namespaces, and every PersistentVolume and Namespace labelled
+ * as ours, as `Kind namespace/name`.
  */
 function objectsInCluster(c: KwokCluster, namespaces: string[]): string[] {
-  const namespaced = [
-    "persistentvolumeclaims",
-    "deployments.apps",
-    "services",
-    "configmaps",
-    "secrets",
-    "serviceaccounts",
-    "roles.rbac.authorization.k8s.io",
-    "rolebindings.rbac.authorization.k8s.io",
-    "networkpolicies.networking.k8s.io",
-  ].join(",");
   // What the API server makes in every namespace by itself.
   const builtIn = new Set(["ConfigMap kube-root-ca.crt", "ServiceAccount default"]);
   const items = [
-    ...namespaces.flatMap((ns) => c.list(namespaced, ns)),
+    ...namespaces.flatMap((ns) => c.list(Object.keys(namespacedKinds).join(","), ns)),
     ...c
-      .list("persistentvolumes,namespaces")
+      .list(Object.keys(clusterKinds).join(","))
       .filter((o) => o.metadata.labels?.["app.kubernetes.io/part-of"] === "jupyterhub-nfs"),
   ];
   return items
@@ -173,10 +176,12 @@ function objectsInCluster(c: KwokCluster, namespaces: string[]): string[] {
     .sort();
 }
 
+/** The state's objects of the kinds objectsInCluster lists, in the same form. */
 function objectsInState(resources: StateResource[]): string[] {
+  const kinds = new Set([...Object.values(namespacedKinds), ...Object.values(clusterKinds)]);
   return resources
     .map(kubeRef)
-    .filter((r): r is KubeRef => r !== undefined)
+    .filter((r): r is KubeRef => r !== undefined && kinds.has(r.kind))
     .map((r) => `${r.kind} ${r.namespace ?? ""}/${r.name}`)
     .sort();
 }
