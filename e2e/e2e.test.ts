@@ -767,7 +767,8 @@ describe("jupyterhub-nfs on a live local control plane", { concurrency: false },
 
     const up = await p.run("up");
     assert.ok(up.ok, failed("up after the refresh", up));
-    console.log(`# Service deleted -> refresh + up: ${seconds(t0)}s; up ${JSON.stringify(up.changeSummary)}`);
+    const replaced = up.steps.filter((x) => x.op === "replace").map((x) => `${urnType(x.urn)} ${x.urn.split("::")[3]}`);
+    console.log(`# Service deleted -> refresh + up: ${seconds(t0)}s; up replaced: ${replaced.join("; ")}`);
     outputs = stackOutputs(await p.exportStack());
     const svc = need(c.get("Service", "nfs-server", NFS_NS), "the NFS Service, recreated");
     const newIp = svc.spec?.clusterIP as string;
