@@ -119,8 +119,8 @@ export function networkPolicy(cfg: StackConfig, daemonSets: Fact<string[]>): Che
     detail:
       `no known NetworkPolicy implementation (a heuristic: no DaemonSet named ${known}); ` +
       (cfg.networkPolicies
-        ? "the NFS server's NetworkPolicy would be created but not enforced"
-        : "networkPolicies is off, so any pod can reach the NFS export"),
+        ? "the hub namespace's NetworkPolicies (the user-pod fence) would be created but not enforced"
+        : "networkPolicies is off, so user pods can reach the NFS export and every service"),
     fix: "on GKE enable Dataplane V2 or network policy enforcement; elsewhere use a CNI that enforces NetworkPolicy",
   };
 }
