@@ -3,7 +3,8 @@
 #   - Debian packages: nginx (checks the file browser's config), slapd + ldap-utils + openssl (the
 #     tests' own OpenLDAP servers, test/support/slapd.ts, with throw-away TLS certificates),
 #     chromium (the real browser of the journey, driven by playwright-core; Debian only), shellcheck
-#     (lints scripts/*.sh, and the `run:` steps of the workflows through actionlint);
+#     (lints scripts/*.sh, and the `run:` steps of the workflows through actionlint), tini (the
+#     hub's and the notebook image's ENTRYPOINT, which the journey runs);
 #   - npm dependencies, exactly as locked (configurable-http-proxy among them);
 #   - one Python venv per image lock in versions/ (the hub's and the notebook image's programs:
 #     JupyterHub, KubeSpawner, LDAPAuthenticator, JupyterLab...), in a cache folder outside the
@@ -19,6 +20,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 apt_packages=(nginx slapd ldap-utils openssl shellcheck)
+# tini: the hub's and the notebook image's ENTRYPOINT, run by the journey's kubelet stand-in.
+apt_packages+=(tini)
 # Debian's chromium is a real browser package; Ubuntu's is a wrapper that installs a snap, which
 # CI runners cannot run. Only the end-to-end test needs it (e2e/lib/browser.ts says so if missing).
 if grep -qx 'ID=debian' /etc/os-release; then

@@ -63,6 +63,21 @@ export const defaultCapabilities = [
 
 const q = (s: string): string => `'${s.replace(/'/g, "'\\''")}'`;
 
+/**
+ * Where `target` lies in the container's root, its symbolic links resolved as the container
+ * would see them (/var/run -> /run). The root is this machine's, so its links are resolved here;
+ * joined to the root folder unresolved, an absolute link would lead out of it, onto this machine.
+ */
+function inRoot(target: string): string {
+  let existing = target;
+  const rest: string[] = [];
+  while (!fs.existsSync(existing)) {
+    rest.unshift(path.basename(existing));
+    existing = path.dirname(existing);
+  }
+  return path.join(fs.realpathSync(existing), ...rest);
+}
+
 /** Character devices a container's /dev offers (as a runtime's default /dev does). */
 const devices = ["null", "zero", "full", "random", "urandom", "tty"];
 
@@ -78,18 +93,20 @@ const devices = ["null", "zero", "full", "random", "urandom", "tty"];
 export function containerArgv(p: ContainerProcess): string[] {
   const root = path.join(p.scratchDir, "rootfs");
   for (const d of ["rootfs", "upper", "work"]) fs.mkdirSync(path.join(p.scratchDir, d), { recursive: true });
-  const r = (target: string): string => q(path.join(root, target));
+  // Fixed paths of the root's own making (/dev, /proc, /sys) as they are; mount targets resolved.
+  const at = (p: string): string => q(path.join(root, p));
+  const r = (target: string): string => at(inRoot(target));
   const lower = `lowerdir=/,upperdir=${path.join(p.scratchDir, "upper")},workdir=${path.join(p.scratchDir, "work")}`;
   const script: string[] = [
     "set -e",
     `mount -t overlay overlay -o ${q(lower)} ${q(root)}`,
-    `mount -t tmpfs -o mode=0755,nosuid tmpfs ${r("/dev")}`,
-    ...devices.map((d) => `: > ${r(`/dev/${d}`)} && mount --bind /dev/${d} ${r(`/dev/${d}`)}`),
-    `mkdir ${r("/dev/shm")} && mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs ${r("/dev/shm")}`,
-    `ln -s /proc/self/fd ${r("/dev/fd")}`,
-    ...["stdin", "stdout", "stderr"].map((n, i) => `ln -s /proc/self/fd/${i} ${r(`/dev/${n}`)}`),
-    `mount -t proc proc ${r("/proc")}`,
-    `mount --rbind /sys ${r("/sys")} && mount -o remount,bind,ro ${r("/sys")}`,
+    `mount -t tmpfs -o mode=0755,nosuid tmpfs ${at("/dev")}`,
+    ...devices.map((d) => `: > ${at(`/dev/${d}`)} && mount --bind /dev/${d} ${at(`/dev/${d}`)}`),
+    `mkdir ${at("/dev/shm")} && mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs ${at("/dev/shm")}`,
+    `ln -s /proc/self/fd ${at("/dev/fd")}`,
+    ...["stdin", "stdout", "stderr"].map((n, i) => `ln -s /proc/self/fd/${i} ${at(`/dev/${n}`)}`),
+    `mount -t proc proc ${at("/proc")}`,
+    `mount --rbind /sys ${at("/sys")} && mount -o remount,bind,ro ${at("/sys")}`,
   ];
   const underRoot = p.programFolders.filter((f) => f.startsWith("/root/"));
   if (underRoot.length > 0) {

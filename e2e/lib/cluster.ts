@@ -48,6 +48,8 @@ export class KwokCluster {
     private readonly bin: string,
     tmp: string,
     readonly name = "jhnfs-e2e",
+    /** Extra kwokctl configuration documents (YAML), e.g. a KwokConfiguration for the kwok controller. */
+    private readonly config?: string,
   ) {
     this.workDir = path.join(tmp, "kwok");
     this.kubeconfig = path.join(tmp, "kubeconfig");
@@ -81,8 +83,24 @@ export class KwokCluster {
 
   /** Starts the control plane and one simulated node, and waits until the node is Ready. */
   start(): void {
+    const config: string[] = [];
+    if (this.config) {
+      const file = path.join(this.workDir, "extra-config.yaml");
+      fs.writeFileSync(file, this.config);
+      config.push("--config", file);
+    }
     for (let attempt = 1; ; attempt++) {
-      this.kwokctl(["create", "cluster", "--runtime", "binary", "--kubeconfig", this.kubeconfig, "--wait", "120s"]);
+      this.kwokctl([
+        "create",
+        "cluster",
+        "--runtime",
+        "binary",
+        "--kubeconfig",
+        this.kubeconfig,
+        "--wait",
+        "120s",
+        ...config,
+      ]);
       this.pids = this.readPids();
       this.startWatchdog();
       this.kwokctl(["scale", "node", "--replicas", "1"]);

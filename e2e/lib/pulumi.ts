@@ -69,6 +69,13 @@ export class PulumiEnv {
     return ws.exportStack(this.opts.stackName);
   }
 
+  /** The stack's outputs with secrets decrypted (the passphrase is the test's own). */
+  async outputs(): Promise<Record<string, unknown>> {
+    const ws = await this.workspace();
+    const out = await ws.stackOutputs(this.opts.stackName);
+    return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.value]));
+  }
+
   async removeStack(): Promise<void> {
     const ws = await this.workspace();
     await ws.removeStack(this.opts.stackName);

@@ -1,0 +1,96 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { ImageStandIn } from "./podSpec";
+
+/** How an image's container starts (versions/images.ts: ENTRYPOINT, CMD, USER). */
+export interface ImageStart {
+  entrypoint: readonly string[];
+  cmd: readonly string[];
+  user: { uid: number; gid: number };
+}
+
+/**
+ * A venv and the Python it was made from (pyvenv.cfg's `home`), the folders a container needs to
+ * run the venv's programs.
+ */
+export function venvFolders(venv: string): { bin: string; folders: string[] } {
+  const cfg = fs.readFileSync(path.join(venv, "pyvenv.cfg"), "utf8");
+  const home = /^home\s*=\s*(.+)$/m.exec(cfg)?.[1]?.trim();
+  if (!home) throw new Error(`${venv}/pyvenv.cfg names no home`);
+  return { bin: path.join(venv, "bin"), folders: [venv, path.dirname(home)] };
+}
+
+/** A JupyterHub image (hub, singleuser): its programs from a venv, its user's home as HOME. */
+export function pythonImage(start: ImageStart, venv: string, home: string): ImageStandIn {
+  const v = venvFolders(venv);
+  return {
+    path: [v.bin],
+    programFolders: v.folders,
+    entrypoint: [...start.entrypoint],
+    cmd: [...start.cmd],
+    uid: start.user.uid,
+    gid: start.user.gid,
+    env: { HOME: home },
+  };
+}
+
+/** configurable-http-proxy from npm on this machine's Node.js. */
+export function proxyImage(start: ImageStart, chpBin: string): ImageStandIn {
+  return {
+    path: [chpBin, path.dirname(process.execPath)],
+    programFolders: [path.dirname(chpBin), path.dirname(process.execPath)].filter((f) => f.startsWith("/root/")),
+    entrypoint: [...start.entrypoint],
+    cmd: [...start.cmd],
+    uid: start.user.uid,
+    gid: start.user.gid,
+    env: {},
+  };
+}
+
+/**
+ * The nginx-unprivileged image, run by Debian's nginx. The image's ENTRYPOINT
+ * (/docker-entrypoint.sh: runs the image's /docker-entrypoint.d scripts, which with a read-only
+ * conf.d change nothing, then execs its arguments) is not on this machine: its CMD runs directly.
+ * Its nginx.conf is the image's (pid and temp files in /tmp, logs to stderr/stdout, conf.d
+ * included in `http`), written to `dir`.
+ */
+export function nginxImage(start: ImageStart, dir: string): ImageStandIn {
+  fs.mkdirSync(dir, { recursive: true });
+  const conf = path.join(dir, "nginx.conf");
+  fs.writeFileSync(
+    conf,
+    [
+      "worker_processes auto;",
+      "error_log /dev/stderr notice;",
+      "pid /tmp/nginx.pid;",
+      "events { worker_connections 1024; }",
+      "http {",
+      "    proxy_temp_path /tmp/proxy_temp;",
+      "    client_body_temp_path /tmp/client_temp;",
+      "    fastcgi_temp_path /tmp/fastcgi_temp;",
+      "    uwsgi_temp_path /tmp/uwsgi_temp;",
+      "    scgi_temp_path /tmp/scgi_temp;",
+      "    include /etc/nginx/mime.types;",
+      "    default_type application/octet-stream;",
+      "    access_log /dev/stdout;",
+      "    sendfile on;",
+      "    keepalive_timeout 65;",
+      "    include /etc/nginx/conf.d/*.conf;",
+      "}",
+      "",
+    ].join("\n"),
+  );
+  if (start.entrypoint[0] !== "/docker-entrypoint.sh") {
+    throw new Error(`the nginx image's ENTRYPOINT is ${start.entrypoint.join(" ")}: re-check what stands in for it`);
+  }
+  return {
+    path: ["/usr/sbin"],
+    programFolders: [],
+    entrypoint: [],
+    cmd: [...start.cmd],
+    uid: start.user.uid,
+    gid: start.user.gid,
+    env: {},
+    files: { "/etc/nginx/nginx.conf": conf },
+  };
+}

@@ -1,0 +1,485 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { testLdapBaseDn, testLdapGroupDn } from "../../components/auth/testLdapDirectory";
+import { KwokCluster } from "../lib/cluster";
+import { PulumiEnv } from "../lib/pulumi";
+import { localStackConfig } from "../lib/stackConfig";
+import { writeNodePlugins } from "../lib/toolchain";
+import { freeLoopbackPort } from "../../test/support/nginx";
+import { startSlapd, type Slapd } from "../../test/support/slapd";
+import { DeploymentProcess } from "./deploymentProcess";
+import { KubeApi } from "./kubeApi";
+import { KubeletStandIn } from "./kubeletStandIn";
+import type { Container, ImageStandIn } from "./podSpec";
+
+const P = "jupyterhub-nfs";
+export const HUB_NS = "journey-hub";
+export const NFS_NS = "journey-nfs";
+const CLASS = "journey-local";
+export const STAND_IN_NODE = "kubelet-stand-in";
+
+/** Idle servers are culled after this long (short, so the culler's work is seen in the test). */
+export const CULL_IDLE_SECONDS = 90;
+
+const kwokLeavesTheStandInAlone = [
+  "apiVersion: config.kwok.x-k8s.io/v1alpha1",
+  "kind: KwokctlConfiguration",
+  "componentsPatches:",
+  "- name: kwok-controller",
+  "  extraArgs:",
+  // After kwokctl's own --manage-all-nodes=true: the last one counts.
+  "  - key: manage-all-nodes",
+  '    value: "false"',
+  // The nodes kwokctl makes carry kwok's annotation; the stand-in's does not.
+  "  - key: manage-nodes-with-annotation-selector",
+  "    value: kwok.x-k8s.io/node=fake",
+  "",
+].join("\n");
+
+function testVolume(name: string, size: string, claimNamespace: string, claimName: string, dir: string): object {
+  return {
+    apiVersion: "v1",
+    kind: "PersistentVolume",
+    metadata: { name },
+    spec: {
+      capacity: { storage: size },
+      accessModes: ["ReadWriteOnce"],
+      persistentVolumeReclaimPolicy: "Retain",
+      storageClassName: CLASS,
+      hostPath: { path: dir, type: "DirectoryOrCreate" },
+      claimRef: { namespace: claimNamespace, name: claimName },
+    },
+  };
+}
+
+export interface JourneyImages {
+  hub: ImageStandIn;
+  singleuser: ImageStandIn;
+  proxy: ImageStandIn;
+  fileBrowser: ImageStandIn;
+  /** The NFS server's image: not run (the kernel NFS server is stood in by a folder). */
+  nfs: string;
+}
+
+/** Addresses the journey's programs listen on: loopback, free ports picked at start. */
+export interface JourneyPorts {
+  hub: number;
+  proxy: number;
+  proxyApi: number;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * Everything the journey runs: the control plane with the stack deployed by `pulumi up`, the
+ * kubelet stand-in (pods of the hub namespace, the file browser's and the NFS server's), Debian's
+ * slapd seeded from the test LDAP server's own Secret, the proxy and the hub as processes started
+ * from their live Deployments. Each piece is stopped in stop(), whatever happened before.
+ */
+export class JourneyStack {
+  cluster?: KwokCluster;
+  pulumi?: PulumiEnv;
+  api?: KubeApi;
+  standIn?: KubeletStandIn;
+  slapd?: Slapd;
+  hub?: DeploymentProcess;
+  proxy?: DeploymentProcess;
+  ports?: JourneyPorts;
+  outputs: Record<string, unknown> = {};
+  readonly dataDir: string;
+  readonly hubDbDir: string;
+  private readonly log: string[] = [];
+
+  constructor(
+    private readonly bin: string,
+    readonly tmp: string,
+    private readonly images: JourneyImages,
+    private readonly rootSquash: boolean,
+  ) {
+    this.dataDir = path.join(tmp, "disk-data");
+    this.hubDbDir = path.join(tmp, "disk-hub-db");
+  }
+
+  note(line: string): void {
+    const l = `${new Date().toISOString().slice(11, 23)} ${line}`;
+    this.log.push(l);
+    if (process.env.JOURNEY_VERBOSE) console.log(`# ${l}`);
+  }
+
+  /** The stand-in's and the test's notes so far (printed when a step fails). */
+  notes(last = 60): string {
+    return this.log.slice(-last).join("\n");
+  }
+
+  /** The folder that stands in for the NFS export: what the NFS server pod exports, its data disk. */
+  get exportDir(): string {
+    return this.dataDir;
+  }
+
+  /** Control plane up, stack deployed. */
+  async deploy(): Promise<void> {
+    // kwokctl's binary runtime has kwok manage every node; here every node but the stand-in's, so
+    // that the kubelet stand-in alone writes the status of the pods on its node.
+    const cluster = new KwokCluster(this.bin, this.tmp, `jhnfs-journey-${process.pid}`, kwokLeavesTheStandInAlone);
+    this.cluster = cluster;
+    cluster.start();
+    cluster.apply({
+      apiVersion: "storage.k8s.io/v1",
+      kind: "StorageClass",
+      metadata: { name: CLASS },
+      provisioner: "kubernetes.io/no-provisioner",
+      volumeBindingMode: "Immediate",
+      reclaimPolicy: "Retain",
+    });
+    cluster.apply(testVolume("journey-notebook-disk", "10Gi", NFS_NS, "notebook-disk", this.dataDir));
+    cluster.apply(testVolume("journey-hub-db", "1Gi", HUB_NS, "hub-db", this.hubDbDir));
+    const pluginDir = writeNodePlugins(path.join(this.tmp, "plugins"));
+    this.pulumi = new PulumiEnv({
+      bin: this.bin,
+      pluginDir,
+      tmp: this.tmp,
+      kubeconfig: cluster.kubeconfig,
+      stackName: "journey",
+    });
+    const base = localStackConfig({
+      hubNamespace: HUB_NS,
+      nfsNamespace: NFS_NS,
+      storageClass: CLASS,
+      diskName: "notebook-disk",
+      retainDisk: false,
+    });
+    // Admission by LDAP group (the test directory's group), not by name: the outsider is in the
+    // directory but in no group. alice is an admin.
+    const config = Object.fromEntries(Object.entries(base).filter(([k]) => !k.startsWith(`${P}:allowedUsers`)));
+    await this.pulumi.createStack({
+      ...config,
+      [`${P}:allowedGroups[0]`]: { value: testLdapGroupDn },
+      [`${P}:adminUsers[0]`]: { value: "alice" },
+      [`${P}:cullIdleSeconds`]: { value: String(CULL_IDLE_SECONDS) },
+      // Users reach the proxy on loopback here, not through a Service.
+      [`${P}:proxyServiceType`]: { value: "ClusterIP" },
+    });
+    const up = await this.pulumi.run("up");
+    if (!up.ok) throw new Error(`pulumi up failed:\n${(up.error ?? "").split("\n").slice(-30).join("\n")}`);
+    this.outputs = await this.pulumi.outputs();
+  }
+
+  /**
+   * The kubelet stand-in registers its node; kwok's node is cordoned so that every new pod lands
+   * on the stand-in's; the file browser's and the NFS server's pods are deleted, so that their
+   * Deployments make new ones, which the stand-in runs.
+   */
+  async startStandIn(): Promise<void> {
+    const cluster = this.need(this.cluster, "cluster");
+    this.api = new KubeApi(cluster.kubeconfig);
+    const nfsService = cluster.list("services", NFS_NS).find((s) => s.spec?.clusterIP === this.outputs.nfsServerIp);
+    if (!nfsService)
+      throw new Error(`no Service in ${NFS_NS} has the NFS server's address ${String(this.outputs.nfsServerIp)}`);
+    this.ports = { hub: await freeLoopbackPort(), proxy: await freeLoopbackPort(), proxyApi: await freeLoopbackPort() };
+    const hubPort = this.ports.hub;
+    this.standIn = new KubeletStandIn({
+      api: this.api,
+      nodeName: STAND_IN_NODE,
+      workDir: path.join(this.tmp, "pods"),
+      image: (c) => this.imageFor(c),
+      nfsExport: (server, exportPath) => {
+        // The NFS volume must point at the NFS server's Service: then it is that server's export.
+        if (server !== this.outputs.nfsServerIp) throw new Error(`NFS server ${server} is not the stack's NFS Service`);
+        return path.join(this.exportDir, exportPath);
+      },
+      rootSquash: this.rootSquash,
+      // A user's server reaches the hub's API (hub_connect_url) at 127.0.0.1:<hub port> in its pod.
+      egressPorts: () => [hubPort],
+      log: (l) => this.note(l),
+    });
+    await this.standIn.start();
+    for (const node of cluster.list("nodes")) {
+      if (node.metadata.name !== STAND_IN_NODE) cluster.kubectl(["cordon", node.metadata.name]);
+    }
+    await this.waitFor("the stand-in's node Ready", 60_000, async () => {
+      const n = await this.api?.getOrUndefined(`/api/v1/nodes/${STAND_IN_NODE}`);
+      const ready = (n?.status?.conditions as { type: string; status: string }[] | undefined)?.find(
+        (c) => c.type === "Ready",
+      );
+      return ready?.status === "True" && !((n?.spec?.taints as unknown[] | undefined)?.length ?? 0);
+    });
+    for (const [ns, app] of [
+      [NFS_NS, "nfs-server"],
+      [HUB_NS, "file-browser"],
+    ]) {
+      cluster.kubectl(["delete", "pods", "-n", ns, "-l", `app.kubernetes.io/name=${app}`, "--wait=false"]);
+      await this.waitFor(
+        `the ${app} pod Ready on the stand-in`,
+        120_000,
+        async () => (await this.readyPod(ns, app)) !== undefined,
+      );
+    }
+  }
+
+  /** The Ready pod of a component on the stand-in's node, if any. */
+  async readyPod(ns: string, app: string): Promise<{ name: string; ip: string } | undefined> {
+    const list = await this.need(this.api, "api").request<{ items: import("../lib/cluster").KubeObject[] }>(
+      "GET",
+      `/api/v1/namespaces/${ns}/pods?labelSelector=${encodeURIComponent(`app.kubernetes.io/name=${app}`)}`,
+    );
+    for (const p of list.items) {
+      const conditions = (p.status?.conditions ?? []) as { type: string; status: string }[];
+      const ready = conditions.some((c) => c.type === "Ready" && c.status === "True");
+      if (ready && !p.metadata.deletionTimestamp && p.spec?.nodeName === STAND_IN_NODE) {
+        return { name: p.metadata.name, ip: String(p.status?.podIP) };
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * The stand-in for a container's image. The NFS server's own program (the image's ENTRYPOINT,
+   * run_nfs.sh and the kernel's nfsd) is not run: a local folder is the export. A container of
+   * that image with a command of its own (the init container making the notebooks folder) runs
+   * with this machine's shell and coreutils.
+   */
+  private imageFor(c: Container): ImageStandIn | "not-run" {
+    const image = c.image;
+    if (image === this.images.nfs) {
+      return c.command ? { path: [], programFolders: [], entrypoint: [], cmd: [], uid: 0, gid: 0, env: {} } : "not-run";
+    }
+    const byRepo: [RegExp, ImageStandIn][] = [
+      [/\/k8s-singleuser-sample:/, this.images.singleuser],
+      [/\/k8s-hub:/, this.images.hub],
+      [/\/configurable-http-proxy:/, this.images.proxy],
+      [/nginx-unprivileged:/, this.images.fileBrowser],
+    ];
+    const found = byRepo.find(([re]) => re.test(image));
+    if (!found) throw new Error(`no stand-in for image ${image}`);
+    return found[1];
+  }
+
+  /** Debian's slapd, seeded with the LDIF of the stack's own test LDAP server (its Secret). */
+  async startLdap(): Promise<void> {
+    const secrets = this.need(this.cluster, "cluster").list("secrets", HUB_NS);
+    const seed = secrets.find((s) => s.data?.["seed.ldif"] !== undefined)?.data?.["seed.ldif"];
+    if (!seed) throw new Error("no Secret in the hub namespace carries seed.ldif");
+    const ldif = Buffer.from(seed, "base64").toString("utf8");
+    // The harness makes the suffix entry itself.
+    const entries = ldif.split(/\n\n+/).filter((e) => !e.startsWith(`dn: ${testLdapBaseDn}\n`));
+    this.slapd = await startSlapd({ ldif: entries.join("\n\n"), suffix: testLdapBaseDn });
+  }
+
+  async startProxy(): Promise<void> {
+    const ports = this.need(this.ports, "ports");
+    this.proxy = new DeploymentProcess({
+      api: this.need(this.api, "api"),
+      namespace: HUB_NS,
+      deployment: "proxy",
+      container: "proxy",
+      image: this.images.proxy,
+      workDir: path.join(this.tmp, "proxy"),
+      overrideCommand: (argv) =>
+        replaceArgs(argv, {
+          "--ip": "127.0.0.1",
+          "--port": String(ports.proxy),
+          "--api-ip": "127.0.0.1",
+          "--api-port": String(ports.proxyApi),
+          "--default-target": `http://127.0.0.1:${ports.hub}`,
+          "--error-target": `http://127.0.0.1:${ports.hub}/hub/error`,
+        }),
+    });
+    fs.mkdirSync(path.join(this.tmp, "proxy"), { recursive: true });
+    await this.proxy.start();
+    await this.waitForHttp(`http://127.0.0.1:${ports.proxy}/_chp_healthz`, 30_000);
+  }
+
+  /**
+   * The hub: the live Deployment's command, with `--config` pointed at a file that loads the
+   * live ConfigMap's jupyterhub_config.py first and then sets the loopback addresses; as the
+   * hub's ServiceAccount, with a token from the TokenRequest API where the kubelet would mount it.
+   * Resolves with the seconds from process start to /hub/health answering.
+   */
+  async startHub(): Promise<number> {
+    const api = this.need(this.api, "api");
+    const ports = this.need(this.ports, "ports");
+    const slapd = this.need(this.slapd, "slapd");
+    const dir = path.join(this.tmp, "hub");
+    const saDir = path.join(dir, "serviceaccount");
+    const overrideDir = path.join(dir, "journey-config");
+    for (const d of [saDir, overrideDir]) fs.mkdirSync(d, { recursive: true });
+    const deployment = await api.request("GET", `/apis/apps/v1/namespaces/${HUB_NS}/deployments/hub`);
+    const sa = String((deployment.spec?.template as { spec: { serviceAccountName?: string } }).spec.serviceAccountName);
+    const token = await api.request<{ status: { token: string } }>(
+      "POST",
+      `/api/v1/namespaces/${HUB_NS}/serviceaccounts/${sa}/token`,
+      { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 3600 } },
+    );
+    fs.writeFileSync(path.join(saDir, "token"), token.status.token);
+    fs.writeFileSync(path.join(saDir, "namespace"), HUB_NS);
+    fs.writeFileSync(path.join(saDir, "ca.crt"), this.need(api.caPem, "the cluster's CA certificate"));
+    const serverPort = api.server.port;
+    const configInImage = "/usr/local/etc/jupyterhub/jupyterhub_config.py";
+    const overrideInImage = "/usr/local/etc/jupyterhub-journey/journey_config.py";
+    fs.writeFileSync(
+      path.join(overrideDir, "journey_config.py"),
+      renderJourneyOverrides(configInImage, {
+        hubPort: ports.hub,
+        proxyApiPort: ports.proxyApi,
+        ldapHost: slapd.host,
+        ldapPort: slapd.port,
+      }),
+    );
+    this.hub = new DeploymentProcess({
+      api,
+      namespace: HUB_NS,
+      deployment: "hub",
+      container: "hub",
+      image: this.images.hub,
+      workDir: dir,
+      overrideCommand: (argv) => {
+        const i = argv.indexOf("--config");
+        if (i < 0 || argv[i + 1] !== configInImage)
+          throw new Error(`the hub's command has no --config ${configInImage}: ${argv.join(" ")}`);
+        return [...argv.slice(0, i + 1), overrideInImage, ...argv.slice(i + 2)];
+      },
+      // What the kubelet gives a pod with a service-account token: the API server's address (here
+      // the loopback API server, not the kubernetes Service's simulated IP) and the token files.
+      extraEnv: { KUBERNETES_SERVICE_HOST: "127.0.0.1", KUBERNETES_SERVICE_PORT: serverPort },
+      extraMounts: [
+        { source: saDir, target: "/var/run/secrets/kubernetes.io/serviceaccount", readOnly: true },
+        { source: overrideDir, target: path.dirname(overrideInImage), readOnly: true },
+      ],
+    });
+    return this.restartHub(false);
+  }
+
+  /** (Re)starts the hub process; resolves with the seconds until /hub/health answered. */
+  async restartHub(stopFirst = true, signal: "SIGTERM" | "SIGKILL" = "SIGTERM"): Promise<number> {
+    const hub = this.need(this.hub, "hub");
+    if (stopFirst) await hub.stop(signal);
+    const t0 = Date.now();
+    await hub.start();
+    await this.waitForHttp(`http://127.0.0.1:${this.need(this.ports, "ports").hub}/hub/health`, 120_000, () =>
+      hub.running ? undefined : `the hub exited; its log:\n${tail(hub.logFile, 40)}`,
+    );
+    return (Date.now() - t0) / 1000;
+  }
+
+  async restartProxy(): Promise<void> {
+    const proxy = this.need(this.proxy, "proxy");
+    await proxy.stop();
+    await proxy.start();
+    await this.waitForHttp(`http://127.0.0.1:${this.need(this.ports, "ports").proxy}/_chp_healthz`, 30_000);
+  }
+
+  get proxyUrl(): string {
+    return `http://127.0.0.1:${this.need(this.ports, "ports").proxy}`;
+  }
+
+  async waitFor(what: string, timeoutMs: number, check: () => Promise<boolean> | boolean): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (await check()) return;
+      await sleep(250);
+    }
+    throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}\n--- notes:\n${this.notes(30)}`);
+  }
+
+  async waitForHttp(url: string, timeoutMs: number, gone?: () => string | undefined): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last = "";
+    while (Date.now() < deadline) {
+      const why = gone?.();
+      if (why) throw new Error(why);
+      try {
+        const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
+        if (r.ok) return;
+        last = `${r.status}`;
+      } catch (err: unknown) {
+        last = String(err);
+      }
+      await sleep(200);
+    }
+    throw new Error(`${url} did not answer in ${timeoutMs / 1000}s (${last})`);
+  }
+
+  need<T>(v: T | undefined, what: string): T {
+    if (v === undefined) throw new Error(`${what} is not available (an earlier step failed)`);
+    return v;
+  }
+
+  /** Every process the journey started (for the leak check after stop()). */
+  get startedPids(): number[] {
+    return [...(this.standIn?.startedPids ?? []), ...(this.hub?.startedPids ?? []), ...(this.proxy?.startedPids ?? [])];
+  }
+
+  /** Stops everything, in reverse order, collecting errors rather than stopping at the first. */
+  async stop(): Promise<unknown[]> {
+    const errors: unknown[] = [];
+    const attempt = async (f: () => Promise<void> | void): Promise<void> => {
+      try {
+        await f();
+      } catch (err: unknown) {
+        errors.push(err);
+      }
+    };
+    await attempt(() => this.hub?.stop());
+    await attempt(() => this.proxy?.stop());
+    await attempt(() => this.standIn?.stop());
+    await attempt(() => this.slapd?.stop());
+    await attempt(() => this.api?.close());
+    await attempt(() => this.cluster?.stop());
+    return errors;
+  }
+}
+
+/** Replaces `--name=value` arguments (each must be there exactly once). */
+export function replaceArgs(argv: string[], values: Record<string, string>): string[] {
+  const out = [...argv];
+  for (const [name, value] of Object.entries(values)) {
+    const at = out.flatMap((a, i) => (a === name || a.startsWith(`${name}=`) ? [i] : []));
+    if (at.length !== 1) throw new Error(`expected one ${name} in ${argv.join(" ")}`);
+    out[at[0]] = `${name}=${value}`;
+  }
+  return out;
+}
+
+/**
+ * The journey's second config file: ours first (traitlets' load_subconfig), then only the
+ * addresses that differ on loopback. e2e/README.md lists each and why.
+ */
+export function renderJourneyOverrides(
+  ours: string,
+  a: { hubPort: number; proxyApiPort: number; ldapHost: string; ldapPort: number },
+): string {
+  return [
+    "# The end-to-end journey's overrides (e2e/journey/journeyStack.ts): addresses only.",
+    "import os",
+    "",
+    "c = get_config()  # noqa: F821",
+    `ours = ${JSON.stringify(ours)}`,
+    "# load_subconfig skips a missing file silently: make that an error.",
+    "if not os.path.exists(ours):",
+    "    raise FileNotFoundError(ours)",
+    "load_subconfig(ours)  # noqa: F821",
+    "",
+    "# The hub listens on a free loopback port (ours: 0.0.0.0:8081, the pod's own address).",
+    'c.JupyterHub.hub_ip = "127.0.0.1"',
+    `c.JupyterHub.hub_port = ${a.hubPort}`,
+    "# User pods reach the hub at this address inside their pod (the stand-in forwards it to the hub);",
+    "# ours is the hub Service's DNS name, which nothing resolves here.",
+    `c.JupyterHub.hub_connect_url = "http://127.0.0.1:${a.hubPort}"`,
+    "# The proxy's API on loopback (ours: the proxy-api Service's DNS name).",
+    `c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:${a.proxyApiPort}"`,
+    "# Debian's slapd on loopback (ours: the test LDAP Service's DNS name, port 389).",
+    `c.LDAPAuthenticator.server_address = ${JSON.stringify(a.ldapHost)}`,
+    `c.LDAPAuthenticator.server_port = ${a.ldapPort}`,
+    "",
+  ].join("\n");
+}
+
+function tail(file: string, lines: number): string {
+  try {
+    return fs.readFileSync(file, "utf8").split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}

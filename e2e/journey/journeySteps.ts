@@ -1,0 +1,59 @@
+import type { KubeObject } from "../lib/cluster";
+import { HUB_NS, type JourneyStack } from "./journeyStack";
+import { WebClient } from "./webClient";
+
+/** What the journey and the benchmark do as a user, through the proxy. */
+
+/**
+ * Asks for the user's default server (GET /hub/spawn/<name>, as the home page's button does),
+ * then polls /user/<name>/lab through the proxy until the user's own server answers it (the
+ * hub's OAuth redirects followed, as a browser would, which gives the session the server's cookie).
+ */
+export async function serverAnswers(
+  s: JourneyStack,
+  client: WebClient,
+  user: string,
+  timeoutMs: number,
+): Promise<void> {
+  await client.get(`/hub/spawn/${user}`, 0);
+  await s.waitFor(`${user}'s server answering at /user/${user}/ through the proxy`, timeoutMs, async () => {
+    // JupyterLab's page: the server's OAuth round trip with the hub sets its cookie on the way.
+    const r = await client.get(`/user/${user}/lab`, 12);
+    return r.status === 200 && r.url.startsWith(`/user/${user}/lab`);
+  });
+}
+
+/** Logs in on the hub's form; resolves with the session and the seconds until the server answered. */
+export async function loginAndSpawn(
+  s: JourneyStack,
+  user: string,
+  password: string,
+): Promise<{ client: WebClient; seconds: number }> {
+  const client = new WebClient(s.proxyUrl);
+  const t0 = Date.now();
+  const login = await client.login(user, password);
+  if (login.status !== 302) throw new Error(`${user}'s login: ${login.status} ${login.text.slice(0, 300)}`);
+  await serverAnswers(s, client, user, 120_000);
+  return { client, seconds: (Date.now() - t0) / 1000 };
+}
+
+/** The pod KubeSpawner made for a user's default server, if it exists. */
+export function userPod(s: JourneyStack, user: string): Promise<KubeObject | undefined> {
+  return s.need(s.api, "api").getOrUndefined(`/api/v1/namespaces/${HUB_NS}/pods/jupyter-${user}`);
+}
+
+/** Stops the user's server through the hub's REST API and waits until its pod is gone. */
+export async function stopServer(s: JourneyStack, client: WebClient, user: string): Promise<void> {
+  const r = await client.request("DELETE", `/hub/api/users/${user}/server`, {
+    headers: { Referer: `${s.proxyUrl}/hub/home` },
+  });
+  if (![202, 204].includes(r.status)) throw new Error(`stopping ${user}'s server: ${r.status} ${r.text.slice(0, 200)}`);
+  await s.waitFor(`${user}'s pod deleted`, 60_000, async () => (await userPod(s, user)) === undefined);
+}
+
+/** Starts the user's server again in the same session; resolves with the seconds until it answered. */
+export async function startAgain(s: JourneyStack, client: WebClient, user: string): Promise<number> {
+  const t0 = Date.now();
+  await serverAnswers(s, client, user, 120_000);
+  return (Date.now() - t0) / 1000;
+}
