@@ -122,7 +122,8 @@ describe(
       assert.deepEqual([mount?.mountPath, mount?.subPath], ["/home/jovyan", "notebooks/alice"]);
       assert.equal(notebook.securityContext?.allowPrivilegeEscalation, false);
       assert.deepEqual(notebook.securityContext?.capabilities?.drop, ["ALL"]);
-      assert.equal(spec.securityContext?.runAsUser, 1000);
+      // KubeSpawner 7 sets the uid on the container and fs_gid on the pod.
+      assert.equal(notebook.securityContext?.runAsUser, 1000);
       assert.equal(spec.securityContext?.fsGroup, 100);
       assert.ok(notebook.resources?.limits?.cpu && notebook.resources.limits.memory, "CPU and memory limits");
       // KubeSpawner passes its cmd as args: the image's ENTRYPOINT (tini) stays, its CMD is replaced.

@@ -81,7 +81,11 @@ export class KubeApi {
     contentType = "application/json",
   ): Promise<T> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const headers: Record<string, string> = payload ? { "Content-Type": contentType } : {};
+    // An explicit length: for DELETE Node sends neither a length nor chunked encoding by default,
+    // and the API server then refuses the body (400) that carries the kubelet's grace period 0.
+    const headers: Record<string, string> = payload
+      ? { "Content-Type": contentType, "Content-Length": String(Buffer.byteLength(payload)) }
+      : {};
     return new Promise<T>((resolve, reject) => {
       const req = https.request(this.open(method, urlPath, headers, 30_000), (res) => {
         const chunks: Buffer[] = [];

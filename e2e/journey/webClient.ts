@@ -1,3 +1,5 @@
+import * as http from "node:http";
+
 /**
  * What a user's browser does over HTTP, without the rendering: a cookie jar, redirects followed
  * (bounded), JupyterHub's and Jupyter Server's XSRF cookies sent back as their headers. Every
@@ -8,7 +10,33 @@ export interface WebResponse {
   /** The URL of the last response, after redirects. */
   url: string;
   text: string;
-  headers: Headers;
+  headers: http.IncomingHttpHeaders;
+}
+
+/**
+ * One HTTP exchange with node:http, not fetch: fetch (undici) always sends its own
+ * `Sec-Fetch-Mode: cors`, which Jupyter Server takes for a script's request, so it refused the
+ * login cookie on page loads and the journey looped through the OAuth redirects.
+ */
+function exchange(
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers, timeout: 30_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString("utf8") }),
+      );
+      res.on("error", reject);
+    });
+    req.on("timeout", () => req.destroy(new Error(`${method} ${url}: no answer in 30 s`)));
+    req.on("error", reject);
+    req.end(body);
+  });
 }
 
 interface Cookie {
@@ -32,8 +60,8 @@ export class WebClient {
       .join("; ");
   }
 
-  private store(res: Response, urlPath: string): void {
-    for (const line of res.headers.getSetCookie()) {
+  private store(res: { headers: http.IncomingHttpHeaders }, urlPath: string): void {
+    for (const line of res.headers["set-cookie"] ?? []) {
       const [pair, ...attrs] = line.split(";").map((s) => s.trim());
       const eq = pair.indexOf("=");
       const name = pair.slice(0, eq);
@@ -86,21 +114,20 @@ export class WebClient {
     }
     for (let hop = 0; hop <= (options.maxRedirects ?? 10); hop++) {
       const xsrf = this.cookie("_xsrf", current);
-      const res = await fetch(this.base + current, {
-        method: m,
-        body,
-        redirect: "manual",
-        signal: AbortSignal.timeout(30_000),
-        headers: {
+      const res = await exchange(
+        this.base + current,
+        m,
+        {
           ...headers,
           // What a browser sends: JupyterHub and Jupyter Server accept a cookie without an XSRF
           // token only on a page load; JupyterLab's own requests carry the _xsrf cookie's value.
           ...(options.navigate ? { "Sec-Fetch-Mode": "navigate" } : xsrf ? { "X-XSRFToken": xsrf } : {}),
           Cookie: this.cookieHeader(current),
         },
-      });
+        body,
+      );
       this.store(res, current);
-      const location = res.headers.get("location");
+      const location = res.headers.location;
       if (res.status >= 300 && res.status < 400 && location && hop < (options.maxRedirects ?? 10)) {
         const next = new URL(location, this.base + current);
         if (next.origin !== new URL(this.base).origin) throw new Error(`redirect off the proxy: ${location}`);
@@ -110,10 +137,9 @@ export class WebClient {
           body = undefined;
           delete headers["Content-Type"];
         }
-        await res.arrayBuffer();
         continue;
       }
-      return { status: res.status, url: current, text: await res.text(), headers: res.headers };
+      return { status: res.status, url: current, text: res.text, headers: res.headers };
     }
     throw new Error(`${method} ${urlPath}: unreachable`);
   }
