@@ -15,6 +15,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { testLdapOutsider } from "../components/auth/testLdapDirectory";
+import { browserJourney } from "./lib/browser";
 import { ensureToolchain } from "./lib/toolchain";
 import { journeyImages } from "./journey/journeyImages";
 import { CULL_IDLE_SECONDS, HUB_NS, JourneyStack, STAND_IN_NODE } from "./journey/journeyStack";
@@ -138,7 +139,11 @@ describe(
         init.map((c) => c.name),
         ["make-notebook-dir"],
       );
-      assert.ok(!init[0].securityContext?.runAsUser, "the init container does not run as root");
+      assert.deepEqual(
+        [init[0].securityContext?.runAsUser, init[0].securityContext?.runAsGroup],
+        [1000, 100],
+        "the init container runs as the notebook user, not root",
+      );
     });
 
     test("a notebook saved through the contents API lands in notebooks/alice/ on the export, owned 1000:100", async () => {
@@ -174,6 +179,25 @@ describe(
       });
       assert.equal(served.status, 200);
       assert.match(await served.text(), /saved by the e2e journey/);
+    });
+
+    test("in a real browser (Chromium): alice logs in, lands in JupyterLab, opens the notebook; the file browser shows it", async () => {
+      const s = need(stack, "stack");
+      const pod = need(await s.readyPod(HUB_NS, "file-browser"), "the file browser's pod");
+      const user = s.outputs.fileBrowserUsername as string | undefined;
+      const password = s.outputs.fileBrowserPassword as string | undefined;
+      const r = await browserJourney({
+        hubUrl: `${s.proxyUrl}/`,
+        username: "alice",
+        password: need(passwords.alice, "alice's LDAP password"),
+        notebookPath: "journey.ipynb",
+        fileBrowserUrl: `http://${pod.ip}:8080/`,
+        fileBrowserFolder: "notebooks/alice",
+        ...(user && password ? { fileBrowserCredentials: { username: user, password } } : {}),
+      });
+      assert.match(r.labUrl, /\/user\/alice\/lab/, "landed in JupyterLab");
+      assert.match(r.notebookFromFileBrowser, /saved by the e2e journey/, "the file browser served the notebook");
+      assert.deepEqual(r.blocked, [], "the browser tried no address off loopback");
     });
 
     test("alice stops her server (the pod is deleted) and starts it again: the notebook is still there", async () => {
