@@ -7,7 +7,7 @@
  * kubelet stand-in runs each pod's containers as processes, see e2e/journey/kubeletStandIn.ts)
  * and the kernel NFS mount (a local folder is the export). See e2e/README.md.
  *
- *   npm run journey   (not yet passing: see e2e/README.md)
+ *   npm run journey   (also run by npm run e2e)
  */
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
