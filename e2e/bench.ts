@@ -4,12 +4,16 @@
  *     time and peak RSS (GNU time's %M);
  *   - on the local control plane (kwok, as in the e2e test): wall time of `pulumi preview` on an
  *     empty stack, `pulumi up` from empty, a no-change `up`, and `destroy`;
- * each Pulumi operation measured three ways of loading the TypeScript program:
- *   tsx                esbuild transpile-only (what `PULUMI_NODEJS_TRANSPILE_ONLY=true` buys)
- *   ts-node-typecheck  ts-node with type-checking, as the Node.js language host does by default
- *   js                 the precompiled program (`npm run build`, dist/index.js)
+ *     each Pulumi operation measured three ways of loading the TypeScript program:
+ *       tsx                esbuild transpile-only (what `PULUMI_NODEJS_TRANSPILE_ONLY=true` buys)
+ *       ts-node-typecheck  ts-node with type-checking, as the Node.js language host does by default
+ *       js                 the precompiled program (`npm run build`, dist/index.js)
+ *   - the user's journey (as in e2e/journey.test.ts: the real hub, proxy, slapd and users' servers,
+ *     the kubelet stand-in for the container runtime): from the login request to the user's
+ *     server answering through the proxy, a second start of it, and the hub's start-up from
+ *     process start to /hub/health answering. No image pulls: the spawn's own cost.
  *
- *   npm run bench [-- --runs N]
+ *   npm run bench [-- --runs N] [-- --only render|pulumi|journey]
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -17,13 +21,29 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { KwokCluster } from "./lib/cluster";
 import { PulumiEnv } from "./lib/pulumi";
-import { localStackConfig } from "./lib/stackConfig";
+import { applyLocalStorage, localStackVolumes } from "./lib/localStorage";
+import { type LocalStackNames, localStackConfig } from "./lib/stackConfig";
 import type { LoadMode } from "./lib/pulumi-op";
 import { ensureToolchain, repoRoot, writeNodePlugins } from "./lib/toolchain";
+import { journeyImages } from "./journey/journeyImages";
+import { JourneyStack } from "./journey/journeyStack";
+import { loginAndSpawn, startAgain, stopServer } from "./journey/journeySteps";
 
-const runsArg = process.argv.indexOf("--runs");
-const RUNS = runsArg > 0 ? parseInt(process.argv[runsArg + 1], 10) : 3;
-const CLASS = "bench-local";
+const PARTS = ["render", "pulumi", "journey"] as const;
+type Part = (typeof PARTS)[number];
+
+function argValue(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : undefined;
+}
+
+const RUNS = Number(argValue("--runs") ?? "3");
+if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`--runs must be a whole number of at least 1`);
+const only = argValue("--only");
+if (only !== undefined && !(PARTS as readonly string[]).includes(only)) {
+  throw new Error(`--only must be one of ${PARTS.join(", ")}, not ${only}`);
+}
+const parts: readonly Part[] = only ? [only as Part] : PARTS;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -66,36 +86,20 @@ function benchRender(): string[] {
   return lines;
 }
 
-const benchConfig = localStackConfig({
+const benchNames: LocalStackNames = {
   hubNamespace: "bench-hub",
   nfsNamespace: "bench-nfs",
-  storageClass: CLASS,
+  storageClass: "bench-local",
   diskName: "notebook-disk",
   // Destroy everything each round, so the next `up` starts from empty.
   retainDisk: false,
-});
+};
 
 /** Fresh pre-bound volumes for the two ReadWriteOnce claims (a released volume never rebinds). */
 function resetVolumes(c: KwokCluster, tmp: string): void {
-  c.kubectl(["delete", "pv", "bench-data", "bench-hub-db", "--ignore-not-found", "--wait=true"]);
-  for (const [name, size, ns, claim] of [
-    ["bench-data", "10Gi", "bench-nfs", "notebook-disk"],
-    ["bench-hub-db", "1Gi", "bench-hub", "hub-db"],
-  ]) {
-    c.apply({
-      apiVersion: "v1",
-      kind: "PersistentVolume",
-      metadata: { name },
-      spec: {
-        capacity: { storage: size },
-        accessModes: ["ReadWriteOnce"],
-        persistentVolumeReclaimPolicy: "Retain",
-        storageClassName: CLASS,
-        hostPath: { path: path.join(tmp, name), type: "DirectoryOrCreate" },
-        claimRef: { namespace: ns, name: claim },
-      },
-    });
-  }
+  const { data, hubDb } = localStackVolumes(benchNames, "bench", tmp);
+  c.kubectl(["delete", "pv", data.name, hubDb.name, "--ignore-not-found", "--wait=true"]);
+  applyLocalStorage(c, benchNames, [data, hubDb]);
 }
 
 async function benchPulumi(): Promise<string[]> {
@@ -111,15 +115,8 @@ async function benchPulumi(): Promise<string[]> {
   });
   try {
     cluster.start();
-    cluster.apply({
-      apiVersion: "storage.k8s.io/v1",
-      kind: "StorageClass",
-      metadata: { name: CLASS },
-      provisioner: "kubernetes.io/no-provisioner",
-      volumeBindingMode: "Immediate",
-    });
     const pulumi = new PulumiEnv({ bin, pluginDir, tmp, kubeconfig: cluster.kubeconfig, stackName: "bench" });
-    await pulumi.createStack(benchConfig);
+    await pulumi.createStack(localStackConfig(benchNames));
     const modes: LoadMode[] = ["tsx", "ts-node-typecheck", "js"];
     for (const mode of modes) {
       const t: Record<string, number[]> = { preview: [], up: [], "no-change up": [], destroy: [] };
@@ -152,14 +149,77 @@ async function benchPulumi(): Promise<string[]> {
   return lines;
 }
 
+/**
+ * The journey's figures. One stack, deployed once; each round a user who never logged in before
+ * (a fresh folder for the init container to make) logs in and waits for the server, stops it,
+ * starts it again, stops it; between rounds the hub restarts (SIGTERM, as a rollout stops it).
+ */
+async function benchJourney(): Promise<string[]> {
+  const bin = ensureToolchain();
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "jhnfs-bench-journey-"));
+  const users = Array.from({ length: RUNS }, (_, i) => `bench-${i + 1}`);
+  const stack = new JourneyStack(bin, tmp, journeyImages(path.join(tmp, "images")), true, users);
+  const stop = async (): Promise<void> => {
+    const errors = await stack.stop();
+    if (errors.length > 0) throw errors[0];
+  };
+  process.once("SIGINT", () => {
+    void stop().finally(() => process.exit(130));
+  });
+  const t: Record<"login" | "again" | "hub", number[]> = { login: [], again: [], hub: [] };
+  let freshHub: number;
+  try {
+    await stack.deploy();
+    await stack.startStandIn();
+    await stack.startLdap();
+    await stack.startProxy();
+    freshHub = await stack.startHub();
+    const passwords = stack.outputs.ldapTestPasswords as Record<string, string>;
+    for (const [i, user] of users.entries()) {
+      const first = await loginAndSpawn(stack, user, stack.need(passwords[user], `${user}'s LDAP password`));
+      await stopServer(stack, first.client, user);
+      const again = await startAgain(stack, first.client, user);
+      await stopServer(stack, first.client, user);
+      const hub = await stack.restartHub();
+      t.login.push(first.seconds);
+      t.again.push(again);
+      t.hub.push(hub);
+      console.error(
+        `bench: journey run ${i + 1} login to server ${first.seconds.toFixed(1)} s, second start ` +
+          `${again.toFixed(1)} s, hub restart to /hub/health ${hub.toFixed(1)} s`,
+      );
+    }
+  } finally {
+    await stop();
+  }
+  fs.rmSync(tmp, { recursive: true, force: true });
+  const line = (label: string, xs: number[], note = ""): string =>
+    `journey ${label.padEnd(54)} ${median(xs).toFixed(1)} s   (median of ${xs.length}${note})`;
+  return [
+    line("login to the user's server answering through the proxy", t.login),
+    line("second start (stopped, started again)", t.again),
+    line("hub start-up, process start to /hub/health", t.hub, `; first start, new database: ${freshHub.toFixed(1)} s`),
+  ];
+}
+
 async function main(): Promise<void> {
-  execFileSync("npm", ["run", "build"], { cwd: repoRoot, stdio: "inherit" });
   const cpu = os.cpus()[0]?.model ?? "unknown CPU";
   const header = `machine: ${os.cpus().length} cores (${cpu}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node.js ${process.version}, runs per figure: ${RUNS}`;
-  const render = benchRender();
-  console.log([header, ...render].join("\n"));
-  const pulumi = await benchPulumi();
-  console.log(["", header, ...render, ...pulumi].join("\n"));
+  const lines: string[] = [];
+  // The precompiled program (dist/), which the render and the Pulumi figures time.
+  if (parts.includes("render") || parts.includes("pulumi")) {
+    execFileSync("npm", ["run", "build"], { cwd: repoRoot, stdio: "inherit" });
+  }
+  const benches: Record<Part, () => Promise<string[]> | string[]> = {
+    render: benchRender,
+    pulumi: benchPulumi,
+    journey: benchJourney,
+  };
+  for (const part of parts) {
+    lines.push(...(await benches[part]()));
+    // Each part's figures as soon as they are in: a later part takes minutes.
+    console.log([header, ...lines].join("\n"));
+  }
 }
 
 main().catch((err: unknown) => {

@@ -13,7 +13,8 @@ import { spawnSync } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import { KwokCluster, type KubeObject, type PolicyRule } from "./lib/cluster";
 import { PulumiEnv } from "./lib/pulumi";
-import { localStackConfig } from "./lib/stackConfig";
+import { applyLocalStorage, localStackVolumes } from "./lib/localStorage";
+import { type LocalStackNames, localStackConfig } from "./lib/stackConfig";
 import type { StepRecord } from "./lib/pulumi-op";
 import { type KubeRef, kubeRef, type StateResource, stackOutputs, stateResources, urnType } from "./lib/state";
 import { ensureToolchain, repoRoot, writeNodePlugins } from "./lib/toolchain";
@@ -22,8 +23,6 @@ const P = "jupyterhub-nfs";
 const HUB_NS = "e2e-hub";
 const NFS_NS = "e2e-nfs";
 const TEST_CLASS = "e2e-local";
-const DATA_PV = "e2e-notebook-disk";
-const HUB_DB_PV = "e2e-hub-db";
 const DISK_NAME = "notebook-disk";
 const SINGLEUSER_IMAGE_2 = "quay.io/jupyterhub/k8s-singleuser-sample:4.3.0";
 const HUB_IMAGE_2 = "quay.io/jupyterhub/k8s-hub:4.3.0";
@@ -36,15 +35,16 @@ const RESTRICTED_PREFIX = "e2e-restricted-";
 /** Written into the data volume's folder before destroy, looked for after the stack is up again. */
 const MARKER = "notebook-marker.txt";
 
-/** The stack's config, as a user would set it with `pulumi config set`. */
 // diskRetainOnDelete stays at the project's default (true): destroy must keep the data claim.
-const stackConfig = localStackConfig({
+const stackNames: LocalStackNames = {
   hubNamespace: HUB_NS,
   nfsNamespace: NFS_NS,
   storageClass: TEST_CLASS,
   diskName: DISK_NAME,
   retainDisk: true,
-});
+};
+/** The stack's config, as a user would set it with `pulumi config set`. */
+const stackConfig = localStackConfig(stackNames);
 
 /** KubeSpawner's needs with a shared, pre-made claim (DESIGN.md): nothing more. */
 const intendedHubRules: PolicyRule[] = [
@@ -64,23 +64,6 @@ function normalizeRules(rules: PolicyRule[]): string[] {
       }),
     )
     .sort();
-}
-
-/** The volumes the test provides for the two ReadWriteOnce claims, pre-bound to them. */
-function testVolume(name: string, size: string, claimNamespace: string, claimName: string, dir: string): object {
-  return {
-    apiVersion: "v1",
-    kind: "PersistentVolume",
-    metadata: { name, labels: { "e2e.jupyterhub-nfs/test-volume": "true" } },
-    spec: {
-      capacity: { storage: size },
-      accessModes: ["ReadWriteOnce"],
-      persistentVolumeReclaimPolicy: "Retain",
-      storageClassName: TEST_CLASS,
-      hostPath: { path: dir, type: "DirectoryOrCreate" },
-      claimRef: { namespace: claimNamespace, name: claimName },
-    },
-  };
 }
 
 /** A failed operation's `error:` lines and the tail of its output, not the whole diff. */
@@ -187,6 +170,10 @@ function objectsInState(resources: StateResource[]): string[] {
 }
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "jhnfs-e2e-"));
+/** The test volumes of the data and hub-db claims (their folders under tmp). */
+const testVolumes = localStackVolumes(stackNames, "e2e", tmp);
+const DATA_PV = testVolumes.data.name;
+const HUB_DB_PV = testVolumes.hubDb.name;
 let cluster: KwokCluster | undefined;
 let pulumi: PulumiEnv | undefined;
 let deployed = false;
@@ -243,16 +230,7 @@ describe("jupyterhub-nfs on a live local control plane", { concurrency: false },
     console.log(
       `# control plane up in ${((Date.now() - t1) / 1000).toFixed(1)}s (pids ${cluster.startedPids.join(" ")})`,
     );
-    cluster.apply({
-      apiVersion: "storage.k8s.io/v1",
-      kind: "StorageClass",
-      metadata: { name: TEST_CLASS },
-      provisioner: "kubernetes.io/no-provisioner",
-      volumeBindingMode: "Immediate",
-      reclaimPolicy: "Retain",
-    });
-    cluster.apply(testVolume(DATA_PV, "10Gi", NFS_NS, DISK_NAME, path.join(tmp, "disk-data")));
-    cluster.apply(testVolume(HUB_DB_PV, "1Gi", HUB_NS, "hub-db", path.join(tmp, "disk-hub-db")));
+    applyLocalStorage(cluster, stackNames, [testVolumes.data, testVolumes.hubDb]);
     pulumi = new PulumiEnv({ bin, pluginDir, tmp, kubeconfig: cluster.kubeconfig, stackName: "e2e" });
     await pulumi.createStack(stackConfig);
     stackCreated = true;
@@ -792,8 +770,8 @@ describe("jupyterhub-nfs on a live local control plane", { concurrency: false },
     const p = need(pulumi, "pulumi");
     const c = need(cluster, "cluster");
     // A user's notebook, in the folder behind the data volume (kwok mounts nothing: written here).
-    fs.mkdirSync(path.join(tmp, "disk-data"), { recursive: true });
-    fs.writeFileSync(path.join(tmp, "disk-data", MARKER), "kept across destroy and up\n");
+    fs.mkdirSync(testVolumes.data.dir, { recursive: true });
+    fs.writeFileSync(path.join(testVolumes.data.dir, MARKER), "kept across destroy and up\n");
     keptBeforeDestroy = [
       need(c.get("Namespace", NFS_NS), "NFS namespace").metadata.uid,
       need(c.get("PersistentVolumeClaim", DISK_NAME, NFS_NS), "data claim").metadata.uid,

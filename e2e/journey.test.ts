@@ -24,9 +24,6 @@ import type { Container, PodSpec } from "./journey/podSpec";
 import { WebClient } from "./journey/webClient";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "jhnfs-journey-"));
-/** The journey's figures, for `npm run bench` (e2e/bench.ts reads them from this file when set). */
-const figuresFile = process.env.JOURNEY_FIGURES;
-const figures: Record<string, number> = {};
 let stack: JourneyStack | undefined;
 
 function need<T>(v: T | undefined, what: string): T {
@@ -67,10 +64,10 @@ describe(
       await stack.startStandIn();
       await stack.startLdap();
       await stack.startProxy();
-      figures.hubStartSeconds = await stack.startHub();
+      const hubSeconds = await stack.startHub();
       console.log(
         `# stand-in, slapd, proxy, hub up in ${((Date.now() - t1) / 1000).toFixed(1)}s ` +
-          `(hub process start to /hub/health: ${figures.hubStartSeconds.toFixed(1)}s)`,
+          `(hub process start to /hub/health: ${hubSeconds.toFixed(1)}s)`,
       );
     });
 
@@ -88,7 +85,6 @@ describe(
         }
       });
       if (alive.length > 0) errors.push(new Error(`processes still running after stop: ${alive.join(" ")}`));
-      if (figuresFile) fs.writeFileSync(figuresFile, JSON.stringify(figures));
       if (errors.length === 0) fs.rmSync(tmp, { recursive: true, force: true });
       else console.log(`# kept ${tmp} for inspection`);
       if (errors.length > 0) throw errors[0];
@@ -97,7 +93,6 @@ describe(
     test("alice logs in with her LDAP password through the proxy; her server starts and answers at /user/alice/", async () => {
       const r = await loginAndSpawn(need(stack, "stack"), "alice", passwords.alice);
       alice = r.client;
-      figures.firstStartSeconds = r.seconds;
       console.log(`# alice: login to her server answering through the proxy: ${r.seconds.toFixed(1)}s`);
       const lab = await alice.get("/user/alice/lab");
       assert.equal(lab.status, 200, "JupyterLab's page");
@@ -204,8 +199,8 @@ describe(
       const s = need(stack, "stack");
       const client = need(alice, "alice's session");
       await stopServer(s, client, "alice");
-      figures.secondStartSeconds = await startAgain(s, client, "alice");
-      console.log(`# alice: second start to her server answering: ${figures.secondStartSeconds.toFixed(1)}s`);
+      const seconds = await startAgain(s, client, "alice");
+      console.log(`# alice: second start to her server answering: ${seconds.toFixed(1)}s`);
       const got = await client.api("GET", "/user/alice/api/contents/journey.ipynb");
       assert.equal(got.status, 200);
       assert.match(got.text, /saved by the e2e journey/);

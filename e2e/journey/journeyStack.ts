@@ -3,7 +3,8 @@ import * as path from "node:path";
 import { testLdapBaseDn, testLdapGroupDn } from "../../components/auth/testLdapDirectory";
 import { KwokCluster } from "../lib/cluster";
 import { PulumiEnv } from "../lib/pulumi";
-import { localStackConfig } from "../lib/stackConfig";
+import { applyLocalStorage, type LocalVolume, localStackVolumes } from "../lib/localStorage";
+import { type LocalStackNames, localStackConfig } from "../lib/stackConfig";
 import { writeNodePlugins } from "../lib/toolchain";
 import { freeLoopbackPort } from "../../test/support/nginx";
 import { startSlapd, type Slapd } from "../../test/support/slapd";
@@ -15,8 +16,14 @@ import type { Container, ImageStandIn } from "./podSpec";
 const P = "jupyterhub-nfs";
 export const HUB_NS = "journey-hub";
 export const NFS_NS = "journey-nfs";
-const CLASS = "journey-local";
 export const STAND_IN_NODE = "kubelet-stand-in";
+const stackNames: LocalStackNames = {
+  hubNamespace: HUB_NS,
+  nfsNamespace: NFS_NS,
+  storageClass: "journey-local",
+  diskName: "notebook-disk",
+  retainDisk: false,
+};
 
 /** Idle servers are culled after this long (short, so the culler's work is seen in the test). */
 export const CULL_IDLE_SECONDS = 90;
@@ -35,22 +42,6 @@ const kwokLeavesTheStandInAlone = [
   "    value: kwok.x-k8s.io/node=fake",
   "",
 ].join("\n");
-
-function testVolume(name: string, size: string, claimNamespace: string, claimName: string, dir: string): object {
-  return {
-    apiVersion: "v1",
-    kind: "PersistentVolume",
-    metadata: { name },
-    spec: {
-      capacity: { storage: size },
-      accessModes: ["ReadWriteOnce"],
-      persistentVolumeReclaimPolicy: "Retain",
-      storageClassName: CLASS,
-      hostPath: { path: dir, type: "DirectoryOrCreate" },
-      claimRef: { namespace: claimNamespace, name: claimName },
-    },
-  };
-}
 
 export interface JourneyImages {
   hub: ImageStandIn;
@@ -88,8 +79,7 @@ export class JourneyStack {
   proxy?: DeploymentProcess;
   ports?: JourneyPorts;
   outputs: Record<string, unknown> = {};
-  readonly dataDir: string;
-  readonly hubDbDir: string;
+  private readonly volumes: { data: LocalVolume; hubDb: LocalVolume };
   private readonly log: string[] = [];
 
   constructor(
@@ -97,9 +87,10 @@ export class JourneyStack {
     readonly tmp: string,
     private readonly images: JourneyImages,
     private readonly rootSquash: boolean,
+    /** The test LDAP server's users (ldapTestUsers); the project's default when not given. */
+    private readonly testUsers?: string[],
   ) {
-    this.dataDir = path.join(tmp, "disk-data");
-    this.hubDbDir = path.join(tmp, "disk-hub-db");
+    this.volumes = localStackVolumes(stackNames, "journey", tmp);
   }
 
   note(line: string): void {
@@ -115,7 +106,7 @@ export class JourneyStack {
 
   /** The folder that stands in for the NFS export: what the NFS server pod exports, its data disk. */
   get exportDir(): string {
-    return this.dataDir;
+    return this.volumes.data.dir;
   }
 
   /** Control plane up, stack deployed. */
@@ -125,16 +116,7 @@ export class JourneyStack {
     const cluster = new KwokCluster(this.bin, this.tmp, `jhnfs-journey-${process.pid}`, kwokLeavesTheStandInAlone);
     this.cluster = cluster;
     cluster.start();
-    cluster.apply({
-      apiVersion: "storage.k8s.io/v1",
-      kind: "StorageClass",
-      metadata: { name: CLASS },
-      provisioner: "kubernetes.io/no-provisioner",
-      volumeBindingMode: "Immediate",
-      reclaimPolicy: "Retain",
-    });
-    cluster.apply(testVolume("journey-notebook-disk", "10Gi", NFS_NS, "notebook-disk", this.dataDir));
-    cluster.apply(testVolume("journey-hub-db", "1Gi", HUB_NS, "hub-db", this.hubDbDir));
+    applyLocalStorage(cluster, stackNames, [this.volumes.data, this.volumes.hubDb]);
     const pluginDir = writeNodePlugins(path.join(this.tmp, "plugins"));
     this.pulumi = new PulumiEnv({
       bin: this.bin,
@@ -143,13 +125,7 @@ export class JourneyStack {
       kubeconfig: cluster.kubeconfig,
       stackName: "journey",
     });
-    const base = localStackConfig({
-      hubNamespace: HUB_NS,
-      nfsNamespace: NFS_NS,
-      storageClass: CLASS,
-      diskName: "notebook-disk",
-      retainDisk: false,
-    });
+    const base = localStackConfig(stackNames);
     // Admission by LDAP group (the test directory's group), not by name: the outsider is in the
     // directory but in no group. alice is an admin.
     const config = Object.fromEntries(Object.entries(base).filter(([k]) => !k.startsWith(`${P}:allowedUsers`)));
@@ -160,6 +136,7 @@ export class JourneyStack {
       [`${P}:cullIdleSeconds`]: { value: String(CULL_IDLE_SECONDS) },
       // Users reach the proxy on loopback here, not through a Service.
       [`${P}:proxyServiceType`]: { value: "ClusterIP" },
+      ...Object.fromEntries((this.testUsers ?? []).map((u, i) => [`${P}:ldapTestUsers[${i}]`, { value: u }])),
     });
     const up = await this.pulumi.run("up");
     if (!up.ok) throw new Error(`pulumi up failed:\n${(up.error ?? "").split("\n").slice(-30).join("\n")}`);

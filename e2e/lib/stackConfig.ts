@@ -2,6 +2,10 @@ import type { ConfigMap } from "@pulumi/pulumi/automation";
 
 const P = "jupyterhub-nfs";
 
+/** The sizes the local stacks ask for: their test volumes (e2e/lib/localStorage.ts) are this big. */
+export const LOCAL_DISK_SIZE = "10Gi";
+export const LOCAL_HUB_DB_SIZE = "1Gi";
+
 export interface LocalStackNames {
   hubNamespace: string;
   nfsNamespace: string;
@@ -13,7 +17,7 @@ export interface LocalStackNames {
 }
 
 /**
- * The stack config the e2e test and the benchmark deploy on the local control plane: a
+ * The stack config the e2e test, the journey and the benchmark deploy on the local control plane: a
  * StorageClass disk, the in-cluster test LDAP server and NodePort Services.
  */
 export function localStackConfig(n: LocalStackNames): ConfigMap {
@@ -23,10 +27,10 @@ export function localStackConfig(n: LocalStackNames): ConfigMap {
     [`${P}:diskKind`]: { value: "storageClass" },
     [`${P}:storageClassName`]: { value: n.storageClass },
     [`${P}:diskName`]: { value: n.diskName },
-    [`${P}:diskSize`]: { value: "10Gi" },
+    [`${P}:diskSize`]: { value: LOCAL_DISK_SIZE },
     [`${P}:diskRetainOnDelete`]: { value: String(n.retainDisk) },
     [`${P}:hubDbStorageClassName`]: { value: n.storageClass },
-    [`${P}:hubDbSize`]: { value: "1Gi" },
+    [`${P}:hubDbSize`]: { value: LOCAL_HUB_DB_SIZE },
     [`${P}:ldapTestServer`]: { value: "true" },
     [`${P}:allowedUsers[0]`]: { value: "alice" },
     [`${P}:proxyServiceType`]: { value: "NodePort" },
