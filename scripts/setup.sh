@@ -5,6 +5,7 @@
 #     chromium (the real browser of the journey, driven by playwright-core; Debian only), shellcheck
 #     (lints scripts/*.sh, and the `run:` steps of the workflows through actionlint), tini (the
 #     hub's and the notebook image's ENTRYPOINT, which the journey runs);
+#   - Node.js 24 into a cache folder when the `node` on PATH is older than 22 (scripts/setup-node.sh);
 #   - npm dependencies, exactly as locked (configurable-http-proxy among them);
 #   - one Python venv per image lock in versions/ (the hub's and the notebook image's programs:
 #     JupyterHub, KubeSpawner, LDAPAuthenticator, JupyterLab...), in a cache folder outside the
@@ -50,12 +51,23 @@ if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet slapd 2>/
   "${sudo_cmd[@]}" systemctl disable --now slapd
 fi
 
+# Node.js: @pulumi/pulumi needs 22 or later. Where `node` is older (or missing), install the official
+# Node.js 24 into the cache (scripts/setup-node.sh), use it from here on, and link it as
+# node_modules/.bin/node below: npm puts that folder first on PATH for every `npm run`, so
+# `npm test` and the other scripts run on it whatever `node` the shell finds.
+node_bin=$(bash scripts/setup-node.sh --if-too-old)
+[ -z "$node_bin" ] || PATH="$node_bin:$PATH"
+
 # npm ci starts from an empty node_modules (a minute here): skip it while node_modules is what
 # the last npm ci made from this very package-lock.json.
 npm_stamp=node_modules/.jupyterhub-nfs-package-lock.sha256
 if [ "$(cat "$npm_stamp" 2>/dev/null)" != "$(sha256sum <package-lock.json)" ]; then
   npm ci --no-audit --no-fund
   sha256sum <package-lock.json >"$npm_stamp"
+fi
+if [ -n "$node_bin" ]; then
+  ln -sfn "$node_bin/node" node_modules/.bin/node
+  echo "setup: npm scripts run on Node.js $(node --version) (node_modules/.bin/node; the shell's node is older)"
 fi
 
 npx tsx scripts/fetch-kubernetes-schemas.ts

@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
+import * as semver from "semver";
 import { parse } from "yaml";
 import { actionlint, formatErrors } from "./support/actionlint";
 import { stackNames } from "./support/variations";
@@ -149,7 +150,7 @@ describe("GitHub workflows: what they do", () => {
     const kind = workflow("kind.yml");
     const steps = Object.values(kind.jobs).flatMap((j) => j.steps);
     assert.ok(steps.some((s) => s.run === "bash scripts/kind-cluster-check.sh all"));
-    assert.equal(steps.find((s) => s.uses?.startsWith("pulumi/actions@"))?.with?.["pulumi-version"], "3.248.0");
+    assert.ok(steps.some((s) => s.uses?.startsWith("pulumi/actions@")));
     assert.doesNotMatch(fs.readFileSync(path.join(workflowDir, "kind.yml"), "utf8"), /secrets\./);
     assert.deepEqual(kind.permissions, { contents: "read" });
   });
@@ -163,5 +164,58 @@ describe("GitHub workflows: what they do", () => {
       assert.match(text, /workload_identity_provider: \$\{\{ secrets\.GCP_WORKLOAD_IDENTITY_PROVIDER \}\}/);
       assert.match(text, /cloud-url: \$\{\{ secrets\.PULUMI_BACKEND_URL \}\}/);
     }
+  });
+});
+
+describe("one Node.js and one Pulumi everywhere", () => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")) as {
+    engines: { node: string };
+    dependencies: Record<string, string>;
+  };
+  const pulumiVersion = pkg.dependencies["@pulumi/pulumi"];
+  const allSteps = fs
+    .readdirSync(workflowDir)
+    .flatMap((f) => Object.values(workflow(f).jobs).flatMap((j) => j.steps.map((s) => ({ file: f, step: s }))));
+  /** The Node.js that scripts/setup-node.sh installs and .ci/run puts first on PATH. */
+  const ciNode = /^node_version=(\S+)$/m.exec(
+    fs.readFileSync(path.join(repoRoot, "scripts", "setup-node.sh"), "utf8"),
+  )?.[1];
+
+  it("our engines admit the Node.js releases users run (22 and 24), and only those @pulumi/pulumi supports", () => {
+    const pulumiEngines = (
+      JSON.parse(fs.readFileSync(path.join(repoRoot, "node_modules", "@pulumi", "pulumi", "package.json"), "utf8")) as {
+        engines: { node: string };
+      }
+    ).engines.node;
+    for (const v of ["22.0.0", "24.22.3"]) assert.ok(semver.satisfies(v, pkg.engines.node), `engines admit ${v}`);
+    assert.ok(
+      semver.subset(pkg.engines.node, pulumiEngines),
+      `${pkg.engines.node} within @pulumi/pulumi's ${pulumiEngines}`,
+    );
+    assert.ok(ciNode && semver.satisfies(ciNode, pkg.engines.node), `CI's Node.js ${ciNode}`);
+  });
+
+  it("every workflow sets up the Node.js CI runs on", () => {
+    const setups = allSteps.filter(({ step }) => step.uses?.startsWith("actions/setup-node@"));
+    assert.ok(setups.length >= 4);
+    for (const { file, step } of setups) {
+      assert.equal(String(step.with?.["node-version"]), String(semver.major(ciNode ?? "0.0.0")), file);
+    }
+  });
+
+  it("the Pulumi CLI is the locked @pulumi/pulumi's version in every workflow and in the e2e toolchain", () => {
+    assert.match(pulumiVersion, /^\d+\.\d+\.\d+$/, "@pulumi/pulumi is pinned exactly");
+    const actions = allSteps.filter(({ step }) => step.uses?.startsWith("pulumi/actions@"));
+    assert.ok(actions.length >= 4);
+    for (const { file, step } of actions) assert.equal(step.with?.["pulumi-version"], pulumiVersion, file);
+    const toolchain = path.join(repoRoot, "e2e", "toolchain");
+    assert.match(
+      fs.readFileSync(path.join(toolchain, "build.sh"), "utf8"),
+      new RegExp(`^PULUMI_VERSION=v${pulumiVersion}\\s`, "m"),
+    );
+    assert.match(
+      fs.readFileSync(path.join(toolchain, "pulumi", "go.mod"), "utf8"),
+      new RegExp(`github.com/pulumi/pulumi/pkg/v3 v${pulumiVersion}\\s`),
+    );
   });
 });

@@ -60,9 +60,18 @@ export interface ImageVersion {
   programs: LocalPrograms;
 }
 
-/** The z2jh release whose images and requirements we follow. */
+/** The z2jh release whose hub image and requirements we follow. */
 export const z2jhVersion = "4.4.0";
 const z2jh = `jupyterhub/zero-to-jupyterhub-k8s@${z2jhVersion} (5c5f5df751588a68a7781ead01d0f62e88e2e72f)`;
+
+/** The Jupyter Docker Stacks weekly build our notebook image is (its date tag). */
+export const dockerStacksTag = "2026-11-30";
+/**
+ * Where the notebook image's start-up is read: the newest docker-stacks commit that could be read
+ * here (2026-08-08); start.sh and the Dockerfiles' ENTRYPOINT, CMD and USER have not changed since
+ * 2024. e2e/journey/docker-stacks/ holds the start-up scripts from this commit.
+ */
+export const dockerStacks = "jupyter/docker-stacks@8209386950497966c8a9aa446b9a84a5dd78eab5";
 
 export const images = {
   hub: {
@@ -93,9 +102,10 @@ export const images = {
   },
   proxy: {
     configKey: "proxyImage",
-    // z2jh 4.4.0 ships this tag: jupyterhub/values.yaml, proxy.chp.image.tag.
-    reference: "quay.io/jupyterhub/configurable-http-proxy:5.2.0",
-    // The base image node:24-alpine's CMD ["node"] is reset by the ENTRYPOINT. chp-docker-entrypoint
+    // The newest release (5.3.0, 2026-07-08: unix sockets named http+unix; no security fix since
+    // 5.2.0, which z2jh 4.4.0 ships).
+    reference: "quay.io/jupyterhub/configurable-http-proxy:5.3.0",
+    // The base image node:24-alpine3.23's CMD ["node"] is reset by the ENTRYPOINT. chp-docker-entrypoint
     // adds --api-ip=0.0.0.0 unless the arguments name --api-ip or --api-socket. USER 65534 is
     // Alpine's nobody (group nobody, 65534).
     process: {
@@ -103,40 +113,47 @@ export const images = {
       cmd: [],
       user: { name: "65534", uid: 65534, gid: 65534 },
       workingDir: "/srv/configurable-http-proxy",
-      source: "jupyterhub/configurable-http-proxy@5.2.0 (da6e57a7da54020c705d37b34479314ca287cc2d) Dockerfile",
+      source: "jupyterhub/configurable-http-proxy@5.3.0 (5651b9d7449aea6c6a390ecd81a9955146a2b05f) Dockerfile",
     },
-    // package.json devDependency; the image runs it on Node 24, we on Node 20 (its engines: >= 20).
-    // The dependencies are those package-lock.json of configurable-http-proxy 5.2.0 resolves; our
-    // package.json overrides what our own resolution would choose otherwise (http-proxy-3 1.23.3).
+    // package.json devDependency; the image runs it on Node 24, as we do (its engines: >= 20).
+    // The dependencies are those package-lock.json of configurable-http-proxy 5.3.0 resolves.
     programs: {
       kind: "npm",
       package: "configurable-http-proxy",
-      version: "5.2.0",
-      dependencies: { commander: "14.0.3", "http-proxy-3": "1.23.2", "prom-client": "15.1.3", winston: "3.19.0" },
+      version: "5.3.0",
+      dependencies: { commander: "15.0.0", "http-proxy-3": "1.23.3", "prom-client": "15.1.3", winston: "3.19.0" },
     },
   },
   singleuser: {
     configKey: "singleuserImage",
-    reference: `quay.io/jupyterhub/k8s-singleuser-sample:${z2jhVersion}`,
-    // CMD is plain `jupyter lab`, which ignores the hub: z2jh sets singleuser.cmd jupyterhub-singleuser.
-    // jovyan's group is its own (gid 1000), as in the hub image; KubeSpawner's gid overrides it.
+    // Jupyter Docker Stacks, rebuilt every week as its packages get fixes: a dated tag is the
+    // weekly build of that day (their docs: pin a date before today). z2jh's k8s-singleuser-sample
+    // 4.4.0 carried jupyter-server 2.19.0 and JupyterLab 4.5.8, below the fixes of critical and high
+    // advisories (versions/advisories.ts); this tag's jupyter-server 2.21.1 and JupyterLab 4.6.6 are past them.
+    reference: `quay.io/jupyter/minimal-notebook:${dockerStacksTag}`,
+    // ENTRYPOINT `tini -g -- start.sh` (docker-stacks-foundation): as a non-root user start.sh runs
+    // its hooks and execs its arguments. CMD start-notebook.py hands over to start-singleuser.py
+    // (jupyterhub-singleuser) only when JUPYTERHUB_API_TOKEN is set; KubeSpawner.cmd
+    // jupyterhub-singleuser replaces the CMD, so the hub's server starts whatever the environment.
+    // NB_UID 1000 in NB_GID 100 ("users"): the ids our folders are made for.
     process: {
-      entrypoint: ["tini", "--"],
-      cmd: ["jupyter", "lab"],
-      user: { name: "jovyan", uid: 1000, gid: 1000 },
+      entrypoint: ["tini", "-g", "--", "start.sh"],
+      cmd: ["start-notebook.py"],
+      user: { name: "jovyan", uid: 1000, gid: 100 },
       workingDir: "/home/jovyan",
-      source: `${z2jh} images/singleuser-sample/Dockerfile`,
+      source: `${dockerStacks} images/docker-stacks-foundation/Dockerfile and images/base-notebook/Dockerfile`,
     },
     programs: {
       kind: "python",
       lock: "singleuser.lock",
       requirementsIn: "singleuser.in",
-      imagePython: "3.12", // FROM python:3.12-slim-bookworm
+      imagePython: "3.13", // docker-stacks-foundation: ARG PYTHON_VERSION=3.13
       pins: {
-        jupyterhub: "5.5.0",
-        jupyterlab: "4.5.8",
-        "jupyter-server": "2.19.0",
-        traitlets: "5.15.1",
+        jupyterhub: "6.1.1",
+        jupyterlab: "4.6.6",
+        "jupyter-server": "2.21.1",
+        notebook: "7.6.5",
+        traitlets: "5.16.1",
       },
     },
   },
@@ -163,8 +180,10 @@ export const images = {
   },
   fileBrowser: {
     configKey: "fileBrowserImage",
-    reference: "docker.io/nginxinc/nginx-unprivileged:1.27.5-alpine",
-    // mainline/alpine/Dockerfile builds FROM the alpine-slim variant, which sets these; UID and GID
+    // The stable line (1.30; the 1.27 line the default used to be is no longer built), newest patch
+    // the image repository had when read (2026-07-15).
+    reference: "docker.io/nginxinc/nginx-unprivileged:1.30.4-alpine",
+    // stable/alpine/Dockerfile builds FROM the alpine-slim variant, which sets these; UID and GID
     // build arguments are 101 (user and group nginx).
     process: {
       entrypoint: ["/docker-entrypoint.sh"],
@@ -172,12 +191,12 @@ export const images = {
       user: { name: "101", uid: 101, gid: 101 },
       workingDir: "/",
       source:
-        "nginx/docker-nginx-unprivileged@1.27.5 (d5fb0119cf5c6a94cba03474ccc841bbe037fa87) mainline/alpine-slim/Dockerfile",
+        "nginx/docker-nginx-unprivileged@e26803b6ff7ca01455284231c59f20cb5e3ae82e (stable 1.30.4) stable/alpine-slim/Dockerfile",
     },
     programs: {
       kind: "debian",
       package: "nginx",
-      why: "Debian's nginx (another version than the image's 1.27.5) serves the rendered config",
+      why: "Debian's nginx (another version than the image's 1.30.4) serves the rendered config",
     },
   },
   ldapTest: {
