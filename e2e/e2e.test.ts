@@ -24,7 +24,7 @@ const HUB_NS = "e2e-hub";
 const NFS_NS = "e2e-nfs";
 const TEST_CLASS = "e2e-local";
 const DISK_NAME = "notebook-disk";
-const SINGLEUSER_IMAGE_2 = "quay.io/jupyterhub/k8s-singleuser-sample:4.3.0";
+const SINGLEUSER_IMAGE_2 = "quay.io/jupyter/minimal-notebook:2026-11-23";
 const HUB_IMAGE_2 = "quay.io/jupyterhub/k8s-hub:4.3.0";
 /** The zone the simulated node is labelled with, for the GCE path of the pre-flight check. */
 const NODE_ZONE = "europe-west1-b";

@@ -6,7 +6,7 @@ import type { ImageStandIn } from "./podSpec";
 export interface ImageStart {
   entrypoint: readonly string[];
   cmd: readonly string[];
-  user: { uid: number; gid: number };
+  user: { name: string; uid: number; gid: number };
 }
 
 /**
@@ -31,6 +31,51 @@ export function pythonImage(start: ImageStart, venv: string, home: string): Imag
     uid: start.user.uid,
     gid: start.user.gid,
     env: { HOME: home },
+  };
+}
+
+/** The start-up scripts of the Jupyter Docker Stacks images, as the images install them. */
+const dockerStacksScripts = [
+  "start.sh",
+  "_docker_stacks_log.sh",
+  "run-hooks.sh",
+  "start-notebook.py",
+  "start-singleuser.py",
+];
+
+/**
+ * A Jupyter Docker Stacks notebook image: its Jupyter programs from a venv (in place of its conda
+ * environment), and its real start-up: ENTRYPOINT `tini -g -- start.sh` runs the image's own
+ * start.sh, run-hooks.sh and start-*.py (e2e/journey/docker-stacks/, copied from docker-stacks at
+ * the commit versions/images.ts names) from /usr/local/bin, with the image's ENV. The image's one
+ * hook, before-notebook.d/10activate-conda-env.sh (`conda shell.bash hook`), is left out: there is
+ * no conda here, the venv is on PATH instead; the hook folders are there, empty, as start.sh needs.
+ */
+export function dockerStacksImage(start: ImageStart, venv: string, dir: string): ImageStandIn {
+  const scripts = path.join(__dirname, "docker-stacks");
+  const files: Record<string, string> = {};
+  for (const f of dockerStacksScripts) files[`/usr/local/bin/${f}`] = path.join(scripts, f);
+  for (const hooks of ["start-notebook.d", "before-notebook.d"]) {
+    fs.mkdirSync(path.join(dir, hooks), { recursive: true });
+    files[`/usr/local/bin/${hooks}`] = path.join(dir, hooks);
+  }
+  const home = `/home/${start.user.name}`;
+  const image = pythonImage(start, venv, home);
+  return {
+    ...image,
+    // docker-stacks-foundation and base-notebook's ENV (CONDA_DIR left out: no conda here).
+    env: {
+      ...image.env,
+      NB_USER: start.user.name,
+      NB_UID: String(start.user.uid),
+      NB_GID: String(start.user.gid),
+      SHELL: "/bin/bash",
+      LC_ALL: "C.UTF-8",
+      LANG: "C.UTF-8",
+      LANGUAGE: "C.UTF-8",
+      JUPYTER_PORT: "8888",
+    },
+    files,
   };
 }
 

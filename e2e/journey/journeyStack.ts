@@ -12,6 +12,7 @@ import { DeploymentProcess } from "./deploymentProcess";
 import { KubeApi } from "./kubeApi";
 import { KubeletStandIn } from "./kubeletStandIn";
 import type { Container, ImageStandIn } from "./podSpec";
+import { images } from "../../versions/images";
 
 const P = "jupyterhub-nfs";
 export const HUB_NS = "journey-hub";
@@ -222,13 +223,15 @@ export class JourneyStack {
     if (image === this.images.nfs) {
       return c.command ? { path: [], programFolders: [], entrypoint: [], cmd: [], uid: 0, gid: 0, env: {} } : "not-run";
     }
-    const byRepo: [RegExp, ImageStandIn][] = [
-      [/\/k8s-singleuser-sample:/, this.images.singleuser],
-      [/\/k8s-hub:/, this.images.hub],
-      [/\/configurable-http-proxy:/, this.images.proxy],
-      [/nginx-unprivileged:/, this.images.fileBrowser],
+    // By repository (any tag of the default images' repositories: the e2e bumps tags).
+    const repoOf = (reference: string): string => reference.replace(/[:@][^/]*$/, "");
+    const byRepo: [string, ImageStandIn][] = [
+      [repoOf(images.singleuser.reference), this.images.singleuser],
+      [repoOf(images.hub.reference), this.images.hub],
+      [repoOf(images.proxy.reference), this.images.proxy],
+      [repoOf(images.fileBrowser.reference), this.images.fileBrowser],
     ];
-    const found = byRepo.find(([re]) => re.test(image));
+    const found = byRepo.find(([repo]) => repo === repoOf(image));
     if (!found) throw new Error(`no stand-in for image ${image}`);
     return found[1];
   }
