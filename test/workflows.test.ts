@@ -47,8 +47,14 @@ describe("GitHub workflows: actionlint", () => {
     .filter((f) => /\.ya?ml$/.test(f))
     .map((f) => path.join(".github", "workflows", f));
 
-  it("finds the four workflows", () => {
-    assert.deepEqual(files.map((f) => path.basename(f)).sort(), ["ci.yml", "deploy.yml", "kind.yml", "preview.yml"]);
+  it("finds the five workflows", () => {
+    assert.deepEqual(files.map((f) => path.basename(f)).sort(), [
+      "audit.yml",
+      "ci.yml",
+      "deploy.yml",
+      "kind.yml",
+      "preview.yml",
+    ]);
   });
 
   it("passes actionlint, with no finding in any workflow", () => {
@@ -153,6 +159,28 @@ describe("GitHub workflows: what they do", () => {
     assert.ok(steps.some((s) => s.uses?.startsWith("pulumi/actions@")));
     assert.doesNotMatch(fs.readFileSync(path.join(workflowDir, "kind.yml"), "utf8"), /secrets\./);
     assert.deepEqual(kind.permissions, { contents: "read" });
+  });
+
+  it("the advisory audit runs the hand-runnable script daily, by hand and on PRs that change what we ship", () => {
+    const audit = workflow("audit.yml");
+    assert.deepEqual(Object.keys(audit.on).sort(), ["pull_request", "schedule", "workflow_dispatch"]);
+    const [schedule] = audit.on.schedule as { cron: string }[];
+    assert.match(schedule.cron, /^\d+ \d+ \* \* (\*|\d)$/, "daily or weekly");
+    const paths = (audit.on.pull_request as { paths: string[] }).paths;
+    for (const p of ["versions/**", "package-lock.json", "scripts/advisory-audit.sh", "scripts/advisory-verdict.ts"]) {
+      assert.ok(paths.includes(p), p);
+    }
+    const steps = Object.values(audit.jobs).flatMap((j) => j.steps);
+    assert.ok(steps.some((s) => s.run?.startsWith("bash scripts/advisory-audit.sh")));
+    // pip-audit at one exact version; Node.js 24; the Python of the locks.
+    assert.ok(steps.some((s) => /pip install .*"pip-audit==\d+\.\d+\.\d+"/.test(s.run ?? "")));
+    assert.equal(steps.find((s) => s.uses?.startsWith("actions/setup-node@"))?.with?.["node-version"], 24);
+    const python = steps.find((s) => s.uses?.startsWith("actions/setup-python@"));
+    assert.equal(python?.with?.["python-version-file"], "versions/.python-version");
+    // Every action at a major tag, as the other workflows pin them.
+    for (const s of steps.filter((s) => s.uses)) assert.match(String(s.uses), /^[\w-]+\/[\w-]+@v\d+$/);
+    assert.doesNotMatch(fs.readFileSync(path.join(workflowDir, "audit.yml"), "utf8"), /secrets\./);
+    assert.deepEqual(audit.permissions, { contents: "read" });
   });
 
   it("never passes a credential inline: only secrets.* (or the job's own token) feed the Pulumi and GCP steps", () => {
