@@ -8,7 +8,7 @@ import { readProjectFile } from "../stacks";
 import { advisories, isFixed } from "../versions/advisories";
 import { dockerStacksTag, images, pythonImages, z2jhVersion, type ImageName } from "../versions/images";
 import { pythonEnvBin } from "./support/pythonEnv";
-import { headerValues, normalise, readPins } from "./support/pythonLock";
+import { headerValues, normalise, readPins } from "../versions/pythonLock";
 
 const root = path.join(__dirname, "..");
 const versionsDir = path.join(root, "versions");
