@@ -835,7 +835,7 @@ describe("jupyterhub-nfs on a live local control plane", { concurrency: false },
     assert.match(check.lines.get(`namespace:${NFS_NS}`) ?? "", /already ours \(stack e2e\)/);
 
     // The pinned provider build upserts on create; the released 4.29+ providers refuse an existing
-    // object unless told to adopt it (README: "Re-adopting a kept disk").
+    // object unless told to adopt it (docs/operations.md: "Re-adopting a kept disk").
     const up = await p.run("up", { env: { PULUMI_K8S_UPSERT_EXISTING_OBJECTS: "true" } });
     assert.ok(up.ok, failed("up of the destroyed stack", up));
     deployed = true;

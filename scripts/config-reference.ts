@@ -1,8 +1,8 @@
 import { readProjectFile } from "../stacks";
 
 /**
- * Prints the README's configuration reference, generated from Pulumi.yaml so the two cannot
- * drift apart (test/readme.test.ts compares them). Usage: npx tsx scripts/config-reference.ts
+ * Prints the configuration reference of docs/configuration.md, generated from Pulumi.yaml so the two cannot
+ * drift apart (test/docs.test.ts compares them). Usage: npx tsx scripts/config-reference.ts
  */
 export function configReference(): string {
   const rows = [...readProjectFile().config].map(([key, decl]) => {

@@ -198,7 +198,7 @@ export const stackConfigSchema = z
       if (c.diskAdopt) {
         fail(
           "diskAdopt",
-          "needs diskKind gce (a kept claim is adopted with PULUMI_K8S_UPSERT_EXISTING_OBJECTS, see the README)",
+          "needs diskKind gce (a kept claim is adopted with PULUMI_K8S_UPSERT_EXISTING_OBJECTS, see docs/operations.md, Re-adopting a kept disk)",
         );
       }
       if (c.diskSnapshots) {

@@ -8,8 +8,8 @@
  * each), and what stands in for its programs locally: a hash-pinned Python lock in this folder, an
  * npm package at an exact version, or a Debian package.
  *
- * Bumping an image: change its reference here and in Pulumi.yaml (then regenerate the README's
- * config table), re-read its Dockerfile at the new tag, and for the JupyterHub images regenerate
+ * Bumping an image: change its reference here and in Pulumi.yaml (then regenerate the config
+ * table in docs/configuration.md), re-read its Dockerfile at the new tag, and for the JupyterHub images regenerate
  * the locks with `bash scripts/lock-python.sh <z2jh tag> <z2jh checkout>`. test/versions.test.ts
  * fails until all of them agree.
  */

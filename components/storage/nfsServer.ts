@@ -146,7 +146,7 @@ export class NfsServer extends pulumi.ComponentResource {
     // address, and on Cilium (GKE Dataplane V2) no ipBlock selects node addresses unless Cilium runs
     // with policy-cidr-match-mode=nodes, so a policy admitting the node network would refuse every
     // mount but the local node's. User pods are kept away by their own egress policy instead
-    // (components/network). See the README's security section.
+    // (components/network). See docs/security.md.
     this.serviceName = service.metadata.name;
     this.podSelector = selector;
     // On a preview of a new Service the provider's server-side dry run assigns no address (the
