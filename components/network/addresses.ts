@@ -20,10 +20,11 @@ export const privateRanges = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
  * Everything that is not a public address: the RFC 1918 ranges, the shared address space
  * (100.64.0.0/10, which GKE may use for pods and Services) and link-local (169.254.0.0/16, the
  * metadata server among it). z2jh's `nonPrivateIPs` excepts the RFC 1918 ranges and the metadata
- * address; we except these two ranges whole as well. Link-local addresses are the node's own (the
- * metadata server, NodeLocal DNSCache's dummy interface): what answers there is the node, the
- * kubelet on 10250 included, so they are no more "public" than a node's private address. The DNS
- * resolvers among them are opened by `dnsEgress`, on port 53 alone.
+ * address; we except these two ranges whole as well. What answers on link-local addresses is the
+ * node (the metadata server; NodeLocal DNSCache, whose address sits on a dummy interface of the
+ * node, where every host-network service listening on all addresses answers too, the kubelet's
+ * 10250 included): no more "public" than a node's private address. The DNS resolvers among them
+ * are opened by `dnsEgress`, on port 53 alone.
  */
 export const nonPublicRanges = [...privateRanges, "100.64.0.0/10", "169.254.0.0/16"];
 
@@ -35,9 +36,9 @@ const namespaceNameLabel = "kubernetes.io/metadata.name";
  * `dnsPortsCloudMetadataServer` and `dnsPortsPrivateIPs`, and NodeLocal DNSCache): kube-dns pods in
  * kube-system, the metadata server's address (Cloud DNS for GKE answers there), private addresses
  * (a DNS Service's ClusterIP where policy is applied before the Service is resolved), and
- * NodeLocal DNSCache's address. The last two resolvers run in host-network pods, which no pod or
- * namespace selector matches (on GKE Dataplane V2 only an ipBlock admits them), hence their
- * ipBlocks. z2jh needs no rule for NodeLocal DNSCache: its public rule excepts only
+ * NodeLocal DNSCache's address. Cloud DNS and NodeLocal DNSCache are host-network endpoints, which
+ * no pod or namespace selector matches (on GKE Dataplane V2 only an ipBlock admits them), hence
+ * their ipBlocks. z2jh needs no rule for NodeLocal DNSCache: its public rule excepts only
  * 169.254.169.254/32, so 169.254.20.10 is open to user code on every port. We except all of
  * link-local from "public" (see `nonPublicRanges`) and open the cache here, on port 53 alone.
  * Port 53 only, UDP and TCP (answers too large for UDP are retried over TCP): the metadata
