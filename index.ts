@@ -67,6 +67,9 @@ function deploy(cfg: ValidatedConfig) {
     image: cfg.nfsImage,
     // Cluster-scoped, so named after the stack's own NFS namespace (unique in the cluster).
     priorityClassName: `${cfg.nfsNamespace}-nfs-server`,
+    // The NFS namespace's name: a DNS-1123 label, unique in the cluster (so no other stack's NFS
+    // server shares it), and unchanged by every config change that keeps the NFS server where it is.
+    hostname: cfg.nfsNamespace,
     claimName: disk.claimName,
     // The notebook user makes its own folder in here (the hub's init container), with or without root squash.
     ownedFolders: [{ path: notebooksDir, uid: notebookUid, gid: notebookGid, mode: "0750" }],

@@ -39,6 +39,44 @@ const privateProbes = ["10.0.0.10", "172.16.0.10", "192.168.0.10", "100.64.0.10"
 const privateProbePorts = [2049, 8080, 10250];
 
 /**
+ * NodeLocal DNSCache's address (GKE: always on in Autopilot, on by default in Standard from
+ * 1.34.1-gke.3720000). Like Cloud DNS on the metadata address, it is a host-network endpoint: no pod
+ * or namespace selector matches it, only an ipBlock, so a fence written for kube-dns takes DNS away
+ * there. It must be open on port 53 and no other: where the address sits on the node itself (the
+ * upstream add-on's dummy interface), every host-network service listening on all addresses
+ * answers there too, the kubelet's 10250 among them (80: a plain web port; 8080: the cache's own
+ * health endpoint).
+ */
+export const nodeLocalDnsAddress = "169.254.20.10";
+const nodeLocalDnsProbePorts = [80, 8080, 10250];
+
+/** Where a pod may be told to send its DNS queries on GKE, besides kube-dns: both link-local. */
+const linkLocalResolvers = [nodeLocalDnsAddress, metadataAddress];
+
+/** kube-dns's pods, by the label both kube-dns and CoreDNS carry; the address is one in 10/8. */
+const kubeDnsPod: PodRef = { namespace: "kube-system", labels: { "k8s-app": "kube-dns" }, ip: "10.0.0.53" };
+
+/**
+ * The link-local resolvers `pod` may not reach on port 53, as "169.254.20.10:53 (UDP, TCP)":
+ * both protocols (answers too large for UDP are retried over TCP).
+ */
+function dnsGaps(policies: Json[], pod: PodRef): string[] {
+  return linkLocalResolvers.flatMap((ip) => {
+    const closed = (["UDP", "TCP"] as const).filter(
+      (protocol) => !allowed(policies, pod, { ip }, { port: 53, protocol }),
+    );
+    return closed.length > 0 ? [`${ip}:53 (${closed.join(", ")})`] : [];
+  });
+}
+
+/** Whether `pod` may ask kube-dns (its pods) on port 53: then it means to resolve names. */
+function resolvesAtKubeDns(policies: Json[], pod: PodRef): boolean {
+  return (["UDP", "TCP"] as const).some((protocol) =>
+    allowed(policies, pod, { pod: kubeDnsPod }, { port: 53, protocol }),
+  );
+}
+
+/**
  * The namespaces where someone may create pods at run time: a Role that grants `create` on pods
  * (KubeSpawner's hub). User pods are started there, not by Pulumi, so only the namespace's
  * NetworkPolicies stand between them and the rest.
@@ -67,8 +105,10 @@ export function makeUserPodsFenced(stack: StackConfig): StackValidationPolicy {
     name: "user-pods-fenced",
     description:
       "In every namespace where pods are spawned at run time (a Role may create pods), a NetworkPolicy limits " +
-      "the egress of KubeSpawner's user pods, never to 169.254.169.254 (the metadata server), and never to a " +
-      "private address the stack did not open with userEgressAllowedCidrs. A stack that set " +
+      "the egress of KubeSpawner's user pods, never to 169.254.169.254 (the metadata server), never to a " +
+      "private address the stack did not open with userEgressAllowedCidrs, and to 169.254.20.10 on port 53 " +
+      "alone; user pods, and every pod there that may ask kube-dns, reach DNS on 169.254.20.10 (NodeLocal " +
+      "DNSCache) and 169.254.169.254 (Cloud DNS) on port 53, UDP and TCP. A stack that set " +
       "networkPolicies: false (a cluster that enforces none) is exempt.",
     enforcementLevel: "mandatory",
     validateStack: (args: StackValidationArgs, reportViolation: ReportViolation) => {
@@ -103,9 +143,56 @@ export function makeUserPodsFenced(stack: StackConfig): StackValidationPolicy {
             );
           }
         }
+        if (!opened.some((range) => inCidr(nodeLocalDnsAddress, range))) {
+          const open = nodeLocalDnsProbePorts.filter((port) =>
+            allowed(policies, userPod, { ip: nodeLocalDnsAddress }, { port, protocol: "TCP" }),
+          );
+          if (open.length > 0) {
+            reportViolation(
+              `Namespace ${namespace}: the NetworkPolicies let user pods reach ${nodeLocalDnsAddress} ` +
+                `(ports ${open.join(", ")}), NodeLocal DNSCache's address, beyond DNS (port 53): where it is an ` +
+                "address of the node, every host-network service listening on all addresses answers there too.",
+            );
+          }
+        }
+        reportDnsGaps(namespace, policies, userPod, args.resources, reportViolation);
       }
     },
   };
+}
+
+/**
+ * User servers need DNS (the hub's API is a Service name), and so does any pod of the namespace
+ * whose policies let it ask kube-dns; on GKE their queries go to a link-local resolver instead.
+ */
+function reportDnsGaps(
+  namespace: string,
+  policies: Json[],
+  userPod: PodRef,
+  resources: PolicyResource[],
+  reportViolation: ReportViolation,
+) {
+  const userGaps = dnsGaps(policies, userPod);
+  if (userGaps.length > 0) {
+    reportViolation(
+      `Namespace ${namespace}: the NetworkPolicies give user pods no DNS at ${userGaps.join(", ")}, where ` +
+        "NodeLocal DNSCache answers (GKE Autopilot, and Standard by default): user servers resolve no name, " +
+        "the hub's included. Open port 53 there with an ipBlock (host-network pods: no pod or namespace " +
+        "selector matches them).",
+    );
+  }
+  for (const w of workloadsOf(resources).filter((x) => x.namespace === namespace)) {
+    const pod: PodRef = { namespace, labels: w.labels, ip: "10.0.0.21" };
+    if (selecting(policies, pod, "Egress").length === 0 || !resolvesAtKubeDns(policies, pod)) continue;
+    const gaps = dnsGaps(policies, pod);
+    if (gaps.length === 0) continue;
+    reportViolation(
+      `Namespace ${namespace}: the NetworkPolicies let ${namespace}/${nameOf(w.resource)} resolve names at ` +
+        `kube-dns but give it no DNS at ${gaps.join(", ")}, where NodeLocal DNSCache and Cloud DNS answer on ` +
+        "GKE. Open port 53 there with an ipBlock.",
+      w.resource.urn,
+    );
+  }
 }
 
 /** A list value as the CLI hands it to the pack (a JSON array in a string), or none. */

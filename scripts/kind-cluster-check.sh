@@ -19,9 +19,13 @@
 #   1. a pod on the node without the NFS server mounts the notebooks claim (the kubelet of another
 #      node reaches the NFS server: nothing in the program admits nodes by address);
 #   2. a pod labelled as KubeSpawner labels user pods reaches the hub, but cannot open a connection
-#      to the NFS server, the file browser or 169.254.169.254 (a stand-in metadata server on every
-#      node, not Google's);
-#   3. the hub's own pod opens all three (the paths exist: only the fence closes them).
+#      to the NFS server, the file browser, 169.254.169.254:80 (a stand-in metadata server on every
+#      node, not Google's) or 169.254.20.10:8080 (the health port of a stand-in NodeLocal DNSCache);
+#      and that it gets the hub's address for the hub's Service name from 169.254.20.10:53 and
+#      169.254.169.254:53 (where NodeLocal DNSCache and Cloud DNS answer on GKE), over UDP and TCP;
+#   3. the hub's own pod opens all of them (the paths exist: only the fence closes them);
+#   4. the proxy's own pod (an ephemeral container in it, so the proxy's policy applies) gets the
+#      same DNS answers, and cannot reach 169.254.169.254:80 or 169.254.20.10:8080.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -33,6 +37,7 @@ kind_node_image="kindest/node:v1.32.2"
 cilium_version="1.16.5"
 probe_image="docker.io/library/python:3.12-alpine"
 metadata_ip="169.254.169.254"
+nodelocal_dns_ip="169.254.20.10"
 
 # The project is copied into the work folder and deployed from there: the stack's config is
 # adjusted for kind and `pulumi stack init` writes its encryption salt into the stack file, and
@@ -48,6 +53,32 @@ log() { printf '\n== %s\n' "$*" >&2; }
 fail() {
   printf 'FAIL: %s\n' "$*" >&2
   exit 1
+}
+
+# A DaemonSet (namespace node-standins) of one host-network container on every node: $1 its name,
+# $2 its image, $3 more YAML lines: the container's (indented for it), then the pod's if any.
+standin_daemonset() {
+  cat <<EOF
+apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: $1
+  namespace: node-standins
+spec:
+  selector:
+    matchLabels: { app: $1 }
+  template:
+    metadata:
+      labels: { app: $1 }
+    spec:
+      hostNetwork: true
+      dnsPolicy: Default
+      tolerations: [{ operator: Exists }]
+      containers:
+        - name: $1
+          image: $2
+$3
+EOF
 }
 
 create_cluster() {
@@ -75,41 +106,57 @@ EOF
     --set image.pullPolicy=IfNotPresent --set ipam.mode=kubernetes --wait --timeout 10m
   kubectl wait --for=condition=Ready nodes --all --timeout=5m
 
-  local node
+  local node ip
   for node in $(kind get nodes --name "${cluster}"); do
-    log "node ${node}: the NFS client the kubelet mounts with, and the metadata address"
+    log "node ${node}: the NFS client the kubelet mounts with, and the link-local addresses"
     docker exec "${node}" sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nfs-common >/dev/null'
-    # On GKE the metadata server answers 169.254.169.254 on the node itself; so does the stand-in.
-    docker exec "${node}" ip addr add "${metadata_ip}/32" dev lo
+    # On GKE the metadata server (and Cloud DNS) answers 169.254.169.254 and NodeLocal DNSCache
+    # 169.254.20.10, on the node itself; so do the stand-ins. At link scope, as link-local
+    # addresses are: Cilium gives the node's addresses of wider scope the host identity
+    # (local-max-addr-scope), which no ipBlock selects with its defaults; at link scope an ipBlock
+    # admits or refuses them, as on GKE Dataplane V2 for its resolvers (tektoncd/operator#4000).
+    for ip in "${metadata_ip}" "${nodelocal_dns_ip}"; do
+      docker exec "${node}" ip addr add "${ip}/32" dev lo scope link
+    done
   done
 
-  log "stand-in metadata server: a plain HTTP server on ${metadata_ip}:80 of every node"
+  # NodeLocal DNSCache is CoreDNS in a host-network pod, answering on its link-local address and
+  # forwarding cluster names to kube-dns: the stand-in is the cluster's own CoreDNS image doing the
+  # same, on 169.254.169.254:53 (Cloud DNS's place on GKE) too, with its health endpoint on
+  # 169.254.20.10:8080 as NodeLocal DNSCache has it (a port besides 53 for the fence to refuse).
+  local coredns_image kube_dns_ip
+  coredns_image="$(kubectl -n kube-system get deployment coredns -o jsonpath='{.spec.template.spec.containers[0].image}')"
+  kube_dns_ip="$(kubectl -n kube-system get service kube-dns -o jsonpath='{.spec.clusterIP}')"
+  log "stand-ins on every node: an HTTP server on ${metadata_ip}:80; CoreDNS on ${nodelocal_dns_ip}:53 and ${metadata_ip}:53"
   kubectl apply -f - <<EOF
 apiVersion: v1
 kind: Namespace
 metadata:
-  name: metadata-standin
+  name: node-standins
 ---
-apiVersion: apps/v1
-kind: DaemonSet
+$(standin_daemonset metadata-standin "${probe_image}" "          command: [\"python3\", \"-m\", \"http.server\", \"80\", \"--bind\", \"${metadata_ip}\"]")
+---
+apiVersion: v1
+kind: ConfigMap
 metadata:
-  name: metadata-standin
-  namespace: metadata-standin
-spec:
-  selector:
-    matchLabels: { app: metadata-standin }
-  template:
-    metadata:
-      labels: { app: metadata-standin }
-    spec:
-      hostNetwork: true
-      tolerations: [{ operator: Exists }]
-      containers:
-        - name: http
-          image: ${probe_image}
-          command: ["python3", "-m", "http.server", "80", "--bind", "${metadata_ip}"]
+  name: dns-standin
+  namespace: node-standins
+data:
+  Corefile: |
+    .:53 {
+        bind ${nodelocal_dns_ip} ${metadata_ip}
+        health ${nodelocal_dns_ip}:8080
+        forward . ${kube_dns_ip}
+        errors
+    }
+---
+$(standin_daemonset dns-standin "${coredns_image}" "          args: [\"-conf\", \"/etc/coredns/Corefile\"]
+          securityContext: { runAsUser: 0 }
+          volumeMounts: [{ name: config, mountPath: /etc/coredns }]
+      volumes: [{ name: config, configMap: { name: dns-standin } }]")
 EOF
-  kubectl -n metadata-standin rollout status daemonset/metadata-standin --timeout=5m
+  kubectl -n node-standins rollout status daemonset/metadata-standin --timeout=5m
+  kubectl -n node-standins rollout status daemonset/dns-standin --timeout=5m
 }
 
 deploy() {
@@ -132,17 +179,61 @@ output() {
   (cd "${project}" && pulumi stack output "$1" --stack "${stack}")
 }
 
-# Tries a TCP connection to each host:port argument; prints "<target> open" or "<target> blocked".
+# For each argument: host:port, tries a TCP connection, prints "<target> open" or "<target> blocked
+# <error>"; dns+udp://host:port/name or dns+tcp://..., asks that server for name (type A) over UDP
+# or TCP, prints "<target> open <address>..." (and rcode=N if it is an error) or "<target> blocked
+# <error>". Python's standard library only: the probe image has no DNS tools.
 probe_script='
-import socket, sys, time
+import socket, struct, sys, time
+from urllib.parse import urlsplit
+
+def ask(target):
+    url = urlsplit(target)
+    labels = url.path.strip("/").split(".")
+    query = struct.pack(">HHHHHH", 0x6B63, 0x0100, 1, 0, 0, 0)
+    query += b"".join(bytes([len(x)]) + x.encode() for x in labels) + b"\0" + struct.pack(">HH", 1, 1)
+    if url.scheme == "dns+udp":
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(5)
+            s.connect((url.hostname, url.port))  # connected: a closed port is refused, not silent
+            s.send(query)
+            reply = s.recv(65535)
+    else:
+        with socket.create_connection((url.hostname, url.port), timeout=5) as s:
+            s.sendall(struct.pack(">H", len(query)) + query)
+            data = b""
+            while len(data) < 2 or len(data) < 2 + struct.unpack(">H", data[:2])[0]:
+                chunk = s.recv(65535)
+                if not chunk:
+                    raise ConnectionResetError("closed before the whole answer")
+                data += chunk
+            reply = data[2:]
+    found = ["rcode=%d" % (reply[3] & 15)] if reply[3] & 15 else []
+    pos = len(query)  # the answer repeats the question, then its records
+    for _ in range(struct.unpack(">H", reply[6:8])[0]):
+        while reply[pos] and reply[pos] < 192:  # a name: labels, then 0 or a pointer (2 bytes)
+            pos += reply[pos] + 1
+        pos += 2 if reply[pos] >= 192 else 1
+        rtype, _, _, length = struct.unpack(">HHIH", reply[pos : pos + 10])
+        pos += 10
+        if rtype == 1 and length == 4:
+            found.append(socket.inet_ntoa(reply[pos : pos + 4]))
+        pos += length
+    return found
+
 time.sleep(5)  # let the CNI finish setting up a new pod before judging what it may reach
 for target in sys.argv[1:]:
-    host, port = target.rsplit(":", 1)
     try:
-        socket.create_connection((host, int(port)), timeout=5).close()
-        print(target, "open")
+        if target.startswith("dns+"):
+            print(target, "open", *ask(target))
+        else:
+            host, port = target.rsplit(":", 1)
+            socket.create_connection((host, int(port)), timeout=5).close()
+            print(target, "open")
     except OSError as err:
         print(target, "blocked", type(err).__name__)
+    except (IndexError, struct.error) as err:
+        print(target, "garbled", type(err).__name__)
 '
 
 # Applies a Pod manifest (stdin), waits until it has run to completion, prints its log.
@@ -161,6 +252,26 @@ run_pod() {
     return 1
   fi
   kubectl -n "${namespace}" delete pod "${name}" --wait=false >/dev/null
+}
+
+# Runs the probe with the given arguments in a new ephemeral container of pod $2 (namespace $1):
+# inside that pod's network namespace, so its own NetworkPolicies apply. Prints the probe's log.
+probe_in_pod() {
+  local namespace="$1" pod="$2" container state=""
+  shift 2
+  container="dns-probe-$(date +%s)"
+  # restricted: the hub namespace enforces Pod Security baseline, which refuses the SYS_PTRACE the
+  # general profile adds; the pod's own runAsUser makes the root image run as non-root.
+  kubectl -n "${namespace}" debug "pod/${pod}" --container "${container}" --image "${probe_image}" \
+    --profile=restricted -- python3 -c "${probe_script}" "$@" >/dev/null
+  for _ in $(seq 1 60); do
+    state="$(kubectl -n "${namespace}" get pod "${pod}" \
+      -o jsonpath="{.status.ephemeralContainerStatuses[?(@.name==\"${container}\")].state.terminated.reason}")"
+    [[ -n "${state}" ]] && break
+    sleep 2
+  done
+  kubectl -n "${namespace}" logs "${pod}" -c "${container}" || true
+  [[ -n "${state}" ]]
 }
 
 # The probe script as a YAML block scalar, indented for the manifests below.
@@ -198,13 +309,21 @@ spec:
 EOF
 
   # By address, so that a DNS failure cannot pass for a blocked connection.
-  local nfs_ip browser_ip hub_ip targets
+  local nfs_ip browser_ip hub_ip targets proxy_targets dns_targets ip proto
   nfs_ip="$(output nfsServerIp)"
   browser_ip="$(kubectl -n "${ns}" get service file-browser -o jsonpath='{.spec.clusterIP}')"
   hub_ip="$(kubectl -n "${ns}" get service hub -o jsonpath='{.spec.clusterIP}')"
-  targets=("${nfs_ip}:2049" "${browser_ip}:80" "${metadata_ip}:80")
+  targets=("${nfs_ip}:2049" "${browser_ip}:80" "${metadata_ip}:80" "${nodelocal_dns_ip}:8080")
+  proxy_targets=("${metadata_ip}:80" "${nodelocal_dns_ip}:8080")
+  # DNS as a pod on GKE asks it: NodeLocal DNSCache, Cloud DNS on the metadata address; UDP and TCP.
+  dns_targets=()
+  for ip in "${nodelocal_dns_ip}" "${metadata_ip}"; do
+    for proto in udp tcp; do
+      dns_targets+=("dns+${proto}://${ip}:53/hub.${ns}.svc.cluster.local")
+    done
+  done
 
-  log "2. a pod labelled as KubeSpawner labels user pods: the hub yes; ${targets[*]} no"
+  log "2. a pod labelled as KubeSpawner labels user pods: the hub and DNS at ${nodelocal_dns_ip} and ${metadata_ip} yes; ${targets[*]} no"
   local user_out
   user_out="$(
     run_pod "${ns}" user-probe <<EOF
@@ -230,15 +349,22 @@ spec:
         - |
 $(indented_probe)
         - ${hub_ip}:8081
-$(printf '        - %s\n' "${targets[@]}")
+$(printf '        - %s\n' "${targets[@]}" "${dns_targets[@]}")
 EOF
   )" || fail "the user probe pod did not run to completion"
   printf '%s\n' "${user_out}"
 
-  log "3. the hub's own pod: ${targets[*]} all open"
+  log "3. the hub's own pod: ${targets[*]} and DNS all open"
   local hub_out
-  hub_out="$(kubectl -n "${ns}" exec deploy/hub -- python3 -c "${probe_script}" "${targets[@]}")"
+  hub_out="$(kubectl -n "${ns}" exec deploy/hub -- python3 -c "${probe_script}" "${targets[@]}" "${dns_targets[@]}")"
   printf '%s\n' "${hub_out}"
+
+  local proxy_pod proxy_out
+  proxy_pod="$(kubectl -n "${ns}" get pod -l app.kubernetes.io/name=proxy -o jsonpath='{.items[0].metadata.name}')"
+  log "4. the proxy's own pod (${proxy_pod}): DNS at ${nodelocal_dns_ip} and ${metadata_ip} yes; ${proxy_targets[*]} no"
+  proxy_out="$(probe_in_pod "${ns}" "${proxy_pod}" "${proxy_targets[@]}" "${dns_targets[@]}")" ||
+    fail "the probe in the proxy's pod did not run to completion"
+  printf '%s\n' "${proxy_out}"
 
   local target failed=0
   grep -qx "${hub_ip}:8081 open" <<<"${user_out}" || {
@@ -254,6 +380,27 @@ EOF
       printf 'FAIL: the hub could not reach %s\n' "${target}" >&2
       failed=1
     }
+  done
+  for target in "${proxy_targets[@]}"; do
+    grep -q "^${target} blocked" <<<"${proxy_out}" || {
+      printf 'FAIL: the proxy reached %s\n' "${target}" >&2
+      failed=1
+    }
+  done
+  # The hub's Service name must come back as the hub's address, from each resolver, to each pod.
+  local who out
+  for target in "${dns_targets[@]}"; do
+    for who in "the user pod" "the proxy" "the hub"; do
+      case "${who}" in
+        "the user pod") out="${user_out}" ;;
+        "the proxy") out="${proxy_out}" ;;
+        *) out="${hub_out}" ;;
+      esac
+      grep -qxF "${target} open ${hub_ip}" <<<"${out}" || {
+        printf "FAIL: %s got no answer from %s (the hub's address), so it resolves no name where NodeLocal DNSCache or Cloud DNS answers\n" "${who}" "${target}" >&2
+        failed=1
+      }
+    done
   done
   [[ "${failed}" == 0 ]] || exit 1
   log "all checks passed"
@@ -283,7 +430,7 @@ case "${1:-}" in
     check
     ;;
   *)
-    sed -n '2,26p' "${BASH_SOURCE[0]}" >&2
+    sed -n '2,28p' "${BASH_SOURCE[0]}" >&2
     exit 2
     ;;
 esac

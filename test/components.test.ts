@@ -78,12 +78,14 @@ describe("components, each alone", () => {
       const s = new NfsServer("nfs", {
         namespace: "storage",
         priorityClassName: "nfs-priority",
+        hostname: "storage-nfs",
         image: images.nfs.reference,
         claimName: "disk",
       });
       return { ip: s.clusterIP };
     });
     assert.equal(at(manifest(r, "Deployment", "nfs"), "spec", "strategy", "type"), "Recreate");
+    assert.equal(at(manifest(r, "Deployment", "nfs"), "spec", "template", "spec", "hostname"), "storage-nfs");
     const service = manifest(r, "Service", "nfs");
     assert.deepEqual(
       (at(service, "spec", "ports") as { port: number }[]).map((p) => p.port),
@@ -312,6 +314,7 @@ describe("preview of a new stack", () => {
       const server = new NfsServer("nfs", {
         namespace: "storage",
         priorityClassName: "nfs-priority",
+        hostname: "storage-nfs",
         image: images.nfs.reference,
         claimName: "disk",
       });

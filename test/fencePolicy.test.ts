@@ -31,10 +31,21 @@ function networkPolicy(name: string, spec: Record<string, unknown>, namespace = 
 }
 
 const userSelector = { matchLabels: { component: "singleuser-server" } };
-const dns = {
-  ports: [{ protocol: "UDP", port: 53 }],
-  to: [{ ipBlock: { cidr: "169.254.169.254/32" } }, { ipBlock: { cidr: "10.0.0.0/8" } }],
+const dnsPorts = [
+  { protocol: "UDP", port: 53 },
+  { protocol: "TCP", port: 53 },
+];
+/** DNS as kube-dns alone answers it: its pods in kube-system, its ClusterIP, Cloud DNS's address. */
+const kubeDnsOnly = {
+  ports: dnsPorts,
+  to: [
+    { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } } },
+    { ipBlock: { cidr: "169.254.169.254/32" } },
+    { ipBlock: { cidr: "10.0.0.0/8" } },
+  ],
 };
+/** The same, and NodeLocal DNSCache's address (GKE), which only an ipBlock admits. */
+const dns = { ...kubeDnsOnly, to: [...kubeDnsOnly.to, { ipBlock: { cidr: "169.254.20.10/32" } }] };
 const publicOnly = {
   to: [
     {
@@ -45,6 +56,27 @@ const publicOnly = {
     },
   ],
 };
+
+/** The user pods' egress policy, with these rules. */
+const userEgress = (...egress: Record<string, unknown>[]) =>
+  networkPolicy("singleuser", { podSelector: userSelector, policyTypes: ["Egress"], egress });
+
+/** A Deployment in the hub namespace whose pods carry `component: <name>`, and its egress policy. */
+function workload(name: string, egress: Record<string, unknown>[]): ResourceUnderTest[] {
+  const labels = { component: name };
+  return [
+    {
+      type: "kubernetes:apps/v1:Deployment",
+      name,
+      urn: `urn:pulumi:test::jupyterhub-nfs::kubernetes:apps/v1:Deployment::${name}`,
+      props: {
+        metadata: { name, namespace: "hub" },
+        spec: { template: { metadata: { labels }, spec: { containers: [] } } },
+      },
+    },
+    networkPolicy(name, { podSelector: { matchLabels: labels }, policyTypes: ["Egress"], egress }),
+  ];
+}
 
 describe("policy user-pods-fenced", () => {
   const fenced = makeUserPodsFenced(noStackConfig);
@@ -86,22 +118,78 @@ describe("policy user-pods-fenced", () => {
         ip,
       );
     }
+    assert.ok(messages.some((m) => m.includes("reach 169.254.20.10 (ports 80, 8080, 10250)")));
     // An egress rule that lists no peers matches every destination.
     const anything = await runStackPolicy(fenced, [
       spawnerRole(),
       networkPolicy("singleuser", { podSelector: {}, policyTypes: ["Egress"], egress: [{ to: [] }] }),
     ]);
-    assert.equal(anything.length, 6);
+    assert.equal(anything.length, 7);
   });
 
-  it("passes z2jh's fence: DNS anywhere private or on the metadata address, public addresses otherwise", async () => {
+  /** What the rule reports in the hub namespace, where pods are spawned, with these resources besides. */
+  const reported = async (...resources: ResourceUnderTest[]) =>
+    (await runStackPolicy(fenced, [spawnerRole(), ...resources])).map((f) => f.message);
+  /** The same, up to ", where": the gap itself, without the explanation. */
+  const gaps = async (...resources: ResourceUnderTest[]) =>
+    (await reported(...resources)).map((m) => m.replace(/\), where[^]*$/, ")"));
+
+  it("reports a fence that takes DNS away where NodeLocal DNSCache answers (GKE), for user pods and every other pod", async () => {
+    // The fence of issue 18: DNS to kube-dns and the metadata address, all of 169.254/16 excepted
+    // from "public": on GKE with NodeLocal DNSCache user pods resolve nothing, the hub's name included.
+    assert.deepEqual(await reported(userEgress(kubeDnsOnly, publicOnly)), [
+      "Namespace hub: the NetworkPolicies give user pods no DNS at 169.254.20.10:53 (UDP, TCP), where NodeLocal " +
+        "DNSCache answers (GKE Autopilot, and Standard by default): user servers resolve no name, the hub's " +
+        "included. Open port 53 there with an ipBlock (host-network pods: no pod or namespace selector matches them).",
+    ]);
+    // UDP alone is not enough (large answers and retries go over TCP); Cloud DNS's address counts too.
+    const udpOnlyNoCloudDns = {
+      to: dns.to.filter((p) => p.ipBlock?.cidr !== "169.254.169.254/32"),
+      ports: [dnsPorts[0]],
+    };
+    assert.deepEqual(await gaps(userEgress(udpOnlyNoCloudDns, publicOnly)), [
+      "Namespace hub: the NetworkPolicies give user pods no DNS at 169.254.20.10:53 (TCP), 169.254.169.254:53 (UDP, TCP)",
+    ]);
+    // Another pod of the namespace that resolves names at kube-dns (the proxy) must resolve them
+    // at NodeLocal DNSCache as well; a pod with no DNS at all (nginx, slapd) is left alone.
+    const others = await runStackPolicy(fenced, [
+      spawnerRole(),
+      userEgress(dns, publicOnly),
+      ...workload("proxy", [kubeDnsOnly]),
+      ...workload("files", []),
+    ]);
     assert.deepEqual(
-      await runStackPolicy(fenced, [
-        spawnerRole(),
-        networkPolicy("singleuser", { podSelector: userSelector, policyTypes: ["Egress"], egress: [dns, publicOnly] }),
-      ]),
-      [],
+      others.map((f) => [f.urn, f.message.replace(/\), where[^]*$/, ")")]),
+      [
+        [
+          "urn:pulumi:test::jupyterhub-nfs::kubernetes:apps/v1:Deployment::proxy",
+          "Namespace hub: the NetworkPolicies let hub/proxy resolve names at kube-dns but give it no DNS at 169.254.20.10:53 (UDP, TCP)",
+        ],
+      ],
     );
+  });
+
+  it("reports egress that reaches NodeLocal DNSCache's address beyond port 53 (the node's own services answer there)", async () => {
+    // z2jh's public rule excepts 169.254.169.254/32 alone: 169.254.20.10 is open on every port.
+    const z2jhPublic = {
+      to: [
+        {
+          ipBlock: {
+            cidr: "0.0.0.0/0",
+            except: [...publicOnly.to[0].ipBlock.except.filter((r) => r !== "169.254.0.0/16"), "169.254.169.254/32"],
+          },
+        },
+      ],
+    };
+    assert.deepEqual(await reported(userEgress(dns, z2jhPublic)), [
+      "Namespace hub: the NetworkPolicies let user pods reach 169.254.20.10 (ports 80, 8080, 10250), NodeLocal " +
+        "DNSCache's address, beyond DNS (port 53): where it is an address of the node, every host-network service " +
+        "listening on all addresses answers there too.",
+    ]);
+  });
+
+  it("passes our fence: DNS anywhere private, on the metadata address and on NodeLocal DNSCache's, public addresses otherwise", async () => {
+    assert.deepEqual(await reported(userEgress(dns, publicOnly)), []);
   });
 
   it("lets a private range through when the stack opened it with userEgressAllowedCidrs, and only that one", async () => {
@@ -110,7 +198,11 @@ describe("policy user-pods-fenced", () => {
       networkPolicy("singleuser", {
         podSelector: userSelector,
         policyTypes: ["Egress"],
-        egress: [publicOnly, { to: [{ ipBlock: { cidr: "10.0.0.0/8" } }, { ipBlock: { cidr: "172.16.0.0/12" } }] }],
+        egress: [
+          dns,
+          publicOnly,
+          { to: [{ ipBlock: { cidr: "10.0.0.0/8" } }, { ipBlock: { cidr: "172.16.0.0/12" } }] },
+        ],
       }),
     ];
     const opened = makeUserPodsFenced(stackConfig({ "jupyterhub-nfs:userEgressAllowedCidrs": '["10.0.0.0/8"]' }));
@@ -272,6 +364,23 @@ describe("fence policies on the program's rendered resources", () => {
       ["user-pods-fenced"],
     );
     assert.match(found[0].message, /Namespace jupyterhub-dev: no NetworkPolicy limits/);
+  });
+
+  it("would catch dev's rendering if its DNS rule left NodeLocal DNSCache out", async () => {
+    const r = await renderVariation(dev);
+    const resources = r.resources.map((x) => {
+      if (!x.type.includes("NetworkPolicy")) return x;
+      const text = JSON.stringify(x.outputs).replace(/\{"ipBlock":\{"cidr":"169\.254\.20\.10\/32"\}\},?/g, "");
+      return { ...x, outputs: JSON.parse(text.replace(/,\]/g, "]")) as typeof x.outputs };
+    });
+    const found = await violationsOf(fencePolicies(devConfig()), "dev", { ...r, resources });
+    assert.deepEqual(
+      found.map((f) => f.message.replace(/\), where[^]*$/, ")")),
+      [
+        "Namespace jupyterhub-dev: the NetworkPolicies give user pods no DNS at 169.254.20.10:53 (UDP, TCP)",
+        "Namespace jupyterhub-dev: the NetworkPolicies let jupyterhub-dev/proxy resolve names at kube-dns but give it no DNS at 169.254.20.10:53 (UDP, TCP)",
+      ],
+    );
   });
 
   it("would catch dev's file browser if its nginx config dropped basic auth", async () => {

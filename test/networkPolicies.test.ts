@@ -16,6 +16,15 @@ import { configOf, renderVariation, variations, type Variation } from "./support
 
 const tcp = (port: number): Port => ({ port, protocol: "TCP" });
 const metadataServer: Endpoint = { ip: "169.254.169.254" };
+/**
+ * NodeLocal DNSCache's address (GKE: always on in Autopilot, on by default in Standard from
+ * 1.34.1-gke.3720000): a host-network pod on every node, which no pod or namespace selector matches.
+ */
+const nodeLocalDns: Endpoint = { ip: "169.254.20.10" };
+const dnsPorts: Port[] = [
+  { port: 53, protocol: "UDP" },
+  { port: 53, protocol: "TCP" },
+];
 
 interface Cluster {
   policies: JsonObject[];
@@ -80,6 +89,55 @@ describe("the network fence, as the rendered NetworkPolicies admit traffic", () 
       no({ ip: "100.64.3.2" }, tcp(80), "user -> shared address space");
       if (cfg.fileBrowser) no({ pod: pod(c, "file-browser") }, tcp(8080), "user -> file browser pod");
       if (cfg.ldapTestServer) no({ pod: pod(c, "test-ldap") }, tcp(1389), "user -> test LDAP");
+    });
+
+    it(`${v.name}: every fenced pod that resolves names reaches every resolver a cluster may give it, on port 53 alone`, async () => {
+      const c = clusterOf(await renderVariation(v));
+      // Where a pod's resolv.conf (or the node's redirect) may send its queries: kube-dns by its
+      // pods or its ClusterIP; on GKE, NodeLocal DNSCache, and Cloud DNS on the metadata address.
+      const resolvers: [string, Endpoint][] = [
+        ["kube-dns", { pod: c.kubeDns }],
+        ["kube-dns's ClusterIP", { ip: "10.96.0.10" }],
+        ["NodeLocal DNSCache", nodeLocalDns],
+        ["Cloud DNS on the metadata address", metadataServer],
+      ];
+      // The hub, the proxy and user code look names up; nginx and slapd call out to nothing.
+      const needDns: [string, PodRef][] = [
+        ["hub", pod(c, "hub")],
+        ["proxy", pod(c, "proxy")],
+        ["user pod", c.user],
+      ];
+      const noEgress: [string, PodRef][] = [
+        ...(cfg.fileBrowser ? [["file browser", pod(c, "file-browser")] as [string, PodRef]] : []),
+        ...(cfg.ldapTestServer ? [["test LDAP", pod(c, "test-ldap")] as [string, PodRef]] : []),
+      ];
+      for (const [who, from] of needDns) {
+        for (const [resolver, to] of resolvers) {
+          for (const port of dnsPorts) {
+            assert.ok(
+              allowed(c.policies, from, to, port),
+              `${who} -> ${resolver} (${"ip" in to ? to.ip : "pod"}:53/${port.protocol}): the fence takes DNS away`,
+            );
+          }
+        }
+      }
+      for (const [who, from] of noEgress) {
+        for (const [resolver, to] of resolvers) {
+          for (const port of dnsPorts) assert.ok(!allowed(c.policies, from, to, port), `${who} -> ${resolver}`);
+        }
+      }
+      // The pods whose egress is fenced reach the link-local resolvers on port 53 and nothing else
+      // there: not the metadata server's credentials, not NodeLocal DNSCache's health or metrics.
+      for (const [who, from] of [...needDns.filter(([w]) => w !== "hub"), ...noEgress]) {
+        for (const port of [80, 443, 8080, 9253]) {
+          assert.ok(!allowed(c.policies, from, metadataServer, tcp(port)), `${who} -> 169.254.169.254:${port}`);
+          assert.ok(!allowed(c.policies, from, nodeLocalDns, tcp(port)), `${who} -> 169.254.20.10:${port}`);
+        }
+        // Other link-local addresses (node-local services) stay closed, DNS port or not.
+        for (const port of [tcp(80), ...dnsPorts]) {
+          assert.ok(!allowed(c.policies, from, { ip: "169.254.1.1" }, port), `${who} -> 169.254.1.1:${port.port}`);
+        }
+      }
     });
 
     it(`${v.name}: the hub, the proxy and the file browser admit only who needs them`, async () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { Rendering } from "../render";
+import { renderStack, type Rendering } from "../render";
 import type { JsonObject } from "../render/mocks";
 import { loadHubConfig } from "./support/hubConfigPython";
 import { KubernetesSchema, kubernetesVersions } from "./support/kubernetesSchema";
@@ -32,6 +32,26 @@ for (const stack of ["dev", "prod"]) {
       assert.ok((c.volumeMounts as JsonObject[]).some((m) => m.mountPath === "/exports"));
       const pv = manifest(r, "PersistentVolume", "notebooks-pv-");
       assert.equal(at(pv, "spec", "nfs", "path"), "/", "with fsid=0, /exports is the NFSv4 pseudo-root: path /");
+    });
+
+    it("has a fixed host name, its NFSv4.1 server scope: a DNS-1123 label, the same in every pod and rendering", async () => {
+      // Without spec.hostname a pod's host name is its own name, random for a Deployment's pods:
+      // after a restart NFSv4.1 clients would see another server scope and skip state recovery.
+      const r = await rendered(stack);
+      const hostname = at(nfsPod(r), "spec", "hostname");
+      assert.equal(typeof hostname, "string", "the NFS server pod has no spec.hostname: it changes with every pod");
+      assert.match(String(hostname), /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "not a DNS-1123 label");
+      // Every pod is made from the one template; the template is the same in a second rendering,
+      // and under ordinary config changes (another image, a bigger disk, other hub settings).
+      const again = await renderStack({ stack, overrides: [] });
+      assert.equal(at(nfsPod(again), "spec", "hostname"), hostname, "a second rendering");
+      const changed = await rendered(stack, [
+        "nfsImage=registry.k8s.io/e2e-test-images/volume/nfs:1.5.0",
+        "diskSize=300Gi",
+        "cullIdleSeconds=7200",
+      ]);
+      assert.notDeepEqual(nfsContainer(changed).image, nfsContainer(r).image, "the override took");
+      assert.equal(at(nfsPod(changed), "spec", "hostname"), hostname, "after ordinary config changes");
     });
 
     it("mounts with NFSv4.1, hard, and the TCP timeouts written down", async () => {
@@ -99,6 +119,11 @@ for (const stack of ["dev", "prod"]) {
     });
   });
 }
+
+it("different stacks' NFS servers get different host names (a node mounting both must not take them for one server)", async () => {
+  const hostname = async (stack: string) => at(nfsPod(await rendered(stack)), "spec", "hostname");
+  assert.notEqual(await hostname("dev"), await hostname("prod"));
+});
 
 it("different stacks get different PriorityClasses (cluster-scoped names must not collide)", async () => {
   const name = async (stack: string) => at(manifests(await rendered(stack), "PriorityClass")[0], "metadata", "name");

@@ -10,7 +10,7 @@ import { testLdapSpec } from "./testLdapPolicy";
 import { userPodsSpec } from "./userPodsPolicy";
 
 export type { HubNamespacePods, PodsOnPort } from "./pods";
-export { metadataServerIp, nonPublicRanges } from "./addresses";
+export { metadataServerIp, nodeLocalDnsIp, nonPublicRanges } from "./addresses";
 
 export interface NetworkFenceArgs {
   /** The hub namespace: the hub, the proxy, the file browser, the test LDAP server and the user pods. */

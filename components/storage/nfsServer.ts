@@ -15,6 +15,16 @@ export interface NfsServerArgs {
    * user's notebooks hang while it is down, so it is the last of our pods to go.
    */
   priorityClassName: string;
+  /**
+   * The server pod's host name (a DNS-1123 label), fixed, and unique among the NFS servers the
+   * cluster's nodes mount. The kernel NFS server announces it as its NFSv4.1 server scope (and
+   * owner): a client recognises a restarted server by it and reclaims its opens and locks. Left to
+   * Kubernetes, it is the pod's name, new and random for every pod of a Deployment, and after a
+   * restart clients may skip state recovery and fail the files they held (EIO;
+   * ClusterLabs/resource-agents#1644). Two servers with one name could be taken for one server
+   * by a node that mounts both.
+   */
+  hostname: string;
   /** ReadWriteOnce claim holding the data, mounted at /exports. */
   claimName: pulumi.Input<string>;
   /**
@@ -74,6 +84,8 @@ export class NfsServer extends pulumi.ComponentResource {
           template: {
             metadata: { labels },
             spec: {
+              // Fixed, so every pod of this Deployment is the same NFSv4.1 server to the clients.
+              hostname: args.hostname,
               automountServiceAccountToken: false,
               priorityClassName: priorityClass.metadata.name,
               initContainers:

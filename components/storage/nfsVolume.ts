@@ -16,8 +16,11 @@ export interface NfsVolumeArgs {
  * How the kubelet mounts the export (nfs(5)); set on purpose rather than left to each node's defaults:
  * - nfsvers=4.1: NFSv4 (the server serves v4 on 2049 alone), and 4.1 for sessions: exactly-once
  *   semantics for retried requests and a defined state reclaim after the server restarts (the
- *   server's grace period is 10 s, `rpc.nfsd -G 10`). 4.2 adds server-side copy and sparse files,
- *   which notebooks do not need; 4.1 works with more node kernels.
+ *   server's grace period is 10 s, `rpc.nfsd -G 10`), provided the restarted server is the same
+ *   server to the client: the same server scope, which the kernel NFS server takes from its host
+ *   name, hence the NFS server pod's fixed `hostname` (NfsServerArgs.hostname); with another scope
+ *   a client may skip the reclaim and fail the files it held. 4.2 adds server-side copy and sparse
+ *   files, which notebooks do not need; 4.1 works with more node kernels.
  * - hard: while the server is away, file operations wait and retry, never fail. `soft` would return
  *   EIO after the retries, and a notebook save could leave a truncated file.
  * - timeo=600,retrans=2: the Linux defaults for TCP (60 s before the first retransmission, longer
