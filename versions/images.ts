@@ -68,8 +68,8 @@ const z2jh = `jupyterhub/zero-to-jupyterhub-k8s@${z2jhVersion} (5c5f5df751588a68
 export const dockerStacksTag = "2026-11-30";
 /**
  * Where the notebook image's start-up is read: the newest docker-stacks commit that could be read
- * here (2026-08-08; the tag is a later build of main). e2e/journey/docker-stacks/ holds the
- * start-up scripts from this commit, which the journey runs.
+ * here (2026-08-08; the tag is a later build of main). The journey's stand-in for the image's
+ * start.sh (e2e/journey/dockerStacksStart.sh) follows start.sh at this commit.
  */
 export const dockerStacks = "jupyter/docker-stacks@8209386950497966c8a9aa446b9a84a5dd78eab5";
 

@@ -34,27 +34,16 @@ export function pythonImage(start: ImageStart, venv: string, home: string): Imag
   };
 }
 
-/** The start-up scripts of the Jupyter Docker Stacks images, as the images install them. */
-const dockerStacksScripts = [
-  "start.sh",
-  "_docker_stacks_log.sh",
-  "run-hooks.sh",
-  "start-notebook.py",
-  "start-singleuser.py",
-];
-
 /**
  * A Jupyter Docker Stacks notebook image: its Jupyter programs from a venv (in place of its conda
- * environment), and its real start-up: ENTRYPOINT `tini -g -- start.sh` runs the image's own
- * start.sh, run-hooks.sh and start-*.py (e2e/journey/docker-stacks/, copied from docker-stacks at
- * the commit versions/images.ts names) from /usr/local/bin, with the image's ENV. The image's one
- * hook, before-notebook.d/10activate-conda-env.sh (`conda shell.bash hook`), is left out: there is
- * no conda here, the venv is on PATH instead; the hook folders are there, empty, as start.sh needs.
+ * environment) and its start-up as the image runs it: ENTRYPOINT `tini -g -- start.sh` with the
+ * image's ENV. start.sh is a stand-in of ours for the image's own (dockerStacksStart.sh: its
+ * non-root path, hooks and exec), at /usr/local/bin with the two hook folders it reads, empty: the
+ * image's one hook, before-notebook.d/10activate-conda-env.sh (`conda shell.bash hook`), has no
+ * conda to run here, and the venv is on PATH instead.
  */
 export function dockerStacksImage(start: ImageStart, venv: string, dir: string): ImageStandIn {
-  const scripts = path.join(__dirname, "docker-stacks");
-  const files: Record<string, string> = {};
-  for (const f of dockerStacksScripts) files[`/usr/local/bin/${f}`] = path.join(scripts, f);
+  const files: Record<string, string> = { "/usr/local/bin/start.sh": path.join(__dirname, "dockerStacksStart.sh") };
   for (const hooks of ["start-notebook.d", "before-notebook.d"]) {
     fs.mkdirSync(path.join(dir, hooks), { recursive: true });
     files[`/usr/local/bin/${hooks}`] = path.join(dir, hooks);
