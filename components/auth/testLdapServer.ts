@@ -33,7 +33,8 @@ export interface TestLdapServerArgs {
 
 /*
  * What the image's start-up does with this (bitnami/containers, bitnami/openldap/2.6/debian-12/rootfs/
- * opt/bitnami/scripts, as of the 2.6.10 tags; test/bitnamiOpenldap.test.ts runs those scripts):
+ * opt/bitnami/scripts, as of the 2.6.10 tags; test/bitnamiOpenldap.test.ts runs those scripts on
+ * the rendered pod spec when it is given a copy of them):
  * - entrypoint.sh runs openldap/setup.sh, then run.sh execs slapd. setup.sh's ldap_initialize()
  *   initialises only when /bitnami/openldap/data is empty; otherwise it logs "Using persisted data"
  *   and seeds nothing.
@@ -42,10 +43,11 @@ export interface TestLdapServerArgs {
  *   LDAP_ADMIN_PASSWORD (ldap_admin_credentials()), the schemas cosine, inetorgperson and nis
  *   (LDAP_EXTRA_SCHEMAS' default), then ldap_add_custom_ldifs(): every `*.ldif` directly in
  *   LDAP_CUSTOM_LDIF_DIR, regular file or symbolic link (a Secret volume's files are links into
- *   its `..data`), in name order, each through `ldapadd` (no `-c`: the first failing entry stops it) bound as
- *   that root DN. Because that folder is not empty, ldap_create_tree() is skipped: no base entry, no
- *   ou=users/ou=groups, no user01/user02, no `readers` group; the seed makes all of it, base entry
- *   included. Any failure there fails setup.sh and with it the container (errexit, pipefail).
+ *   its `..data`), in name order, each through `ldapadd` bound as that root DN (no `-c`: the first
+ *   failing entry stops it). As that folder is not empty, ldap_create_tree() is skipped: no base
+ *   entry, no ou=users/ou=groups, no user01/user02, no `readers` group; the seed makes all of it,
+ *   base entry included. A failing ldapadd fails setup.sh (xargs exits 123; errexit, pipefail) and
+ *   with it the container.
  * - ldap_add_custom_ldifs() splices LDAP_ADMIN_PASSWORD into a `bash -c` command line between
  *   double quotes: the generated password must stay free of shell syntax (`special: false`).
  * - No olcAccess is set on the database: slapd's default lets anyone read every entry, userPassword
@@ -108,6 +110,7 @@ export class TestLdapServer extends pulumi.ComponentResource {
     this.pods = { selector, port: containerPort };
     const child = { parent: this };
 
+    // Letters and digits only: the image pastes the admin password into a shell command line.
     const password = (id: string) =>
       new random.RandomPassword(`${name}-${id}-password`, { length: 20, special: false }, child).result;
     const adminPassword = password("admin");
