@@ -240,7 +240,7 @@ describe("components, each alone", () => {
     const r = await alone(() => {
       const ldap = new TestLdapServer("ldap", {
         namespace: "hub",
-        image: "docker.io/bitnamilegacy/openldap:2.6.10",
+        image: images.ldapTest.reference,
         users: ["ann", "ben"],
       });
       return { address: ldap.address, passwords: ldap.passwords };
@@ -252,6 +252,16 @@ describe("components, each alone", () => {
       value?: string;
     }[];
     assert.equal(env.find((e) => e.name === "LDAP_CUSTOM_LDIF_DIR")?.value, "/ldifs");
+    const container = at(manifest(r, "Deployment", "ldap"), "spec", "template", "spec", "containers", 0);
+    // The image's slapd has the file capability cap_net_bind_service: without it in the bounding
+    // set it cannot be started (test/bitnamiOpenldap.test.ts shows both).
+    assert.deepEqual(at(container, "securityContext", "capabilities"), { drop: ["ALL"], add: ["NET_BIND_SERVICE"] });
+    // No volume under /bitnami/openldap: a container restart must start from an empty database.
+    assert.deepEqual(
+      (at(container, "volumeMounts") as { mountPath: string }[]).map((m) => m.mountPath),
+      ["/ldifs"],
+    );
+    assert.ok(at(container, "readinessProbe", "exec", "command"), "ready when seeded, not when the port opens");
     assert.deepEqual(
       env.map((e) => e.name).filter((n) => /PASSWORD/.test(n)),
       ["LDAP_ADMIN_PASSWORD"],

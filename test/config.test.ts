@@ -46,6 +46,16 @@ describe("Pulumi.yaml and the schema", () => {
     assert.deepEqual(cfg.ldapBindDnTemplates, ["uid={username},ou=people,dc=example,dc=org"]);
     assert.equal(cfg.ldapPort, 636);
   });
+
+  it("take an image pinned by digest alone, as a mirror of the test LDAP image is pinned", async () => {
+    const mirror = `registry.example.org/mirror/openldap@sha256:${"0123456789abcdef".repeat(4)}`;
+    assert.equal(validate("dev", [`ldapTestImage=${mirror}`]).ldapTestImage, mirror);
+    const tagged = `registry.example.org:5000/openldap:2.6.10-debian-12-r4@sha256:${"f".repeat(64)}`;
+    assert.equal(validate("dev", [`ldapTestImage=${tagged}`]).ldapTestImage, tagged);
+    const r = await renderStack({ stack: "dev", overrides: [`ldapTestImage=${mirror}`] });
+    const ldap = r.manifests.find((m) => m.kind === "Deployment" && JSON.stringify(m).includes("LDAP_CUSTOM_LDIF_DIR"));
+    assert.equal(JSON.stringify(ldap).includes(`"image":"${mirror}"`), true, "the Deployment runs the mirror");
+  });
 });
 
 describe("bad config fails with the key named", () => {

@@ -201,11 +201,31 @@ export const images = {
   },
   ldapTest: {
     configKey: "ldapTestImage",
-    reference: "docker.io/bitnamilegacy/openldap:2.6.10",
+    // Dev stacks only (ldapTestServer). Its future (issue 18), decided 2026-12: Bitnami moved its
+    // free images to docker.io/bitnamilegacy in 2025, where they get no updates and "may be
+    // removed"; OpenLDAP is in Bitnami's paid catalogue only, not even as a free `latest`
+    // (bitnami/containers#87985). No maintained public image offers the same seeding interface
+    // (osixia/openldap's is another, and saw no release since 2021). So: the last legacy revision of
+    // 2.6.10, by its revision tag (a revision tag is never re-pushed, unlike `2.6.10` or `2.6`).
+    // Operators copy it into a registry of their own and pin that copy by digest
+    // (`pulumi config set ldapTestImage <registry>/openldap@sha256:...`; the README says how), so a
+    // removal upstream cannot break their dev stacks. The program treats the image as throw-away:
+    // the NetworkPolicy admits only the hub, and its data are generated test users.
+    reference: "docker.io/bitnamilegacy/openldap:2.6.10-debian-12-r4",
+    // ENTRYPOINT, CMD and USER are the same in every 2.6.10 revision's Dockerfile (r1 at this
+    // commit, through IMAGE_REVISION 11 at 160f8bad9279ef37cb20ef618ab92c3dcf3b447f). USER 1001 has
+    // no /etc/passwd entry: group 0, which owns the image's writable folders.
+    process: {
+      entrypoint: ["/opt/bitnami/scripts/openldap/entrypoint.sh"],
+      cmd: ["/opt/bitnami/scripts/openldap/run.sh"],
+      user: { name: "1001", uid: 1001, gid: 0 },
+      workingDir: "/",
+      source: "bitnami/containers@0733dc81638835749ec7688f55a501bf68133ad4 bitnami/openldap/2.6/debian-12/Dockerfile",
+    },
     programs: {
       kind: "debian",
       package: "slapd",
-      why: "Debian's slapd, seeded by the test, stands in for the Bitnami image and its start-up scripts",
+      why: "Debian's slapd and ldap-utils run the image's own start-up scripts (test/bitnamiOpenldap.test.ts) and serve the e2e journey's directory",
     },
   },
 } as const satisfies Record<string, ImageVersion>;
