@@ -129,6 +129,17 @@ describe(
         "jupyterhub-singleuser",
         "the hub's own single-user server, not the image's CMD",
       );
+      // ... started through the image's ENTRYPOINT: tini -g, then (the stand-in for) its start.sh.
+      const started = s
+        .notes(Number.MAX_SAFE_INTEGER)
+        .split("\n")
+        .find((l) => l.includes(`${HUB_NS}/${String(pod.metadata?.name)}: container ${notebook.name} `));
+      assert.match(String(started), /\(image ENTRYPOINT\/CMD\) tini -g -- start\.sh jupyterhub-singleuser/);
+      const log = /\(log (\S+)\)$/.exec(String(started))?.[1];
+      assert.match(
+        fs.readFileSync(String(log), "utf8"),
+        /start\.sh \(journey stand-in\): executing: jupyterhub-singleuser/,
+      );
       const init = spec.initContainers ?? [];
       assert.deepEqual(
         init.map((c) => c.name),
