@@ -56,7 +56,7 @@ async function main(): Promise<void> {
         "JupyterHub on a simulated cluster: the real hub, spawner and proxy; pods run as processes.",
         "",
         `Hub:           ${stack.proxyUrl}/`,
-        "Test users (the in-cluster test LDAP server's, members of its jupyterhub-users group):",
+        "Test users (the in-cluster test LDAP server's, members of its notebook-users group):",
         ...users,
         `  ${testLdapOutsider.padEnd(10)} ${passwords[testLdapOutsider] ?? ""}   (in the directory, in no group: refused)`,
         fileBrowser
