@@ -15,7 +15,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { testLdapOutsider } from "../components/auth/testLdapDirectory";
+import { testLdapGroupDn, testLdapOutsider } from "../components/auth/testLdapDirectory";
 import { ensureToolchain } from "./lib/toolchain";
 import { journeyImages } from "./journey/journeyImages";
 import { HUB_NS, JourneyStack } from "./journey/journeyStack";
@@ -56,7 +56,7 @@ async function main(): Promise<void> {
         "JupyterHub on a simulated cluster: the real hub, spawner and proxy; pods run as processes.",
         "",
         `Hub:           ${stack.proxyUrl}/`,
-        "Test users (the in-cluster test LDAP server's, members of its notebook-users group):",
+        `Test users (the in-cluster test LDAP server's, members of ${testLdapGroupDn}):`,
         ...users,
         `  ${testLdapOutsider.padEnd(10)} ${passwords[testLdapOutsider] ?? ""}   (in the directory, in no group: refused)`,
         fileBrowser
