@@ -51,7 +51,7 @@ if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet slapd 2>/
   "${sudo_cmd[@]}" systemctl disable --now slapd
 fi
 
-# Node.js: @pulumi/pulumi needs 22 or later. Where `node` is older (or missing), install the official
+# Node.js: @pulumi/pulumi needs 22 or later. Where `node` is older, install the official
 # Node.js 24 into the cache (scripts/setup-node.sh), use it from here on, and link it as
 # node_modules/.bin/node below: npm puts that folder first on PATH for every `npm run`, so
 # `npm test` and the other scripts run on it whatever `node` the shell finds.
