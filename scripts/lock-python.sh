@@ -25,6 +25,19 @@ python_version=$(cat versions/.python-version)
 python="${PYENV_ROOT:-$HOME/.pyenv}/versions/$python_version/bin/python3"
 tools_root="${XDG_CACHE_HOME:-$HOME/.cache}/jupyterhub-nfs-python"
 
+# tool_venv PACKAGE VERSION: prints the bin folder of a venv of our Python holding PACKAGE==VERSION,
+# made in the cache on first use.
+tool_venv() {
+  local venv="$tools_root/$1-$2-py$python_version"
+  if [ ! -e "$venv/.jupyterhub-nfs-complete" ]; then
+    rm -rf "$venv"
+    "$python" -m venv "$venv"
+    "$venv/bin/pip" install -q "$1==$2"
+    touch "$venv/.jupyterhub-nfs-complete"
+  fi
+  echo "$venv/bin"
+}
+
 case "$name" in
   hub)
     tag=${2:?$usage}
@@ -33,12 +46,7 @@ case "$name" in
     # psycopg2 publishes no Linux wheel: it would need libpq headers and a C compiler at set-up, for
     # a Postgres driver our hub never loads (its database is sqlite).
     left_out="psycopg2"
-    piptools_version=7.6.2
-    tools="$tools_root/pip-tools-$piptools_version-py$python_version"
-    if [ ! -x "$tools/bin/pip-compile" ]; then
-      "$python" -m venv "$tools"
-      "$tools/bin/pip" install -q "pip-tools==$piptools_version"
-    fi
+    tools=$(tool_venv pip-tools 7.6.2)
     {
       echo "# source: jupyterhub/zero-to-jupyterhub-k8s@$tag $source_path"
       for pkg in $left_out; do
@@ -48,7 +56,7 @@ case "$name" in
       git -C "$z2jh" show "$tag:$source_path" | grep -E '^[A-Za-z0-9]' | grep -vE "^(${left_out// /|})==" || true
     } >versions/hub.in
     # --no-emit-find-links: a PIP_FIND_LINKS of this machine must not end up in the lock.
-    "$tools/bin/pip-compile" --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-find-links \
+    "$tools/pip-compile" --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-find-links \
       --output-file versions/hub.lock versions/hub.in
     ;;
   singleuser)
@@ -58,13 +66,9 @@ case "$name" in
       exit 2
     }
     uv_version=0.13.10
-    tools="$tools_root/uv-$uv_version-py$python_version"
-    if [ ! -x "$tools/bin/uv" ]; then
-      "$python" -m venv "$tools"
-      "$tools/bin/pip" install -q "uv==$uv_version"
-    fi
+    tools=$(tool_venv uv "$uv_version")
     # --python-version: the header then names the Python the lock is for (test/versions.test.ts).
-    "$tools/bin/uv" pip compile --quiet --generate-hashes --no-header --python "$python" \
+    "$tools/uv" pip compile --quiet --generate-hashes --no-header --python "$python" \
       --python-version "${python_version%.*}" --exclude-newer "${build_date}T03:00:00Z" \
       --output-file versions/singleuser.lock.body versions/singleuser.in
     {
