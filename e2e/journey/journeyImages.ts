@@ -8,7 +8,7 @@ import type { JourneyImages } from "./journeyStack";
 
 /**
  * What stands in for each image the journey runs (versions/images.ts): the hub's and the
- * notebook image's venvs (scripts/setup.sh; the notebook image with its own start-up scripts),
+ * notebook image's venvs (scripts/setup.sh; the notebook image started through a stand-in for its start.sh),
  * configurable-http-proxy from the project's npm
  * dependencies, Debian's nginx. `dir` holds files made for them (the nginx image's nginx.conf).
  */
