@@ -110,3 +110,15 @@ export function secretChecksum(
     }),
   );
 }
+
+/**
+ * Options for the children of a component whose resources used to be its parent's own children
+ * (a component split in parts): the alias keeps their old URNs, so existing stacks update them in
+ * place instead of deleting and creating them (a database claim, a cookie secret).
+ */
+export function movedChildOptions(
+  component: pulumi.ComponentResource,
+  opts: pulumi.ComponentResourceOptions | undefined,
+): pulumi.CustomResourceOptions {
+  return { parent: component, ...(opts?.parent && { aliases: [{ parent: opts.parent }] }) };
+}

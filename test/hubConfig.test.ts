@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { py, renderHubConfig, type HubSettings } from "../components/jupyterhub/hubConfig";
+import { renderHubConfig, type HubSettings } from "../components/jupyterhub/hubConfig";
+import { py } from "../components/jupyterhub/pythonLiteral";
 import { images } from "../versions/images";
 
 const base: HubSettings = {

@@ -515,7 +515,7 @@ describe("policy pack on the program's rendered resources", () => {
       found.map((f) => f.policy),
       ["load-balancers-only-where-asked"],
     );
-    assert.match(found[0].urn, /jupyterhub-nfs:hub:JupyterHub\$kubernetes:core\/v1:Service::jupyterhub-proxy-public$/);
+    assert.match(found[0].urn, /jupyterhub-nfs:hub:Proxy\$kubernetes:core\/v1:Service::jupyterhub-proxy-public$/);
   });
 
   it("would catch the NFS server if it were not exempt", async () => {

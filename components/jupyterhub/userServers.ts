@@ -1,0 +1,127 @@
+import { py } from "./pythonLiteral";
+
+/**
+ * Everything KubeSpawner is told about a user's pod: where it runs, the image, resources, storage,
+ * placement and security. The hub's own settings (authentication, proxy, culler) are in hubConfig.ts.
+ */
+
+/**
+ * KubeSpawner 7 puts its `component_label` on every user pod as both `component` and
+ * `app.kubernetes.io/component`; the NetworkPolicies select user pods by these labels, so the
+ * config sets the label rather than trusting the default.
+ */
+export const userPodComponent = "singleuser-server";
+export const userPodSelector: Record<string, string> = {
+  component: userPodComponent,
+  "app.kubernetes.io/component": userPodComponent,
+};
+/** The port the single-user server listens on (KubeSpawner's default, set explicitly for the same reason). */
+export const userPodPort = 8888;
+
+/** A user's pod as KubeSpawner makes it. */
+export interface UserServerSettings {
+  image: string;
+  uid: number;
+  gid: number;
+  /** CPU limit in cores. */
+  cpuLimit: number;
+  /** CPU request in cores: what the scheduler reserves for each user. */
+  cpuGuarantee: number;
+  /** Memory limit in bytes. */
+  memoryLimitBytes: number;
+  /** Memory request in bytes. */
+  memoryGuaranteeBytes: number;
+  /** Shared ReadWriteMany claim with everyone's notebooks. */
+  notebooksClaim: string;
+  /** Directory of the claim under which each user gets a folder. */
+  notebooksDir: string;
+  /** Fixed path where the user's folder is mounted; notebook_dir points here. */
+  mountPath: string;
+  /**
+   * The NFS server's pod: user pods prefer other nodes. An NFS client on the server's own node
+   * can deadlock under memory pressure (reclaim waits on writeback to a server that needs memory
+   * to answer), and a loss of that node would take both down at once.
+   */
+  avoidNodeOf?: { namespace: string; podLabels: Record<string, string> };
+}
+
+/** The KubeSpawner section of jupyterhub_config.py: one pod per user in `namespace`. */
+export function userServerConfigLines(namespace: string, u: UserServerSettings): string[] {
+  const lines = [
+    "# Spawner: one pod per user in this namespace.",
+    'c.JupyterHub.spawner_class = "kubespawner.KubeSpawner"',
+    `c.KubeSpawner.namespace = ${py(namespace)}`,
+    `c.KubeSpawner.image = ${py(u.image)}`,
+    "# The image's own CMD is `jupyter lab`, which ignores the hub (its JUPYTERHUB_* settings: the URL",
+    "# to serve, the hub's auth) and listens on localhost at /: the hub waits for a server that never",
+    "# answers. KubeSpawner passes this as the container's args (the image's ENTRYPOINT, tini, stays).",
+    'c.KubeSpawner.cmd = ["jupyterhub-singleuser"]',
+    `c.KubeSpawner.uid = ${py(u.uid)}`,
+    `c.KubeSpawner.gid = ${py(u.gid)}`,
+    `c.KubeSpawner.fs_gid = ${py(u.gid)}`,
+    "# Guarantees are the pod's requests (what the scheduler reserves), limits its ceiling. With a",
+    "# limit and no guarantee the API server would copy the limit into the request.",
+    `c.KubeSpawner.cpu_limit = ${py(u.cpuLimit)}`,
+    `c.KubeSpawner.cpu_guarantee = ${py(u.cpuGuarantee)}`,
+    `c.KubeSpawner.mem_limit = ${py(u.memoryLimitBytes)}`,
+    `c.KubeSpawner.mem_guarantee = ${py(u.memoryGuaranteeBytes)}`,
+    "c.KubeSpawner.allow_privilege_escalation = False",
+    `c.KubeSpawner.container_security_context = ${py({ capabilities: { drop: ["ALL"] }, runAsNonRoot: true })}`,
+    "# User pods do not talk to the Kubernetes API.",
+    "c.KubeSpawner.automount_service_account_token = False",
+    "c.KubeSpawner.start_timeout = 300",
+    "# The NetworkPolicies select user pods by this label and admit the hub and proxy on this port.",
+    `c.KubeSpawner.component_label = ${py(userPodComponent)}`,
+    `c.KubeSpawner.port = ${py(userPodPort)}`,
+    "",
+    "# Storage: everyone's notebooks are on one shared NFS claim; each user sees only their folder.",
+    "# KubeSpawner expands {username} (escaped) in the subPath and the init container alike, and the",
+    "# folder is mounted at a fixed path, so notebook_dir never depends on how the name is escaped.",
+    "c.KubeSpawner.storage_pvc_ensure = False",
+    "# The claim is shared: deleting a user must never delete it.",
+    "c.KubeSpawner.delete_pvc = False",
+    `c.KubeSpawner.volumes = ${py([{ name: "notebooks", persistentVolumeClaim: { claimName: u.notebooksClaim } }])}`,
+    `c.KubeSpawner.volume_mounts = ${py([
+      { name: "notebooks", mountPath: u.mountPath, subPath: `${u.notebooksDir}/{username}` },
+    ])}`,
+    "# The user's folder is made by the notebook user itself, so it works whether or not the export",
+    "# squashes root (a squashed root may neither create nor chown there) and needs no root at all;",
+    "# the NFS server makes the notebooks folder, owned by the notebook user (NfsServer ownedFolders).",
+    "# The owner may chmod its own folder on any file system, also one that checks permissions on the",
+    "# client. Mode 0750: the read-only file browser reads through the users group; other users' pods",
+    "# never mount it. KubeSpawner expands {username} here as in the subPath.",
+    `c.KubeSpawner.init_containers = ${py([
+      {
+        name: "make-notebook-dir",
+        image: u.image,
+        command: ["sh", "-c", `mkdir -p /srv/notebooks/{username} && chmod 0750 /srv/notebooks/{username}`],
+        securityContext: {
+          runAsUser: u.uid,
+          runAsGroup: u.gid,
+          runAsNonRoot: true,
+          allowPrivilegeEscalation: false,
+          capabilities: { drop: ["ALL"] },
+        },
+        volumeMounts: [{ name: "notebooks", mountPath: "/srv/notebooks", subPath: u.notebooksDir }],
+      },
+    ])}`,
+    `c.Spawner.notebook_dir = ${py(u.mountPath)}`,
+  ];
+  if (u.avoidNodeOf) {
+    lines.push(
+      "# Keep user pods off the NFS server's node when there is another: preferred, not required, so",
+      "# a one-node cluster still schedules them.",
+      `c.KubeSpawner.pod_anti_affinity_preferred = ${py([
+        {
+          weight: 100,
+          podAffinityTerm: {
+            labelSelector: { matchLabels: u.avoidNodeOf.podLabels },
+            namespaces: [u.avoidNodeOf.namespace],
+            topologyKey: "kubernetes.io/hostname",
+          },
+        },
+      ])}`,
+    );
+  }
+  return lines;
+}
