@@ -20,6 +20,7 @@ import { ensureToolchain } from "./lib/toolchain";
 import { journeyImages } from "./journey/journeyImages";
 import { CULL_IDLE_SECONDS, HUB_NS, JourneyStack, STAND_IN_NODE } from "./journey/journeyStack";
 import { loginAndSpawn, startAgain, stopServer, userPod } from "./journey/journeySteps";
+import type { KubeObject } from "./lib/cluster";
 import type { Container, PodSpec } from "./journey/podSpec";
 import { WebClient } from "./journey/webClient";
 
@@ -55,7 +56,12 @@ describe(
       const bin = ensureToolchain();
       // The export squashes root unless JOURNEY_ROOT_SQUASH=0 (see e2e/README.md, the kubelet stand-in).
       const rootSquash = process.env.JOURNEY_ROOT_SQUASH !== "0";
-      stack = new JourneyStack(bin, tmp, journeyImages(path.join(tmp, "images")), rootSquash);
+      stack = new JourneyStack(bin, tmp, journeyImages(path.join(tmp, "images")), rootSquash, [
+        "alice",
+        "bob",
+        // A name as real directories hold them: a dot, and typed with capitals at the form.
+        "john.doe",
+      ]);
       const t0 = Date.now();
       await stack.deploy();
       console.log(`# control plane + pulumi up: ${((Date.now() - t0) / 1000).toFixed(1)}s`);
@@ -233,6 +239,29 @@ describe(
         ["notebooks/bob"],
         "only his folder is mounted",
       );
+    });
+
+    test("John.Doe, typed with capitals (john.doe in LDAP), logs in as hub user john.doe; the notebook lands in his folder", async () => {
+      const s = need(stack, "stack");
+      const r = await loginAndSpawn(s, "john.doe", need(passwords["john.doe"], "john.doe's password"), "John.Doe");
+      const put = await r.client.api("PUT", "/user/john.doe/api/contents/journey.ipynb", notebook);
+      assert.ok(put.status === 201 || put.status === 200, `saved (${put.status}: ${put.text.slice(0, 200)})`);
+      // KubeSpawner names the pod and the folder by the user's safe slug (a dot is not DNS-safe).
+      const pods = await s
+        .need(s.api, "api")
+        .request<{ items: KubeObject[] }>("GET", `/api/v1/namespaces/${HUB_NS}/pods`);
+      const pod = need(
+        pods.items.find((p) => p.metadata.annotations?.["hub.jupyter.org/username"] === "john.doe"),
+        "the pod of hub user john.doe",
+      );
+      const mount = (pod.spec as unknown as PodSpec).containers[0].volumeMounts?.find(
+        (m) => m.mountPath === "/home/jovyan",
+      );
+      const folder = String(mount?.subPath);
+      assert.match(folder, /^notebooks\/john-doe---[0-9a-f]+$/, "one folder, named by KubeSpawner's safe slug");
+      const st = fs.statSync(path.join(s.exportDir, folder, "journey.ipynb"));
+      assert.deepEqual([st.uid, st.gid], [1000, 100]);
+      await stopServer(s, r.client, "john.doe", pod.metadata.name);
     });
 
     test("a wrong password and a user outside the allowed groups are refused", async () => {

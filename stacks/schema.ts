@@ -1,6 +1,7 @@
 import { X509Certificate } from "node:crypto";
 import { isIP } from "node:net";
 import { z } from "zod";
+import { loginNamePattern } from "../components/jupyterhub/hubConfig";
 import { metadataServerIp } from "../components/network/addresses";
 import { inCidr } from "../policy/networkPolicy";
 import { bytes, cpuCores } from "./quantity";
@@ -94,7 +95,7 @@ const pemCertificates = z.string().superRefine((pem, ctx) => {
 
 const ldapUsername = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "must be a user name of letters, digits, '.', '_' and '-'");
+  .regex(new RegExp(loginNamePattern), "must be a user name of letters, digits, '.', '_' and '-'");
 
 export const stackConfigSchema = z
   .object({

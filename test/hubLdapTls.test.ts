@@ -5,7 +5,7 @@ import type { Rendering } from "../render";
 import { hubLdapLogin } from "./support/hubLdapLogin";
 import { hubPodOf, secretFileAt } from "./support/hubPod";
 import { rendered } from "./support/rendered";
-import { peopleAndGroupsLdif, slapdTlsServerName, startSlapd, userDn, type Slapd } from "./support/slapd";
+import { groupDn, peopleAndGroupsLdif, slapdTlsServerName, startSlapd, userDn, type Slapd } from "./support/slapd";
 
 /**
  * The hub's LDAP connection shown with the real programs (issue 8, findings 3 and 5): the hub
@@ -18,6 +18,9 @@ const users = [
   { uid: "alice", password: "alice-pw-1" },
   { uid: "bob", password: "bob-pw-2" },
   { uid: "carol", password: "carol-pw-3" },
+  // Names as real directories hold them: a dot, a leading digit.
+  { uid: "john.doe", password: "john-pw-4" },
+  { uid: "2ndyear", password: "second-pw-5" },
 ];
 const alice = { username: "alice", password: "alice-pw-1" };
 
@@ -45,7 +48,10 @@ describe("the hub's LDAP login over TLS, with the real LDAPAuthenticator against
   let slapd: Slapd;
   let ca: string;
   before(async () => {
-    slapd = await startSlapd({ ldif: peopleAndGroupsLdif(users), tls: true });
+    slapd = await startSlapd({
+      ldif: peopleAndGroupsLdif(users, [{ cn: "course", kind: "groupOfNames", members: ["john.doe", "2ndyear"] }]),
+      tls: true,
+    });
     assert.ok(slapd.tls);
     ca = fs.readFileSync(slapd.tls.caFile, "utf8");
   });
@@ -112,5 +118,41 @@ describe("the hub's LDAP login over TLS, with the real LDAPAuthenticator against
     assert.ok(hub.configText.includes(line));
     const jupyterhubDefault = hub.configText.replace(line, "");
     assert.deepEqual(hubLdapLogin(jupyterhubDefault, request).results[0], { user: "carol", error: null });
+  });
+
+  it("names as directories hold them, typed with capitals, log in as one lower-case hub user, by name or by group", async () => {
+    const typed = [
+      { username: "John.Doe", password: "john-pw-4" },
+      { username: "john.doe", password: "john-pw-4" },
+      { username: "2ndyear", password: "second-pw-5" },
+      { username: "JOHN.DOE", password: "wrong" },
+    ];
+    const expected = [
+      { user: "john.doe", error: null },
+      { user: "john.doe", error: null },
+      { user: "2ndyear", error: null },
+      { user: null, error: null },
+    ];
+    const byName = ['allowedUsers=["John.Doe","2ndyear"]', `ldapTlsCaCertificate=${ca}`];
+    const named = hubOf(await rendered("prod", ldapOverrides(slapd.port, "before_bind", byName)));
+    // JupyterHub lower-cases allowed_users at start-up (JupyterHub.init_users); the harness does not start a hub.
+    const lowered = named.configText.replace('{"John.Doe", "2ndyear"}', '{"john.doe", "2ndyear"}');
+    assert.notEqual(lowered, named.configText);
+    const r1 = hubLdapLogin(lowered, { ...named, logins: typed });
+    assert.deepEqual(r1.results, expected, r1.log);
+
+    const byGroup = [`allowedGroups=${JSON.stringify([groupDn("course")])}`, `ldapTlsCaCertificate=${ca}`];
+    const grouped = hubOf(await rendered("prod", ldapOverrides(slapd.port, "before_bind", byGroup)));
+    const r2 = hubLdapLogin(grouped.configText, { ...grouped, logins: typed });
+    assert.deepEqual(r2.results, expected, r2.log);
+
+    // Control: LDAPAuthenticator's own default refuses the capital and the leading digit unasked.
+    const line = /^c\.LDAPAuthenticator\.valid_username_regex = .*\n/m;
+    assert.match(grouped.configText, line);
+    const r3 = hubLdapLogin(grouped.configText.replace(line, ""), { ...grouped, logins: typed.slice(0, 3) });
+    assert.deepEqual(
+      r3.results.map((r) => r.user),
+      [null, "john.doe", null],
+    );
   });
 });

@@ -1,6 +1,18 @@
 import { py, pySet } from "./pythonLiteral";
 import { userServerConfigLines, type UserServerSettings } from "./userServers";
 
+/**
+ * The login names the hub takes at its form, and the names config accepts for users: what real
+ * directories hold (`john.doe`, `2ndyear`, `Mary_Ann`), typed with any capitals. LDAPAuthenticator
+ * 2.0's own default (`^[a-z][.a-z0-9_-]*$`) refuses a capital or a leading digit before it asks the
+ * directory, so `John.Doe` got "Invalid username or password" with the right password. LDAP
+ * matches uid and cn case-insensitively, and JupyterHub lower-cases the name after a login (and
+ * allowed_users and admin_users at start-up), so `John.Doe` and `john.doe` are one hub user. The
+ * regex no longer guards against LDAP injection: LDAPAuthenticator 2 escapes the name in DNs and
+ * search filters itself.
+ */
+export const loginNamePattern = "^[A-Za-z0-9][A-Za-z0-9._-]*$";
+
 /** LDAP settings as LDAPAuthenticator 2 takes them. */
 export interface LdapSettings {
   serverAddress: string;
@@ -119,6 +131,8 @@ export function renderHubConfig(s: HubSettings): string {
     `c.LDAPAuthenticator.server_address = ${py(s.ldap.serverAddress)}`,
     `c.LDAPAuthenticator.server_port = ${py(s.ldap.serverPort)}`,
     `c.LDAPAuthenticator.tls_strategy = ${py(s.ldap.tlsStrategy)}`,
+    "# Names as directories hold them, typed with any capitals (see loginNamePattern in hubConfig.ts).",
+    `c.LDAPAuthenticator.valid_username_regex = ${py(loginNamePattern)}`,
     ...ldapTlsLines(s.ldap),
   ];
   if (s.ldap.lookupDn) {

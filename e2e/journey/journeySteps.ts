@@ -28,27 +28,34 @@ export async function loginAndSpawn(
   s: JourneyStack,
   user: string,
   password: string,
+  /** The name as typed at the form, when it differs from the hub user's (capitals, say). */
+  typed: string = user,
 ): Promise<{ client: WebClient; seconds: number }> {
   const client = new WebClient(s.proxyUrl);
   const t0 = Date.now();
-  const login = await client.login(user, password);
+  const login = await client.login(typed, password);
   if (login.status !== 302) throw new Error(`${user}'s login: ${login.status} ${login.text.slice(0, 300)}`);
   await serverAnswers(s, client, user, 120_000);
   return { client, seconds: (Date.now() - t0) / 1000 };
 }
 
-/** The pod KubeSpawner made for a user's default server, if it exists. */
-export function userPod(s: JourneyStack, user: string): Promise<KubeObject | undefined> {
-  return s.need(s.api, "api").getOrUndefined(`/api/v1/namespaces/${HUB_NS}/pods/jupyter-${user}`);
+/** The pod KubeSpawner made for a user's default server (named `jupyter-<name>` when the name is DNS-safe), if it exists. */
+export function userPod(s: JourneyStack, user: string, podName = `jupyter-${user}`): Promise<KubeObject | undefined> {
+  return s.need(s.api, "api").getOrUndefined(`/api/v1/namespaces/${HUB_NS}/pods/${podName}`);
 }
 
 /** Stops the user's server through the hub's REST API and waits until its pod is gone. */
-export async function stopServer(s: JourneyStack, client: WebClient, user: string): Promise<void> {
+export async function stopServer(
+  s: JourneyStack,
+  client: WebClient,
+  user: string,
+  podName = `jupyter-${user}`,
+): Promise<void> {
   const r = await client.request("DELETE", `/hub/api/users/${user}/server`, {
     headers: { Referer: `${s.proxyUrl}/hub/home` },
   });
   if (![202, 204].includes(r.status)) throw new Error(`stopping ${user}'s server: ${r.status} ${r.text.slice(0, 200)}`);
-  await s.waitFor(`${user}'s pod deleted`, 60_000, async () => (await userPod(s, user)) === undefined);
+  await s.waitFor(`${user}'s pod deleted`, 60_000, async () => (await userPod(s, user, podName)) === undefined);
 }
 
 /** Starts the user's server again in the same session; resolves with the seconds until it answered. */
