@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { TestLdapServer } from "./components/auth/testLdapServer";
 import { namespaceMetadata } from "./components/common";
 import { FileBrowser } from "./components/fileBrowser";
-import { JupyterHub, type LdapSettings } from "./components/jupyterhub";
+import { JupyterHub, sharedDir, type LdapSettings } from "./components/jupyterhub";
 import { HttpsIngress, httpsIngressServiceAnnotations } from "./components/jupyterhub/httpsIngress";
 import { NetworkFence } from "./components/network";
 import { GceDisk } from "./components/storage/gceDisk";
@@ -71,8 +71,11 @@ function deploy(cfg: ValidatedConfig) {
     // server shares it), and unchanged by every config change that keeps the NFS server where it is.
     hostname: cfg.nfsNamespace,
     claimName: disk.claimName,
-    // The notebook user makes its own folder in here (the hub's init container), with or without root squash.
-    ownedFolders: [{ path: notebooksDir, uid: notebookUid, gid: notebookGid, mode: "0750" }],
+    // The notebook user makes its own folder in notebooks/ (the hub's init container), with or
+    // without root squash; admins write course material into shared/. Mode 0750: the file browser
+    // reads through the users group. shared/ is made whether sharedFolder is on or not, so that
+    // turning it on or off never restarts the NFS server (and pauses every user's files).
+    ownedFolders: [notebooksDir, sharedDir].map((path) => ({ path, uid: notebookUid, gid: notebookGid, mode: "0750" })),
   });
 
   // The wiring the manual recipe did by hand: the volume points at the Service's assigned IP.
@@ -156,9 +159,16 @@ function deploy(cfg: ValidatedConfig) {
         notebooksClaim,
         notebooksDir,
         mountPath: "/home/jovyan",
+        folders: { sharedFolder: cfg.sharedFolder, adminAllUsersFolder: cfg.adminAllUsersFolder },
+        defaultUrl: cfg.userDefaultUrl,
+        startTimeoutSeconds: cfg.userStartTimeoutSeconds,
+        httpTimeoutSeconds: cfg.userHttpTimeoutSeconds,
         avoidNodeOf: { namespace: cfg.nfsNamespace, podLabels: nfsServer.podSelector },
       },
+      namedServersPerUser: cfg.namedServersPerUser,
       cullIdleSeconds: cfg.cullIdleSeconds,
+      cullMaxAgeSeconds: cfg.cullMaxAgeSeconds,
+      cullConcurrency: cfg.cullConcurrency,
     })),
   });
 

@@ -93,6 +93,25 @@ const pemCertificates = z.string().superRefine((pem, ctx) => {
   if (problem) ctx.addIssue({ code: "custom", message: problem });
 });
 
+/**
+ * A path inside the user's server, where JupyterHub sends the user after a spawn. One starting
+ * with `//` would be taken for another host by the browser; `{` would be read as a placeholder by
+ * JupyterHub's format_string.
+ */
+const serverPath = z
+  .string()
+  .regex(
+    /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/,
+    "must be a path in the user's server such as /lab or /tree (no host, query, fragment or {placeholder})",
+  )
+  .refine((p) => !p.includes("//"), { message: "must not contain '//'" })
+  .refine((p) => !p.split("/").some((part) => part === "." || part === ".."), {
+    message: "must not contain '.' or '..' segments",
+  });
+
+const seconds = (min: number, max: number) =>
+  z.number().int().min(min, `must be at least ${min} seconds`).max(max, `must be at most ${max} seconds`);
+
 const ldapUsername = z
   .string()
   .regex(new RegExp(loginNamePattern), "must be a user name of letters, digits, '.', '_' and '-'");
@@ -148,7 +167,15 @@ export const stackConfigSchema = z
     // KubeSpawner reads "2G" as 2 GiB; whole Mi or Gi convert to bytes without ambiguity.
     userMemoryLimit: smallQuantity,
     userMemoryGuarantee: smallQuantity,
+    userDefaultUrl: serverPath,
+    userStartTimeoutSeconds: seconds(10, 3600),
+    userHttpTimeoutSeconds: seconds(5, 3600),
+    namedServersPerUser: z.number().int().min(0, "must be 0 (no named servers) or more"),
+    sharedFolder: z.boolean(),
+    adminAllUsersFolder: z.boolean(),
     cullIdleSeconds: z.number().int().min(0),
+    cullMaxAgeSeconds: z.number().int().min(0, "must be 0 (no age limit) or more"),
+    cullConcurrency: z.number().int().min(1, "must be at least 1"),
 
     fileBrowser: z.boolean(),
     fileBrowserImage: pinnedImage,
@@ -215,6 +242,10 @@ export const stackConfigSchema = z
     }
     if (bytes(c.userMemoryGuarantee) > bytes(c.userMemoryLimit)) {
       fail("userMemoryGuarantee", `must not be more than userMemoryLimit (${c.userMemoryLimit})`);
+    }
+
+    if (c.cullMaxAgeSeconds > 0 && c.cullIdleSeconds === 0) {
+      fail("cullMaxAgeSeconds", "needs cullIdleSeconds above 0: the culler runs only then");
     }
 
     if (c.ldapTestServer) {

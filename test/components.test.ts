@@ -48,8 +48,15 @@ const hubInput: HubConfigInput = {
     notebooksClaim: "notebooks",
     notebooksDir: "notebooks",
     mountPath: "/home/jovyan",
+    folders: { sharedFolder: false, adminAllUsersFolder: false },
+    defaultUrl: "/lab",
+    startTimeoutSeconds: 300,
+    httpTimeoutSeconds: 30,
   },
+  namedServersPerUser: 0,
   cullIdleSeconds: 0,
+  cullMaxAgeSeconds: 0,
+  cullConcurrency: 10,
 };
 
 describe("components, each alone", () => {

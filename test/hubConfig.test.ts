@@ -31,8 +31,15 @@ const base: HubSettings = {
     notebooksClaim: "notebooks",
     notebooksDir: "notebooks",
     mountPath: "/home/jovyan",
+    folders: { sharedFolder: false, adminAllUsersFolder: false },
+    defaultUrl: "/lab",
+    startTimeoutSeconds: 300,
+    httpTimeoutSeconds: 30,
   },
+  namedServersPerUser: 0,
   cullIdleSeconds: 3600,
+  cullMaxAgeSeconds: 0,
+  cullConcurrency: 10,
 };
 
 function lines(text: string): string[] {

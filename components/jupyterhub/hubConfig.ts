@@ -56,8 +56,14 @@ export interface HubSettings {
   adminUsers: string[];
   /** The user pods KubeSpawner makes (userServers.ts). */
   singleuser: UserServerSettings;
+  /** How many named servers each user may have besides the default one; 0: none. */
+  namedServersPerUser: number;
   /** Idle servers are stopped after this many seconds; 0 turns the culler off. */
   cullIdleSeconds: number;
+  /** The culler also stops servers older than this, busy or not; 0: never. */
+  cullMaxAgeSeconds: number;
+  /** How many requests the culler has in flight at the hub at once. */
+  cullConcurrency: number;
 }
 
 /**
@@ -85,6 +91,36 @@ function ldapTlsLines(ldap: LdapSettings): string[] {
   return [
     "# Verify the LDAP server's certificate against the system CA bundle (ldap3's default checks nothing).",
     'c.LDAPAuthenticator.tls_kwargs = {"validate": ssl.CERT_REQUIRED}',
+  ];
+}
+
+/**
+ * Named servers: JupyterHub's limit counts the named servers a user has, running or stopped (a
+ * stopped one counts until the user deletes it), not the default server; its 0 means no limit,
+ * ours means none at all.
+ */
+function namedServerLines(perUser: number): string[] {
+  if (perUser === 0)
+    return [
+      "# Named servers: off (namedServersPerUser 0); each user has the default server only.",
+      "c.JupyterHub.allow_named_servers = False",
+    ];
+  return [
+    "# Named servers, each in a pod of its own with the same home folder as the default server.",
+    "c.JupyterHub.allow_named_servers = True",
+    `c.JupyterHub.named_server_limit_per_user = ${py(perUser)}`,
+  ];
+}
+
+/**
+ * jupyterhub-idle-culler 1.4's options: it stops idle named servers as well as default ones
+ * (`--cull-named-servers` defaults to true) and keeps them for their users to start again.
+ */
+function cullerArgs(s: HubSettings): string[] {
+  return [
+    `--timeout=${s.cullIdleSeconds}`,
+    ...(s.cullMaxAgeSeconds > 0 ? [`--max-age=${s.cullMaxAgeSeconds}`] : []),
+    `--concurrency=${s.cullConcurrency}`,
   ];
 }
 
@@ -166,6 +202,8 @@ export function renderHubConfig(s: HubSettings): string {
     "c.Authenticator.allow_existing_users = False",
     `c.Authenticator.admin_users = ${pySet(s.adminUsers)}`,
     "",
+    ...namedServerLines(s.namedServersPerUser),
+    "",
     ...userServerConfigLines(s.namespace, s.singleuser),
   );
   if (s.cullIdleSeconds > 0) {
@@ -182,7 +220,7 @@ export function renderHubConfig(s: HubSettings): string {
       "c.JupyterHub.services = [",
       "    {",
       '        "name": "idle-culler",',
-      `        "command": [sys.executable, "-m", "jupyterhub_idle_culler", ${py(`--timeout=${s.cullIdleSeconds}`)}],`,
+      `        "command": [sys.executable, "-m", "jupyterhub_idle_culler", ${cullerArgs(s).map(py).join(", ")}],`,
       "    }",
       "]",
     );

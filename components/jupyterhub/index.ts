@@ -8,6 +8,7 @@ export { Hub, type HubArgs, type HubConfigInput } from "./hub";
 export { Proxy, type ProxyArgs } from "./proxy";
 export { renderHubConfig, type HubSettings, type LdapSettings } from "./hubConfig";
 export type { UserServerSettings } from "./userServers";
+export { sharedDir, type CourseFolderSettings } from "./courseFolders";
 
 export interface JupyterHubArgs {
   namespace: pulumi.Input<string>;

@@ -1,3 +1,10 @@
+import {
+  courseFolderHookLines,
+  everyUserMountPoints,
+  everyUserMounts,
+  type CourseFolderSettings,
+  type HomeLayout,
+} from "./courseFolders";
 import { py } from "./pythonLiteral";
 
 /**
@@ -37,6 +44,14 @@ export interface UserServerSettings {
   notebooksDir: string;
   /** Fixed path where the user's folder is mounted; notebook_dir points here. */
   mountPath: string;
+  /** The shared folder, and the admins' view of every user's folder (courseFolders.ts). */
+  folders: CourseFolderSettings;
+  /** Where a user's server opens (`/lab`, `/tree`...), relative to the server's URL. */
+  defaultUrl: string;
+  /** How long a spawn may take until the pod runs (scheduling, a new node, the image pull). */
+  startTimeoutSeconds: number;
+  /** How long the hub then waits for the server to answer over HTTP. */
+  httpTimeoutSeconds: number;
   /**
    * The NFS server's pod: user pods prefer other nodes. An NFS client on the server's own node
    * can deadlock under memory pressure (reclaim waits on writeback to a server that needs memory
@@ -45,8 +60,18 @@ export interface UserServerSettings {
   avoidNodeOf?: { namespace: string; podLabels: Record<string, string> };
 }
 
+/** The init container that makes the user's folder (and the mount points in it). */
+const makeFolderContainer = "make-notebook-dir";
+
 /** The KubeSpawner section of jupyterhub_config.py: one pod per user in `namespace`. */
 export function userServerConfigLines(namespace: string, u: UserServerSettings): string[] {
+  const home: HomeLayout = {
+    volumeName: "notebooks",
+    claimName: u.notebooksClaim,
+    notebooksDir: u.notebooksDir,
+    mountPath: u.mountPath,
+    initContainerName: makeFolderContainer,
+  };
   const lines = [
     "# Spawner: one pod per user in this namespace.",
     'c.JupyterHub.spawner_class = "kubespawner.KubeSpawner"',
@@ -69,7 +94,11 @@ export function userServerConfigLines(namespace: string, u: UserServerSettings):
     `c.KubeSpawner.container_security_context = ${py({ capabilities: { drop: ["ALL"] }, runAsNonRoot: true })}`,
     "# User pods do not talk to the Kubernetes API.",
     "c.KubeSpawner.automount_service_account_token = False",
-    "c.KubeSpawner.start_timeout = 300",
+    "# A first spawn on an autoscaling cluster waits for a node and the image pull (start_timeout);",
+    "# then the hub waits for the server to answer (http_timeout).",
+    `c.KubeSpawner.start_timeout = ${py(u.startTimeoutSeconds)}`,
+    `c.KubeSpawner.http_timeout = ${py(u.httpTimeoutSeconds)}`,
+    `c.Spawner.default_url = ${py(u.defaultUrl)}`,
     "# The NetworkPolicies select user pods by this label and admit the hub and proxy on this port.",
     `c.KubeSpawner.component_label = ${py(userPodComponent)}`,
     `c.KubeSpawner.port = ${py(userPodPort)}`,
@@ -80,21 +109,28 @@ export function userServerConfigLines(namespace: string, u: UserServerSettings):
     "c.KubeSpawner.storage_pvc_ensure = False",
     "# The claim is shared: deleting a user must never delete it.",
     "c.KubeSpawner.delete_pvc = False",
-    `c.KubeSpawner.volumes = ${py([{ name: "notebooks", persistentVolumeClaim: { claimName: u.notebooksClaim } }])}`,
-    `c.KubeSpawner.volume_mounts = ${py([
-      { name: "notebooks", mountPath: u.mountPath, subPath: `${u.notebooksDir}/{username}` },
-    ])}`,
+    `c.KubeSpawner.volumes = ${py([{ name: home.volumeName, persistentVolumeClaim: { claimName: u.notebooksClaim } }])}`,
+    `c.KubeSpawner.volume_mounts = ${py(everyUserMounts(home, u.folders))}`,
     "# The user's folder is made by the notebook user itself, so it works whether or not the export",
     "# squashes root (a squashed root may neither create nor chown there) and needs no root at all;",
     "# the NFS server makes the notebooks folder, owned by the notebook user (NfsServer ownedFolders).",
     "# The owner may chmod its own folder on any file system, also one that checks permissions on the",
     "# client. Mode 0750: the read-only file browser reads through the users group; other users' pods",
-    "# never mount it. KubeSpawner expands {username} here as in the subPath.",
+    "# never mount it. KubeSpawner expands {username} here as in the subPath. The arguments after the",
+    "# folder are the mount points in it (the shared folder's...), made here for the same reason: the",
+    "# runtime would make them as root.",
     `c.KubeSpawner.init_containers = ${py([
       {
-        name: "make-notebook-dir",
+        name: makeFolderContainer,
         image: u.image,
-        command: ["sh", "-c", `mkdir -p /srv/notebooks/{username} && chmod 0750 /srv/notebooks/{username}`],
+        command: [
+          "sh",
+          "-c",
+          'set -e; home="$1"; shift; mkdir -p "$home"; chmod 0750 "$home"; for point; do mkdir -p "$home/$point"; done',
+          makeFolderContainer,
+          `/srv/notebooks/{username}`,
+          ...everyUserMountPoints(u.folders),
+        ],
         securityContext: {
           runAsUser: u.uid,
           runAsGroup: u.gid,
@@ -102,7 +138,7 @@ export function userServerConfigLines(namespace: string, u: UserServerSettings):
           allowPrivilegeEscalation: false,
           capabilities: { drop: ["ALL"] },
         },
-        volumeMounts: [{ name: "notebooks", mountPath: "/srv/notebooks", subPath: u.notebooksDir }],
+        volumeMounts: [{ name: home.volumeName, mountPath: "/srv/notebooks", subPath: u.notebooksDir }],
       },
     ])}`,
     `c.Spawner.notebook_dir = ${py(u.mountPath)}`,
@@ -123,5 +159,6 @@ export function userServerConfigLines(namespace: string, u: UserServerSettings):
       ])}`,
     );
   }
+  lines.push("", ...courseFolderHookLines(home, u.folders));
   return lines;
 }

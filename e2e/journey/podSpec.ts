@@ -220,6 +220,25 @@ function makeSubPath(dir: string, mode: number, squashed: boolean): void {
   if (r.status !== 0) throw new Error(`subPath ${dir} (made as nobody, root squashed): ${r.stderr.trim()}`);
 }
 
+/**
+ * A mount point inside an earlier mount (a folder mounted into the home folder), made as the
+ * runtime makes a missing one: as root, mode 0755, in that mount's folder. On an export that
+ * squashes root, root is nobody there (and fails where nobody may not write); in a read-only
+ * mount it cannot be made at all. Elsewhere (the container's root) the overlay takes it.
+ */
+function makeMountPoint(m: BindMount, earlier: (BindMount & { nfs: boolean })[], rootSquash: boolean): void {
+  const parent = earlier.filter((e) => m.target.startsWith(e.target.endsWith("/") ? e.target : `${e.target}/`)).at(-1);
+  if (!parent || fs.statSync(parent.source).isFile()) return;
+  const point = path.join(parent.source, path.relative(parent.target, m.target));
+  if (fs.existsSync(point)) return;
+  if (parent.readOnly) throw new Error(`mount point ${m.target}: ${parent.target} is mounted read-only`);
+  try {
+    makeSubPath(point, 0o755, parent.nfs && rootSquash);
+  } catch (err: unknown) {
+    throw new Error(`mount point ${m.target} (made by the runtime, as root): ${(err as Error).message}`);
+  }
+}
+
 export interface ContainerContext {
   spec: PodSpec;
   container: Container;
@@ -256,8 +275,7 @@ export function containerProcess(x: ContainerContext): ContainerProcess {
     const base = drop.includes("ALL") ? [] : defaultCapabilities.filter((cap) => !drop.includes(cap));
     capabilities = [...new Set([...base, ...(csc.capabilities?.add ?? [])])];
   }
-  const mounts: BindMount[] = [];
-  let onNfs = false;
+  const mounts: (BindMount & { nfs: boolean })[] = [];
   for (const m of c.volumeMounts ?? []) {
     const v = x.volumes.get(m.name);
     if (!v) throw new Error(`container ${c.name} mounts unknown volume ${m.name}`);
@@ -267,15 +285,19 @@ export function containerProcess(x: ContainerContext): ContainerProcess {
       if (!source.startsWith(path.resolve(v.dir) + path.sep)) throw new Error(`subPath ${m.subPath} leaves its volume`);
       if (!fs.existsSync(source)) makeSubPath(source, fs.statSync(v.dir).mode & 0o7777, v.nfs && x.rootSquash);
     }
-    onNfs ||= v.nfs;
     const volume = (spec.volumes ?? []).find((vol) => vol.name === m.name);
     // The kubelet mounts ConfigMap and Secret volumes read-only whatever the mount says.
     const readOnly =
       Boolean(m.readOnly) || Boolean(volume?.configMap || volume?.secret || volume?.persistentVolumeClaim?.readOnly);
-    mounts.push({ source, target: m.mountPath, readOnly });
+    mounts.push({ source, target: path.posix.normalize(m.mountPath), readOnly, nfs: v.nfs });
   }
-  for (const [target, file] of Object.entries(image.files ?? {})) mounts.push({ source: file, target, readOnly: true });
-  mounts.push(...(x.extraMounts ?? []));
+  // containerd mounts a parent folder before the mounts inside it (its mounts sorted by depth).
+  mounts.sort((a, b) => a.target.split("/").length - b.target.split("/").length);
+  mounts.forEach((m, i) => makeMountPoint(m, mounts.slice(0, i), x.rootSquash));
+  const onNfs = mounts.some((m) => m.nfs);
+  const binds: BindMount[] = mounts.map(({ source, target, readOnly }) => ({ source, target, readOnly }));
+  for (const [target, file] of Object.entries(image.files ?? {})) binds.push({ source: file, target, readOnly: true });
+  binds.push(...(x.extraMounts ?? []));
   if (uid === 0 && onNfs && x.rootSquash) {
     uid = 65534;
     gid = 65534;
@@ -297,7 +319,7 @@ export function containerProcess(x: ContainerContext): ContainerProcess {
     capabilities,
     noNewPrivs: csc.allowPrivilegeEscalation === false,
     readOnlyRoot: csc.readOnlyRootFilesystem === true,
-    mounts,
+    mounts: binds,
     scratchDir: x.scratchDir,
     programFolders: image.programFolders,
     sandboxPid: x.sandboxPid,

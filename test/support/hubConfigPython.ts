@@ -72,3 +72,59 @@ export function pySet(value: PyValue | undefined): string[] {
   }
   return value.$set.map(String).sort();
 }
+
+const podScript = path.join(__dirname, "kubespawner_pod.py");
+
+/** A kubeconfig for KubeSpawner's constructor, which loads one; it names an address nothing listens on. */
+const unusedKubeconfig = [
+  "apiVersion: v1",
+  "kind: Config",
+  'clusters: [{name: none, cluster: {server: "https://127.0.0.1:9"}}]',
+  "users: [{name: none, user: {token: none}}]",
+  "contexts: [{name: none, context: {cluster: none, user: none}}]",
+  "current-context: none",
+  "",
+].join("\n");
+
+/** A user's server to build the pod of: the hub's user name, whether an admin, the server's name. */
+export interface PodRequest {
+  user: string;
+  admin: boolean;
+  /** A named server's name; the default server when left out. */
+  server?: string;
+  /** The spawn request's options (a form's fields, a POST body), as the user sent them. */
+  options?: Record<string, unknown>;
+}
+
+/** The pod as the API server would receive it, or why the config's modify_pod_hook refused the spawn. */
+export type PodResult = { pod: Record<string, unknown> } | { error: string };
+
+/**
+ * The pods the hub image's KubeSpawner makes from a jupyterhub_config.py (loaded as JupyterHub loads
+ * it) for each request: load_user_options(), get_pod_manifest(), then the config's
+ * modify_pod_hook, as KubeSpawner's start does before it creates the pod (test/support/kubespawner_pod.py). No cluster is involved.
+ */
+export function userPodsFromConfig(
+  configText: string,
+  requests: PodRequest[],
+  env: Record<string, string> = {},
+): PodResult[] {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hub-pods-"));
+  try {
+    const file = path.join(dir, "jupyterhub_config.py");
+    fs.writeFileSync(file, configText);
+    const kubeconfig = path.join(dir, "kubeconfig");
+    fs.writeFileSync(kubeconfig, unusedKubeconfig);
+    const out = spawnSync(path.join(pythonEnvBin("hub"), "python"), ["-I", podScript, file], {
+      encoding: "utf8",
+      input: JSON.stringify(requests),
+      env: { PATH: "/usr/bin:/bin", LANG: "C.UTF-8", KUBECONFIG: kubeconfig, ...env },
+      cwd: dir,
+    });
+    if (out.error) throw out.error;
+    if (out.status !== 0) throw new Error(`KubeSpawner could not build the pods:\n${out.stderr.trim()}`);
+    return JSON.parse(out.stdout) as PodResult[];
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}

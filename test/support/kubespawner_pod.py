@@ -1,0 +1,65 @@
+"""The pod KubeSpawner makes for a user's server from a jupyterhub_config.py, as JSON.
+
+Loads the config the way JupyterHub does (traitlets' PyFileConfigLoader), builds the hub image's
+KubeSpawner with it for a stand-in user (KubeSpawner's own test mode: no Kubernetes API, no hub),
+then does what KubeSpawner's start does before it creates the pod: load_user_options(),
+get_pod_manifest(), then the config's modify_pod_hook.
+
+Usage: python3 kubespawner_pod.py CONFIG, with a JSON list of {"user", "admin", "server",
+"options"} on standard input (options: the spawn request's body). Prints, for each, {"pod": ...}
+as the API server would receive it, or {"error": "..."} when the spawn is refused. Run it with the
+hub image's Python packages, and KUBECONFIG naming a kubeconfig (KubeSpawner loads one in its
+constructor; building the pod sends no request).
+"""
+
+import asyncio
+import json
+import os
+import sys
+from types import SimpleNamespace
+
+from jupyterhub.utils import maybe_future
+from kubernetes_asyncio.client import ApiClient
+from kubespawner import KubeSpawner
+from traitlets.config.loader import PyFileConfigLoader
+
+
+class StandInUser:
+    """What KubeSpawner reads of JupyterHub's User while it builds the pod."""
+
+    def __init__(self, name, admin):
+        self.name = name
+        self.admin = admin
+        self.id = 1
+        self.url = f"/user/{name}/"
+
+
+async def pod_for(config, request):
+    spawner = KubeSpawner(
+        config=config,
+        user=StandInUser(request["user"], request["admin"]),
+        # JupyterHub's Spawner takes its server name from its database row.
+        orm_spawner=SimpleNamespace(name=request.get("server", ""), server=None),
+        _mock=True,
+    )
+    try:
+        # What a spawn request carries (the form's fields, a POST body), applied as start() does.
+        spawner.user_options = request.get("options", {})
+        await spawner.load_user_options()
+        pod = await spawner.get_pod_manifest()
+        if spawner.modify_pod_hook:
+            pod = await maybe_future(spawner.modify_pod_hook(spawner, pod))
+    except Exception as e:  # the spawn fails: KubeSpawner or the hook refused it
+        return {"error": f"{type(e).__name__}: {e}"}
+    return {"pod": ApiClient().sanitize_for_serialization(pod)}
+
+
+async def main():
+    path = os.path.abspath(sys.argv[1])
+    config = PyFileConfigLoader(os.path.basename(path), path=os.path.dirname(path)).load_config()
+    results = [await pod_for(config, r) for r in json.load(sys.stdin)]
+    json.dump(results, sys.stdout)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
