@@ -114,6 +114,22 @@ describe("bad config fails with the key named", () => {
     ["prod", "hubDomain=*.example.org", "hubDomain"],
     ["prod", "hubDomain=a-very-long-host-name-for-a-jupyterhub-that-is-too-long.example.org", "hubDomain"],
     ["dev", "hubTlsSecretName=hub-tls", "hubTlsSecretName"],
+    // User servers, named servers, the culler.
+    ["prod", "userDefaultUrl=lab", "userDefaultUrl"],
+    ["prod", "userDefaultUrl=//evil.example.org/lab", "userDefaultUrl"],
+    ["prod", "userDefaultUrl=https://evil.example.org/", "userDefaultUrl"],
+    ["prod", "userDefaultUrl=/lab/tree/../../hub/admin", "userDefaultUrl"],
+    ["prod", "userDefaultUrl=/lab/tree/{username}", "userDefaultUrl"],
+    ["prod", "userDefaultUrl=/lab?reset", "userDefaultUrl"],
+    ["prod", "userStartTimeoutSeconds=0", "userStartTimeoutSeconds"],
+    ["prod", "userStartTimeoutSeconds=7200", "userStartTimeoutSeconds"],
+    ["prod", "userStartTimeoutSeconds=5m", "userStartTimeoutSeconds"],
+    ["prod", "userHttpTimeoutSeconds=1", "userHttpTimeoutSeconds"],
+    ["prod", "namedServersPerUser=-1", "namedServersPerUser"],
+    ["prod", "sharedFolder=maybe", "sharedFolder"],
+    ["prod", "adminAllUsersFolder=1", "adminAllUsersFolder"],
+    ["prod", "cullMaxAgeSeconds=-5", "cullMaxAgeSeconds"],
+    ["prod", "cullConcurrency=0", "cullConcurrency"],
   ];
   for (const [stack, override, key] of cases) {
     it(`${stack}: ${override} names ${key}`, () => {
@@ -147,6 +163,35 @@ describe("bad config fails with the key named", () => {
       () => validate("prod", [`ldapTlsCaCertificate=${key}`]),
       (err: Error) => /ldapTlsCaCertificate: .*not a PRIVATE KEY/.test(err.message) && !err.message.includes("MIIEv"),
     );
+  });
+
+  it("the culler's age limit needs the culler; the knobs take sane values", () => {
+    assert.throws(
+      () => validate("prod", ["cullIdleSeconds=0", "cullMaxAgeSeconds=86400"]),
+      /jupyterhub-nfs:cullMaxAgeSeconds: 86400 needs cullIdleSeconds above 0: the culler runs only then/,
+    );
+    assert.throws(
+      () => validate("prod", ["userStartTimeoutSeconds=7200"]),
+      /jupyterhub-nfs:userStartTimeoutSeconds: 7200 must be at most 3600 seconds/,
+    );
+    const cfg = validate("prod", [
+      "userDefaultUrl=/lab/tree/shared/welcome.ipynb",
+      "userStartTimeoutSeconds=900",
+      "namedServersPerUser=3",
+      "cullMaxAgeSeconds=28800",
+      "cullConcurrency=2",
+    ]);
+    assert.deepEqual(
+      [
+        cfg.userDefaultUrl,
+        cfg.userStartTimeoutSeconds,
+        cfg.namedServersPerUser,
+        cfg.cullMaxAgeSeconds,
+        cfg.cullConcurrency,
+      ],
+      ["/lab/tree/shared/welcome.ipynb", 900, 3, 28800, 2],
+    );
+    assert.equal(validate("prod", ["userDefaultUrl=/tree"]).userDefaultUrl, "/tree");
   });
 
   it("needs a search base when ldapLookupDn is on", () => {

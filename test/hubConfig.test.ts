@@ -160,8 +160,12 @@ describe("renderHubConfig", () => {
     assert.ok(lines(text).includes("c.KubeSpawner.gid = 100"));
     assert.ok(lines(text).includes("c.KubeSpawner.mem_limit = 2147483648"));
     assert.ok(lines(text).includes("c.KubeSpawner.cpu_limit = 0.5"));
-    // The init container makes the same (escaped) folder as the notebook user itself: no root, no capability.
-    assert.match(text, /"mkdir -p \/srv\/notebooks\/\{username\} && chmod 0750 \/srv\/notebooks\/\{username\}"/);
+    // The init container makes the same (escaped) folder as the notebook user itself: no root, no
+    // capability; with no course folders there is no mount point to make in it.
+    assert.match(
+      text,
+      /"command": \["sh", "-c", "set -e; home=\\"\$1\\"; shift; mkdir -p \\"\$home\\"; chmod 0750 \\"\$home\\"; for point; do mkdir -p \\"\$home\/\$point\\"; done", "make-notebook-dir", "\/srv\/notebooks\/\{username\}"\]/,
+    );
     assert.match(
       text,
       /"securityContext": \{"runAsUser": 1000, "runAsGroup": 100, "runAsNonRoot": True, "allowPrivilegeEscalation": False, "capabilities": \{"drop": \["ALL"\]\}\}/,
@@ -178,9 +182,31 @@ describe("renderHubConfig", () => {
     assert.ok(lines(text).includes('c.JupyterHub.db_url = "sqlite:////srv/jupyterhub/jupyterhub.sqlite"'));
   });
 
-  it("turns the idle culler on and off", () => {
-    assert.match(renderHubConfig(base), /"jupyterhub_idle_culler", "--timeout=3600"/);
+  it("turns the idle culler on and off, with its age limit and concurrency", () => {
+    assert.match(renderHubConfig(base), /"jupyterhub_idle_culler", "--timeout=3600", "--concurrency=10"\]/);
+    assert.match(
+      renderHubConfig({ ...base, cullMaxAgeSeconds: 28800, cullConcurrency: 2 }),
+      /"jupyterhub_idle_culler", "--timeout=3600", "--max-age=28800", "--concurrency=2"\]/,
+    );
     assert.ok(!renderHubConfig({ ...base, cullIdleSeconds: 0 }).includes("idle"));
+  });
+
+  it("allows named servers up to the limit, or none", () => {
+    assert.ok(lines(renderHubConfig(base)).includes("c.JupyterHub.allow_named_servers = False"));
+    assert.ok(!renderHubConfig(base).includes("named_server_limit_per_user"), "JupyterHub's 0 would mean no limit");
+    const text = renderHubConfig({ ...base, namedServersPerUser: 2 });
+    assert.ok(lines(text).includes("c.JupyterHub.allow_named_servers = True"));
+    assert.ok(lines(text).includes("c.JupyterHub.named_server_limit_per_user = 2"));
+  });
+
+  it("sets the default URL and the spawn and HTTP timeouts", () => {
+    const text = renderHubConfig({
+      ...base,
+      singleuser: { ...base.singleuser, defaultUrl: "/tree", startTimeoutSeconds: 900, httpTimeoutSeconds: 120 },
+    });
+    assert.ok(lines(text).includes('c.Spawner.default_url = "/tree"'));
+    assert.ok(lines(text).includes("c.KubeSpawner.start_timeout = 900"));
+    assert.ok(lines(text).includes("c.KubeSpawner.http_timeout = 120"));
   });
 
   it("is deterministic", () => {

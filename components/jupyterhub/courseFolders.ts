@@ -111,7 +111,7 @@ export function courseFolderHookLines(home: HomeLayout, f: CourseFolderSettings)
     "",
     "def course_folders(spawner, pod):",
     `    claim = ${py(home.claimName)}`,
-    "    admin = bool(spawner.user.admin)",
+    ...(f.sharedFolder || f.adminAllUsersFolder ? ["    admin = bool(spawner.user.admin)"] : []),
     ...(adminOnly.length > 0 ? ["    if admin:", "        notebook = pod.spec.containers[0]", ...adminOnly] : []),
     "    # What may be mounted of the notebooks claim, and how: (mountPath, subPath, readOnly).",
     "    # KubeSpawner expands {username} in the subPath as in the init container (its safe slug).",
