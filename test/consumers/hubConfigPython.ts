@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as path from "node:path";
 import { describe, test } from "node:test";
 import type { Rendering } from "../../render";
 import type { JsonObject } from "../../render/mocks";
 import { loadHubConfig, pySet, unrecognisedHubOptions, type PyConfig, type PyValue } from "../support/hubConfigPython";
 import { hubPodOf, secretFileAt, type HubPod } from "../support/hubPod";
+import { pythonEnvBin } from "../support/pythonEnv";
 import { configOf, renderVariation, variations } from "../support/variations";
 import type { StackConfig } from "../../stacks";
 
@@ -65,6 +68,20 @@ function assertLdapTlsVerified(tlsKwargs: PyValue | undefined, cfg: StackConfig,
   const caFile = String(kwargs.ca_certs_file);
   assert.equal(secretFileAt(hub, caFile), cfg.ldapTlsCaCertificate, `the file at ${caFile}`);
   assert.ok(!hub.configText.includes("BEGIN CERTIFICATE"), "the CA is pasted into jupyterhub_config.py");
+}
+
+/** The culler of the hub image parses these options (with --help it then stops), or this fails. */
+function assertCullerTakes(args: string[]): void {
+  const out = spawnSync(
+    path.join(pythonEnvBin("hub"), "python"),
+    ["-I", "-m", "jupyterhub_idle_culler", ...args, "--help"],
+    { encoding: "utf8", env: { PATH: "/usr/bin:/bin", LANG: "C.UTF-8" } },
+  );
+  assert.equal(
+    out.status,
+    0,
+    `jupyterhub-idle-culler refuses ${args.join(" ")}:\n${out.stderr.trim().split("\n").at(-1)}`,
+  );
 }
 
 describe("jupyterhub_config.py loaded by traitlets' PyFileConfigLoader (the hub image's Python packages)", () => {
@@ -157,10 +174,23 @@ describe("jupyterhub_config.py loaded by traitlets' PyFileConfigLoader (the hub 
       assert.equal(obj(claim.spec).storageClassName, "", "the user claim must bind the static NFS volume");
       const pv = r.manifests.find((m) => m.kind === "PersistentVolume" && nameOf(m) === obj(claim.spec).volumeName);
       assert.ok(pv && obj(obj(pv.spec).nfs).server, "the user claim is not bound to the NFS PersistentVolume");
-      assert.ok(Array.isArray(spawner.volume_mounts) && spawner.volume_mounts.length === 1);
+      // Every user's own folder, and with sharedFolder the shared one, read-only (admins' are made
+      // read-write by the modify_pod_hook: test/userPods.test.ts builds the pods).
+      assert.ok(Array.isArray(spawner.volume_mounts));
+      assert.deepEqual(
+        spawner.volume_mounts.map(obj).map((m) => [m.name, m.subPath, m.readOnly ?? false]),
+        [[volume.name, "notebooks/{username}", false], ...(cfg.sharedFolder ? [[volume.name, "shared", true]] : [])],
+      );
       const mount = obj(spawner.volume_mounts[0]);
-      assert.equal(mount.name, volume.name);
-      assert.equal(mount.subPath, "notebooks/{username}");
+      assert.match(String(obj(spawner.modify_pod_hook).$repr), /^<function course_folders /);
+      assert.equal(c.Spawner?.default_url, cfg.userDefaultUrl);
+      assert.equal(spawner.start_timeout, cfg.userStartTimeoutSeconds);
+      assert.equal(spawner.http_timeout, cfg.userHttpTimeoutSeconds);
+      assert.equal(hubApp.allow_named_servers, cfg.namedServersPerUser > 0);
+      assert.equal(
+        hubApp.named_server_limit_per_user,
+        cfg.namedServersPerUser > 0 ? cfg.namedServersPerUser : undefined,
+      );
       assert.equal(c.Spawner?.notebook_dir, mount.mountPath, "notebook_dir must be the fixed mount path");
       assert.equal(spawner.uid, 1000);
       assert.equal(spawner.gid, 100);
@@ -192,7 +222,10 @@ describe("jupyterhub_config.py loaded by traitlets' PyFileConfigLoader (the hub 
           "-m",
           "jupyterhub_idle_culler",
           `--timeout=${cfg.cullIdleSeconds}`,
+          ...(cfg.cullMaxAgeSeconds > 0 ? [`--max-age=${cfg.cullMaxAgeSeconds}`] : []),
+          `--concurrency=${cfg.cullConcurrency}`,
         ]);
+        assertCullerTakes(list(culler.command).slice(3).map(String));
       } else {
         assert.ok(!("services" in hubApp), "a culler is configured although cullIdleSeconds is 0");
       }

@@ -78,6 +78,16 @@ const variationOverrides: Record<string, string[]> = {
   "hub over HTTPS with the operator's TLS Secret": ["hubDomain=jupyter.dev.example.org", "hubTlsSecretName=hub-tls"],
   "no NetworkPolicies": ["networkPolicies=false"],
   "no file browser, no culler": ["fileBrowser=false", "cullIdleSeconds=0"],
+  "a course: shared folder, admins see every folder, named servers, culler limits, Notebook's UI": [
+    "sharedFolder=true",
+    "adminAllUsersFolder=true",
+    "namedServersPerUser=3",
+    "cullMaxAgeSeconds=28800",
+    "cullConcurrency=2",
+    "userDefaultUrl=/tree",
+    "userStartTimeoutSeconds=900",
+    "userHttpTimeoutSeconds=120",
+  ],
 };
 
 /** Each stack file as it is, then each variation on the dev stack (or the first stack if there is no dev). */
