@@ -235,15 +235,95 @@ function sharedClaims(resources: PolicyResource[]): Set<string> {
   );
 }
 
-/** The shared claims a workload mounts whole (a mount without subPath sees every user's folder). */
-function wholeClaimMounts(w: Workload, claims: Set<string>): string[] {
+/**
+ * A Python literal as our hub config writes it (components/jupyterhub/pythonLiteral.ts: JSON
+ * strings, True/False/None), as JSON; undefined for anything else (a name, a call, a comprehension).
+ */
+export function pythonLiteral(text: string): unknown {
+  const words: Record<string, string> = { True: "true", False: "false", None: "null" };
+  let json = "";
+  for (let i = 0; i < text.length;) {
+    if (text[i] === '"') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
+      json += text.slice(i, j + 1);
+      i = j + 1;
+      continue;
+    }
+    const word = /^[A-Za-z_]\w*/.exec(text.slice(i))?.[0];
+    if (word !== undefined) {
+      if (!(word in words)) return undefined;
+      json += words[word];
+      i += word.length;
+      continue;
+    }
+    json += text[i++];
+  }
+  try {
+    return JSON.parse(json) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `c.KubeSpawner.<key> = <value>` in a jupyterhub_config.py: the value as written (last one wins, as in Python). */
+function spawnerSetting(config: string, key: string): string | undefined {
+  return [...config.matchAll(new RegExp(`^c\\.KubeSpawner\\.${key}\\s*=\\s*(.+)$`, "gm"))].at(-1)?.[1].trim();
+}
+
+/** The hub configs of the stack: ConfigMap values that tell KubeSpawner what to mount. */
+function hubConfigs(resources: PolicyResource[]): { resource: PolicyResource; text: string }[] {
+  return resources
+    .filter((r) => r.type === "kubernetes:core/v1:ConfigMap")
+    .flatMap((r) =>
+      Object.values(record(r.props.data))
+        .filter((t): t is string => typeof t === "string" && /^c\.KubeSpawner\.volume_mounts\s*=/m.test(t))
+        .map((text) => ({ resource: r, text })),
+    );
+}
+
+const perUser = "/{username}";
+
+/**
+ * The folders under which KubeSpawner gives each user a folder of their own: the subPath
+ * `<folder>/{username}` of a hub config's `volume_mounts` (`notebooks` for ours).
+ */
+function perUserParents(resources: PolicyResource[]): string[] {
+  return hubConfigs(resources).flatMap(({ text }) => {
+    const mounts = pythonLiteral(spawnerSetting(text, "volume_mounts") ?? "");
+    return records(mounts)
+      .map((m) => String(m.subPath ?? ""))
+      .filter((sub) => sub.endsWith(perUser))
+      .map((sub) => sub.slice(0, -perUser.length));
+  });
+}
+
+/**
+ * Whether a subPath of the shared claim shows other users' folders: the whole claim, a per-user
+ * parent or a folder above it, or one user's folder named outright (`notebooks/alice`).
+ */
+function seesUsersFolders(subPath: string, parents: string[]): boolean {
+  const sub = subPath.replace(/^\/+|\/+$/g, "");
+  return (
+    sub === "" ||
+    parents.some((p) => p === sub || p.startsWith(`${sub}/`) || (sub.startsWith(`${p}/`) && !sub.includes("{")))
+  );
+}
+
+/**
+ * The shared claims a workload mounts so that every user's folder shows: whole (no subPath), or the
+ * folder the per-user folders are in (a hub config's `<folder>/{username}`).
+ */
+function wholeClaimMounts(w: Workload, claims: Set<string>, parents: string[]): string[] {
   const volumes = records(w.pod.volumes).filter((v) =>
     claims.has(`${w.namespace}/${String(record(v.persistentVolumeClaim).claimName)}`),
   );
   return volumes
     .filter((v) =>
       containersOf(w.pod).some((c) =>
-        records(c.volumeMounts).some((m) => m.name === v.name && !m.subPath && !m.subPathExpr),
+        records(c.volumeMounts).some(
+          (m) => m.name === v.name && !m.subPathExpr && seesUsersFolders(String(m.subPath ?? ""), parents),
+        ),
       ),
     )
     .map((v) => String(record(v.persistentVolumeClaim).claimName));
@@ -333,15 +413,16 @@ export const notebooksNotServedUnauthenticated: StackValidationPolicy = {
   name: "notebooks-not-served-unauthenticated",
   description:
     "No Service selects pods that mount the whole shared notebooks claim (a ReadWriteMany claim, mounted " +
-    "without subPath) unless those pods serve nginx config that requires basic auth on every path but " +
-    "exact-match probe locations, with its user file in a mounted Secret.",
+    "without subPath, or at the folder of the per-user folders) unless those pods serve nginx config that " +
+    "requires basic auth on every path but exact-match probe locations, with its user file in a mounted Secret.",
   enforcementLevel: "mandatory",
   validateStack: (args: StackValidationArgs, reportViolation: ReportViolation) => {
     const claims = sharedClaims(args.resources);
+    const parents = perUserParents(args.resources);
     const services = args.resources.filter((r) => r.type === "kubernetes:core/v1:Service");
     const configMaps = args.resources.filter((r) => r.type === "kubernetes:core/v1:ConfigMap");
     for (const w of workloadsOf(args.resources)) {
-      const mounted = wholeClaimMounts(w, claims);
+      const mounted = wholeClaimMounts(w, claims, parents);
       if (mounted.length === 0) continue;
       const exposing = services.filter((s) => {
         const selector = labelsOf(record(s.props.spec).selector);
@@ -358,6 +439,52 @@ export const notebooksNotServedUnauthenticated: StackValidationPolicy = {
           "(every user's notebooks), without authentication.",
         w.resource.urn,
       );
+    }
+  },
+};
+
+export const userServersMountOwnFolder: StackValidationPolicy = {
+  name: "user-servers-mount-own-folder",
+  description:
+    "The mounts KubeSpawner gives every user's server (c.KubeSpawner.volume_mounts in the hub's " +
+    "jupyterhub_config.py, a Python literal) mount a ReadWriteMany claim read-write only at the user's own " +
+    "folder (a subPath ending in /{username}), and read-only only where no user's folder shows (the shared " +
+    "folder): never the whole claim or the folder of the per-user folders. (Admins' extra mounts are added " +
+    "per user by the config's modify_pod_hook, which checks every pod itself.)",
+  enforcementLevel: "mandatory",
+  validateStack: (args: StackValidationArgs, reportViolation: ReportViolation) => {
+    const claims = sharedClaims(args.resources);
+    const parents = perUserParents(args.resources);
+    for (const { resource, text } of hubConfigs(args.resources)) {
+      const where = `ConfigMap ${namespaceOf(resource)}/${nameOf(resource)}`;
+      const volumes = pythonLiteral(spawnerSetting(text, "volumes") ?? "");
+      const mounts = pythonLiteral(spawnerSetting(text, "volume_mounts") ?? "");
+      if (!Array.isArray(volumes) || !Array.isArray(mounts)) {
+        reportViolation(
+          `${where}: c.KubeSpawner.volumes and volume_mounts must be literal lists, or what every user's server ` +
+            "mounts cannot be checked.",
+          resource.urn,
+        );
+        continue;
+      }
+      const shared = new Set(
+        records(volumes)
+          .filter((v) => claims.has(`${namespaceOf(resource)}/${String(record(v.persistentVolumeClaim).claimName)}`))
+          .map((v) => String(v.name)),
+      );
+      for (const m of records(mounts).filter((x) => shared.has(String(x.name)))) {
+        const sub = String(m.subPath ?? "");
+        const own = sub.endsWith(perUser) && !sub.slice(0, -perUser.length).includes("{");
+        const fine = m.readOnly === true ? !seesUsersFolders(sub, parents) : own;
+        if (!fine) {
+          reportViolation(
+            `${where}: every user's server would mount ${sub === "" ? "the whole claim" : sub} of volume ` +
+              `${String(m.name)} at ${String(m.mountPath)} ${m.readOnly === true ? "read-only" : "read-write"}: ` +
+              "read-write only its own folder (<folder>/{username}), read-only only a folder with no user's in it.",
+            resource.urn,
+          );
+        }
+      }
     }
   },
 };

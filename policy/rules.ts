@@ -5,7 +5,7 @@ import type {
   ResourceValidationArgs,
   ResourceValidationPolicy,
 } from "@pulumi/policy";
-import { makeUserPodsFenced, notebooksNotServedUnauthenticated } from "./fenceRules";
+import { makeUserPodsFenced, notebooksNotServedUnauthenticated, userServersMountOwnFolder } from "./fenceRules";
 import { podSpecOf, record, records, strings, type Json } from "./props";
 import { findSecretsInConfigMap } from "./secretLike";
 import { projectValue, type StackConfig } from "./stackConfig";
@@ -296,5 +296,6 @@ export function makePolicies(stack: StackConfig): Policies {
     makeNoPlainHttpPublicHub(stack),
     makeUserPodsFenced(stack),
     notebooksNotServedUnauthenticated,
+    userServersMountOwnFolder,
   ];
 }

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { makeUserPodsFenced, nginxRequiresAuth, notebooksNotServedUnauthenticated } from "../policy/fenceRules";
+import {
+  makeUserPodsFenced,
+  nginxRequiresAuth,
+  notebooksNotServedUnauthenticated,
+  pythonLiteral,
+  userServersMountOwnFolder,
+} from "../policy/fenceRules";
 import { makePolicies } from "../policy/rules";
 import { parseStackConfig, type StackConfig } from "../policy/stackConfig";
 import { loadCliConfig } from "../render/stackConfig";
@@ -337,6 +343,18 @@ describe("policy notebooks-not-served-unauthenticated", () => {
     assert.deepEqual(await runStackPolicy(rule, stack([browser(), conf(""), service({ app: "other" })])), []);
   });
 
+  it("takes the folder of the per-user folders (the hub config's <folder>/{username}) for the whole claim", async () => {
+    const exposed = (subPath: string) =>
+      runStackPolicy(rule, stack([hubConfigMap(), browser({ subPath }), conf(""), service({ app: "browser" })]));
+    for (const subPath of ["notebooks", "notebooks/", "/"]) {
+      const found = await exposed(subPath);
+      assert.equal(found.length, 1, subPath);
+      assert.match(found[0].message, /whose pods mount the whole claim notebooks/);
+    }
+    assert.equal((await exposed("notebooks/alice")).length, 1, "one user's folder, served to anyone");
+    assert.deepEqual(await exposed("shared"), [], "the shared folder holds no user's folder");
+  });
+
   it("reads nginx server blocks: comments ignored, every server must demand auth", () => {
     assert.ok(nginxRequiresAuth(withAuth, ["/etc/nginx/auth"]));
     assert.ok(
@@ -349,11 +367,92 @@ describe("policy notebooks-not-served-unauthenticated", () => {
   });
 });
 
+/** The hub's jupyterhub_config.py in a ConfigMap: its volumes, then every user's mounts. */
+function hubConfigMap(mounts: Record<string, unknown>[] = ourMounts, volumes = ourVolumes): ResourceUnderTest {
+  const py = (v: unknown) =>
+    JSON.stringify(v)
+      .replace(/\btrue\b/g, "True")
+      .replace(/\bfalse\b/g, "False");
+  return {
+    type: "kubernetes:core/v1:ConfigMap",
+    name: "hub-config",
+    urn: "urn:pulumi:test::jupyterhub-nfs::kubernetes:core/v1:ConfigMap::hub-config",
+    props: {
+      metadata: { name: "hub-config", namespace: "hub" },
+      data: {
+        "jupyterhub_config.py": `c = get_config()\nc.KubeSpawner.volumes = ${py(volumes)}\nc.KubeSpawner.volume_mounts = ${py(mounts)}\n`,
+      },
+    },
+  };
+}
+const ourVolumes = [
+  { name: "notebooks", persistentVolumeClaim: { claimName: "notebooks" } },
+  { name: "scratch", persistentVolumeClaim: { claimName: "scratch" } },
+];
+const home = { name: "notebooks", mountPath: "/home/jovyan", subPath: "notebooks/{username}" };
+const ourMounts = [home, { name: "notebooks", mountPath: "/home/jovyan/shared", subPath: "shared", readOnly: true }];
+
+describe("policy user-servers-mount-own-folder", () => {
+  const rule = userServersMountOwnFolder;
+  const stack = (extra: ResourceUnderTest[]) => [
+    claim("notebooks", ["ReadWriteMany"]),
+    claim("scratch", ["ReadWriteOnce"]),
+    ...extra,
+  ];
+
+  it("passes every user's own folder read-write and the shared folder read-only", async () => {
+    assert.deepEqual(await runStackPolicy(rule, stack([hubConfigMap()])), []);
+    assert.deepEqual(await runStackPolicy(rule, stack([hubConfigMap([home])])), [], "no shared folder");
+  });
+
+  it("reports any other mount of the shared claim that every user's server would get", async () => {
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ subPath: "shared" }, /would mount shared of volume notebooks at \/x read-write/],
+      [{ subPath: "notebooks", readOnly: true }, /would mount notebooks of volume notebooks at \/x read-only/],
+      [{ subPath: "notebooks/alice" }, /would mount notebooks\/alice .* read-write/],
+      [{ subPath: "notebooks/alice", readOnly: true }, /would mount notebooks\/alice .* read-only/],
+      [{ readOnly: true }, /would mount the whole claim of volume notebooks at \/x read-only/],
+      [{ subPath: "{username}" }, /would mount \{username\} of volume notebooks at \/x read-write/],
+    ];
+    for (const [mount, message] of cases) {
+      const found = await runStackPolicy(
+        rule,
+        stack([hubConfigMap([...ourMounts, { name: "notebooks", mountPath: "/x", ...mount }])]),
+      );
+      assert.equal(found.length, 1, JSON.stringify(mount));
+      assert.match(found[0].message, message);
+      assert.match(found[0].message, /^ConfigMap hub\/hub-config: every user's server/);
+    }
+  });
+
+  it("leaves claims that are not shared alone, and reports mounts it cannot read", async () => {
+    const scratch = { name: "scratch", mountPath: "/scratch" };
+    assert.deepEqual(await runStackPolicy(rule, stack([hubConfigMap([...ourMounts, scratch])])), []);
+    const unreadable = hubConfigMap();
+    const data = unreadable.props.data as Record<string, string>;
+    data["jupyterhub_config.py"] += "c.KubeSpawner.volume_mounts = mounts_for_everyone\n";
+    const found = await runStackPolicy(rule, stack([unreadable]));
+    assert.equal(found.length, 1);
+    assert.match(found[0].message, /must be literal lists/);
+  });
+
+  it("reads the Python literals our config writes, and nothing else", () => {
+    assert.deepEqual(pythonLiteral('[{"a": True, "b": None, "c": "True \\" x"}, False]'), [
+      { a: true, b: null, c: 'True " x' },
+      false,
+    ]);
+    assert.equal(pythonLiteral("mounts + [1]"), undefined);
+    assert.equal(pythonLiteral("[x for x in y]"), undefined);
+  });
+});
+
 describe("fence policies on the program's rendered resources", () => {
   const dev: Variation = { name: "dev", stack: "dev", overrides: [] };
   const devConfig = () => new Map(Object.entries(loadCliConfig("dev", []).values));
   const fencePolicies = (config: StackConfig) =>
-    makePolicies(config).filter((p) => ["user-pods-fenced", "notebooks-not-served-unauthenticated"].includes(p.name));
+    makePolicies(config).filter((p) =>
+      ["user-pods-fenced", "notebooks-not-served-unauthenticated", "user-servers-mount-own-folder"].includes(p.name),
+    );
 
   it("would catch dev's rendering without its NetworkPolicies", async () => {
     const r = await renderVariation(dev);
@@ -381,6 +480,27 @@ describe("fence policies on the program's rendered resources", () => {
         "Namespace jupyterhub-dev: the NetworkPolicies let jupyterhub-dev/proxy resolve names at kube-dns but give it no DNS at 169.254.20.10:53 (UDP, TCP)",
       ],
     );
+  });
+
+  it("would catch dev with its shared folder if every user's server got it read-write", async () => {
+    const course: Variation = { name: "dev, course", stack: "dev", overrides: ["sharedFolder=true"] };
+    const r = await renderVariation(course);
+    const config = new Map(Object.entries(loadCliConfig("dev", course.overrides).values));
+    assert.deepEqual(await violationsOf(fencePolicies(config), "dev", r), []);
+    const resources = r.resources.map((x) => {
+      const data = x.outputs.data as Record<string, string> | undefined;
+      const text = data?.["jupyterhub_config.py"];
+      if (x.type !== "kubernetes:core/v1:ConfigMap" || typeof text !== "string") return x;
+      const writable = text.replace('"subPath": "shared", "readOnly": True', '"subPath": "shared", "readOnly": False');
+      assert.notEqual(writable, text);
+      return { ...x, outputs: { ...x.outputs, data: { ...data, "jupyterhub_config.py": writable } } };
+    });
+    const found = await violationsOf(fencePolicies(config), "dev", { ...r, resources });
+    assert.deepEqual(
+      found.map((f) => f.policy),
+      ["user-servers-mount-own-folder"],
+    );
+    assert.match(found[0].message, /would mount shared of volume notebooks at \/home\/jovyan\/shared read-write/);
   });
 
   it("would catch dev's file browser if its nginx config dropped basic auth", async () => {
