@@ -18,8 +18,23 @@ import { testLdapOutsider } from "../components/auth/testLdapDirectory";
 import { browserJourney } from "./lib/browser";
 import { ensureToolchain } from "./lib/toolchain";
 import { journeyImages } from "./journey/journeyImages";
-import { CULL_IDLE_SECONDS, HUB_NS, JourneyStack, STAND_IN_NODE } from "./journey/journeyStack";
-import { loginAndSpawn, startAgain, stopServer, userPod } from "./journey/journeySteps";
+import {
+  CULL_IDLE_SECONDS,
+  DEFAULT_URL,
+  HUB_NS,
+  JourneyStack,
+  NAMED_SERVERS_PER_USER,
+  STAND_IN_NODE,
+} from "./journey/journeyStack";
+import {
+  loginAndSpawn,
+  namedServerPod,
+  serverAnswers,
+  spawnWithOptions,
+  startAgain,
+  stopServer,
+  userPod,
+} from "./journey/journeySteps";
 import type { KubeObject } from "./lib/cluster";
 import type { Container, PodSpec } from "./journey/podSpec";
 import { WebClient } from "./journey/webClient";
@@ -146,11 +161,24 @@ describe(
         fs.readFileSync(String(log), "utf8"),
         /start\.sh \(journey stand-in\): executing: jupyterhub-singleuser/,
       );
+      // alice is an admin: shared/ read-write, and every user's folder (modify_pod_hook).
+      assert.deepEqual(
+        (notebook.volumeMounts ?? [])
+          .filter((m) => m.name === notebooks.name)
+          .map((m) => [m.mountPath, m.subPath, m.readOnly ?? false]),
+        [
+          ["/home/jovyan", "notebooks/alice", false],
+          ["/home/jovyan/shared", "shared", false],
+          ["/home/jovyan/allusers", "notebooks", false],
+        ],
+      );
       const init = spec.initContainers ?? [];
       assert.deepEqual(
         init.map((c) => c.name),
         ["make-notebook-dir"],
       );
+      // ... whose mount points it makes in her folder as the notebook user (the runtime would as root).
+      assert.deepEqual(init[0].command?.slice(-3), ["/srv/notebooks/alice", "shared", "allusers"]);
       assert.deepEqual(
         [init[0].securityContext?.runAsUser, init[0].securityContext?.runAsGroup],
         [1000, 100],
@@ -207,7 +235,11 @@ describe(
         fileBrowserFolder: "notebooks/alice",
         ...(user && password ? { fileBrowserCredentials: { username: user, password } } : {}),
       });
-      assert.match(r.labUrl, /\/user\/alice\/lab/, "landed in JupyterLab");
+      // The post-login redirect lands on the stack's userDefaultUrl (the image's own is /lab).
+      assert.ok(
+        new URL(r.labUrl).pathname.startsWith(`/user/alice${DEFAULT_URL}`),
+        `landed in JupyterLab at ${DEFAULT_URL}: ${r.labUrl}`,
+      );
       assert.match(r.notebookFromFileBrowser, /saved by the e2e journey/, "the file browser served the notebook");
       assert.deepEqual(r.blocked, [], "the browser tried no address off loopback");
     });
@@ -223,9 +255,51 @@ describe(
       assert.match(got.text, /saved by the e2e journey/);
     });
 
-    test("bob logs in; his server cannot see alice's folder", async () => {
-      const r = await loginAndSpawn(need(stack, "stack"), "bob", passwords.bob);
-      bob = r.client;
+    test("alice runs a named server next to her default one: both answer through the proxy and share her folder; a second is over the limit", async () => {
+      const s = need(stack, "stack");
+      const client = need(alice, "alice's session");
+      const t0 = Date.now();
+      await serverAnswers(s, client, "alice", 120_000, "second");
+      console.log(`# alice: named server answering: ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+      const [main, named] = [await userPod(s, "alice"), await namedServerPod(s, "alice", "second")];
+      assert.ok(main && named && main.metadata.name !== named.metadata.name, "two pods at once");
+      const mounts = (pod: typeof main) =>
+        ((pod?.spec as unknown as PodSpec).containers[0].volumeMounts ?? []).map((m) => [m.mountPath, m.subPath]);
+      assert.deepEqual(mounts(named), mounts(main), "the same home and folders");
+      const fromNamed = await client.api("GET", "/user/alice/second/api/contents/journey.ipynb");
+      assert.equal(fromNamed.status, 200);
+      assert.match(fromNamed.text, /saved by the e2e journey/);
+      const put = await client.api("PUT", "/user/alice/second/api/contents/from-second.txt", {
+        type: "file",
+        format: "text",
+        content: "written by alice's named server",
+      });
+      assert.equal(put.status, 201, put.text.slice(0, 200));
+      const fromMain = await client.api("GET", "/user/alice/api/contents/from-second.txt");
+      assert.equal(fromMain.status, 200, "the default server sees what the named one saved");
+      assert.match(fromMain.text, /written by alice's named server/);
+      const third = await client.request("POST", "/hub/api/users/alice/servers/third", {
+        json: {},
+        maxRedirects: 0,
+        headers: { Referer: `${s.proxyUrl}/hub/home` },
+      });
+      assert.equal(third.status, 400);
+      assert.match(third.text, new RegExp(`already has the maximum of ${NAMED_SERVERS_PER_USER} named servers`));
+    });
+
+    test("bob logs in; a spawn request naming admin mounts gets him none; his server cannot see alice's folder", async () => {
+      const s = need(stack, "stack");
+      bob = new WebClient(s.proxyUrl);
+      const login = await bob.login("bob", passwords.bob);
+      assert.equal(login.status, 302, `bob's login: ${login.text.slice(0, 200)}`);
+      // What a forged spawn form could post: KubeSpawner reads only a profile from the options.
+      await spawnWithOptions(s, bob, "bob", {
+        admin: true,
+        volume_mounts: [{ name: "notebooks", mountPath: "/home/jovyan/allusers", subPath: "notebooks" }],
+      });
+      // The hub sends a logged-in user to the running server, which opens at userDefaultUrl.
+      const landed = await bob.get("/hub/", 12);
+      assert.equal(landed.url, `/user/bob${DEFAULT_URL}`);
       const root = await bob.api("GET", "/user/bob/api/contents/");
       assert.equal(root.status, 200);
       const names = (JSON.parse(root.text) as { content: { name: string }[] }).content.map((c) => c.name);
@@ -233,12 +307,89 @@ describe(
       const escape = await bob.api("GET", "/user/bob/api/contents/..%2Falice%2Fjourney.ipynb");
       assert.notEqual(escape.status, 200, "no way out of his folder through the contents API");
       const pod = need(await userPod(need(stack, "stack"), "bob"), "bob's pod");
-      const mounts = ((pod.spec as unknown as PodSpec).containers[0].volumeMounts ?? []).map((m) => m.subPath ?? "");
-      assert.deepEqual(
-        mounts.filter((m) => m.startsWith("notebooks")),
-        ["notebooks/bob"],
-        "only his folder is mounted",
+      const mounts = ((pod.spec as unknown as PodSpec).containers[0].volumeMounts ?? []).filter(
+        (m) => m.name === "notebooks",
       );
+      assert.deepEqual(
+        mounts.map((m) => [m.mountPath, m.subPath, m.readOnly ?? false]),
+        [
+          ["/home/jovyan", "notebooks/bob", false],
+          ["/home/jovyan/shared", "shared", true],
+        ],
+        "his folder, and shared/ read-only",
+      );
+    });
+
+    test("alice (admin) writes into shared/ and into bob's folder; bob reads shared/, cannot write there (read-only mount), and edits her file", async () => {
+      const s = need(stack, "stack");
+      const [a, b] = [need(alice, "alice's session"), need(bob, "bob's session")];
+      const file = (content: string) => ({ type: "file", format: "text", content });
+      const put = async (client: WebClient, url: string, content: string) => {
+        const r = await client.api("PUT", url, file(content));
+        assert.ok(r.status === 201 || r.status === 200, `PUT ${url}: ${r.status} ${r.text.slice(0, 200)}`);
+      };
+      await put(a, "/user/alice/api/contents/shared/welcome.md", "# Week 1\n");
+      await put(a, "/user/alice/api/contents/allusers/bob/feedback.md", "graded: well done\n");
+      const everyone = await a.api("GET", "/user/alice/api/contents/allusers");
+      const folders = (JSON.parse(everyone.text) as { content: { name: string }[] }).content.map((c) => c.name);
+      assert.deepEqual(
+        folders.sort(),
+        ["alice", "bob"],
+        "every user's folder, by the name the rest of the program uses",
+      );
+      // Both servers run as uid 1000 (the notebook image's jovyan): what alice writes is bob's to change.
+      for (const f of ["shared/welcome.md", "notebooks/bob/feedback.md"]) {
+        const st = fs.statSync(path.join(s.exportDir, f));
+        assert.deepEqual([st.uid, st.gid, (st.mode & 0o777).toString(8)], [1000, 100, "644"], f);
+      }
+
+      const read = await b.api("GET", "/user/bob/api/contents/shared/welcome.md");
+      assert.equal(read.status, 200);
+      assert.match(read.text, /# Week 1/);
+      const write = await b.api("PUT", "/user/bob/api/contents/shared/mine.md", file("bob's"));
+      assert.equal(write.status, 500, write.text.slice(0, 300));
+      assert.match(write.text, /Read-only file system/, "the mount refused it, not a permission");
+      assert.ok(!fs.existsSync(path.join(s.exportDir, "shared", "mine.md")));
+
+      const feedback = await b.api("GET", "/user/bob/api/contents/feedback.md");
+      assert.equal(feedback.status, 200);
+      assert.match(feedback.text, /graded: well done/);
+      await put(b, "/user/bob/api/contents/feedback.md", "graded: well done\nthanks!\n");
+      assert.equal(
+        fs.readFileSync(path.join(s.exportDir, "notebooks", "bob", "feedback.md"), "utf8"),
+        "graded: well done\nthanks!\n",
+      );
+      const root = await b.api("GET", "/user/bob/api/contents/");
+      const names = (JSON.parse(root.text) as { content: { name: string }[] }).content.map((c) => c.name).sort();
+      assert.deepEqual(
+        names,
+        ["feedback.md", "shared"],
+        "his folder: alice's file and the shared folder, nothing else",
+      );
+    });
+
+    test("the file browser shows shared/ and bob's folder with alice's file, and writes nothing", async () => {
+      const s = need(stack, "stack");
+      const pod = need(await s.readyPod(HUB_NS, "file-browser"), "the file browser's pod");
+      const user = String(s.outputs.fileBrowserUsername);
+      const password = String(s.outputs.fileBrowserPassword);
+      const auth = { Authorization: `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}` };
+      const base = `http://${pod.ip}:8080`;
+      for (const [folder, name] of [
+        ["shared", "welcome.md"],
+        ["notebooks/bob", "feedback.md"],
+      ]) {
+        const listing = await fetch(`${base}/${folder}/`, { headers: auth, signal: AbortSignal.timeout(10_000) });
+        assert.equal(listing.status, 200);
+        assert.match(await listing.text(), new RegExp(name.replace(".", "\\.")));
+      }
+      const upload = await fetch(`${base}/shared/upload.md`, {
+        method: "PUT",
+        body: "x",
+        headers: auth,
+        signal: AbortSignal.timeout(10_000),
+      });
+      assert.equal(upload.status, 405, "nginx serves files, it takes none");
     });
 
     test("John.Doe, typed with capitals (john.doe in LDAP), logs in as hub user john.doe; the notebook lands in his folder", async () => {
@@ -310,15 +461,17 @@ describe(
       console.log(`# proxy restarted; alice's route back after ${((Date.now() - t0) / 1000).toFixed(1)}s`);
     });
 
-    test(`the idle culler stops an idle server (bob's, idle for over ${CULL_IDLE_SECONDS}s)`, async () => {
+    test(`the idle culler stops idle servers, named ones too (bob's, alice's "second", idle for over ${CULL_IDLE_SECONDS}s)`, async () => {
       const s = need(stack, "stack");
       await s.waitFor(
-        "bob's pod deleted by the idle culler",
+        "bob's pod and alice's named server's pod deleted by the idle culler",
         (CULL_IDLE_SECONDS * 2 + 30) * 1000,
-        async () => (await userPod(need(stack, "stack"), "bob")) === undefined,
+        async () =>
+          (await userPod(s, "bob")) === undefined && (await namedServerPod(s, "alice", "second")) === undefined,
       );
       const log = fs.readFileSync(need(s.hub, "hub").logFile, "utf8");
-      assert.match(log, /Culling server bob|idle-culler.*bob/i, "the culler says why");
+      assert.match(log, /Culling server bob /, "the culler says why");
+      assert.match(log, /Culling server alice\/second /, "... for the named server too");
     });
   },
 );

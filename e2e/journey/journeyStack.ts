@@ -28,6 +28,13 @@ const stackNames: LocalStackNames = {
 
 /** Idle servers are culled after this long (short, so the culler's work is seen in the test). */
 export const CULL_IDLE_SECONDS = 90;
+/**
+ * Where users' servers open: a JupyterLab workspace of its own name, so that landing there shows
+ * the setting at work (the image's own default is /lab) while the page stays JupyterLab.
+ */
+export const DEFAULT_URL = "/lab/workspaces/journey";
+/** Each user's named servers (besides the default one): one, so that a second is over the limit. */
+export const NAMED_SERVERS_PER_USER = 1;
 
 const kwokLeavesTheStandInAlone = [
   "apiVersion: config.kwok.x-k8s.io/v1alpha1",
@@ -135,6 +142,17 @@ export class JourneyStack {
       [`${P}:allowedGroups[0]`]: { value: testLdapGroupDn },
       [`${P}:adminUsers[0]`]: { value: "alice" },
       [`${P}:cullIdleSeconds`]: { value: String(CULL_IDLE_SECONDS) },
+      // The culler runs with these (it refuses options it does not know, and then culls nothing);
+      // no server here lives for an hour.
+      [`${P}:cullMaxAgeSeconds`]: { value: "3600" },
+      [`${P}:cullConcurrency`]: { value: "2" },
+      // A course: shared/ read-only for users, read-write for alice, who also sees every folder.
+      [`${P}:sharedFolder`]: { value: "true" },
+      [`${P}:adminAllUsersFolder`]: { value: "true" },
+      [`${P}:namedServersPerUser`]: { value: String(NAMED_SERVERS_PER_USER) },
+      [`${P}:userDefaultUrl`]: { value: DEFAULT_URL },
+      [`${P}:userStartTimeoutSeconds`]: { value: "120" },
+      [`${P}:userHttpTimeoutSeconds`]: { value: "60" },
       // Users reach the proxy on loopback here, not through a Service.
       [`${P}:proxyServiceType`]: { value: "ClusterIP" },
       ...Object.fromEntries((this.testUsers ?? []).map((u, i) => [`${P}:ldapTestUsers[${i}]`, { value: u }])),

@@ -4,23 +4,55 @@ import { WebClient } from "./webClient";
 
 /** What the journey and the benchmark do as a user, through the proxy. */
 
+/** A user's server's URL prefix through the proxy: `/user/<name>/`, or `/user/<name>/<server>/` for a named one. */
+export function serverPrefix(user: string, server = ""): string {
+  return `/user/${user}/${server === "" ? "" : `${server}/`}`;
+}
+
 /**
- * Asks for the user's default server (GET /hub/spawn/<name>, as the home page's button does),
- * then polls /user/<name>/lab through the proxy until the user's own server answers it (the
- * hub's OAuth redirects followed, as a browser would, which gives the session the server's cookie).
+ * Polls <prefix>lab through the proxy until the user's own server answers it (the hub's OAuth
+ * redirects followed, as a browser would, which gives the session the server's cookie).
+ */
+async function waitForServer(s: JourneyStack, client: WebClient, prefix: string, timeoutMs: number): Promise<void> {
+  await s.waitFor(`the server answering at ${prefix} through the proxy`, timeoutMs, async () => {
+    // JupyterLab's page: the server's OAuth round trip with the hub sets its cookie on the way.
+    const r = await client.get(`${prefix}lab`, 12);
+    return r.status === 200 && r.url.startsWith(`${prefix}lab`);
+  });
+}
+
+/**
+ * Asks for the user's default server, or a named one (GET /hub/spawn/<name>[/<server>], as the
+ * home page's buttons do), then waits until it answers through the proxy.
  */
 export async function serverAnswers(
   s: JourneyStack,
   client: WebClient,
   user: string,
   timeoutMs: number,
+  server = "",
 ): Promise<void> {
-  await client.get(`/hub/spawn/${user}`, 0);
-  await s.waitFor(`${user}'s server answering at /user/${user}/ through the proxy`, timeoutMs, async () => {
-    // JupyterLab's page: the server's OAuth round trip with the hub sets its cookie on the way.
-    const r = await client.get(`/user/${user}/lab`, 12);
-    return r.status === 200 && r.url.startsWith(`/user/${user}/lab`);
+  await client.get(`/hub/spawn/${user}${server === "" ? "" : `/${server}`}`, 0);
+  await waitForServer(s, client, serverPrefix(user, server), timeoutMs);
+}
+
+/**
+ * Asks for the user's default server through the hub's REST API with `options` as the request's
+ * body (what a spawn form posts), then waits until it answers through the proxy.
+ */
+export async function spawnWithOptions(
+  s: JourneyStack,
+  client: WebClient,
+  user: string,
+  options: Record<string, unknown>,
+): Promise<void> {
+  const r = await client.request("POST", `/hub/api/users/${user}/server`, {
+    json: options,
+    maxRedirects: 0,
+    headers: { Referer: `${s.proxyUrl}/hub/home` },
   });
+  if (![201, 202].includes(r.status)) throw new Error(`spawning ${user}'s server: ${r.status} ${r.text.slice(0, 200)}`);
+  await waitForServer(s, client, serverPrefix(user), 120_000);
 }
 
 /** Logs in on the hub's form; resolves with the session and the seconds until the server answered. */
@@ -42,6 +74,18 @@ export async function loginAndSpawn(
 /** The pod KubeSpawner made for a user's default server (named `jupyter-<name>` when the name is DNS-safe), if it exists. */
 export function userPod(s: JourneyStack, user: string, podName = `jupyter-${user}`): Promise<KubeObject | undefined> {
   return s.need(s.api, "api").getOrUndefined(`/api/v1/namespaces/${HUB_NS}/pods/${podName}`);
+}
+
+/** The pod of a user's named server, found by the labels KubeSpawner puts on it, if it exists. */
+export async function namedServerPod(s: JourneyStack, user: string, server: string): Promise<KubeObject | undefined> {
+  const selector = `hub.jupyter.org/username=${user},hub.jupyter.org/servername=${server}`;
+  const list = await s
+    .need(s.api, "api")
+    .request<{ items: KubeObject[] }>(
+      "GET",
+      `/api/v1/namespaces/${HUB_NS}/pods?labelSelector=${encodeURIComponent(selector)}`,
+    );
+  return list.items.find((p) => !p.metadata.deletionTimestamp);
 }
 
 /** Stops the user's server through the hub's REST API and waits until its pod is gone. */
