@@ -389,7 +389,8 @@ describe(
         headers: auth,
         signal: AbortSignal.timeout(10_000),
       });
-      assert.equal(upload.status, 405, "nginx serves files, it takes none");
+      assert.equal(upload.status, 403, "nginx serves files, it takes none (GET and HEAD only)");
+      assert.ok(!fs.existsSync(path.join(s.exportDir, "shared", "upload.md")));
     });
 
     test("John.Doe, typed with capitals (john.doe in LDAP), logs in as hub user john.doe; the notebook lands in his folder", async () => {
