@@ -78,7 +78,8 @@ function* loopbackAddresses(): Generator<string> {
  * machine: init containers first, in order; each in the pod's own network and PID namespace
  * (podSandbox.ts) and a private mount namespace with the pod's volumes bind-mounted (subPath and
  * readOnly honoured, a missing subPath created owned by root with the volume's mode, as the
- * kubelet does); with the uid, gid, supplementary groups, capabilities and no_new_privs of the
+ * kubelet does; parents before the mounts inside them, a missing mount point made by root, as the
+ * runtime does); with the uid, gid, supplementary groups, capabilities and no_new_privs of the
  * spec; with the spec's environment; and where the spec sets no command, the image's own
  * ENTRYPOINT/CMD. It reports the pod Running and Ready (after the readiness probe passes) at a
  * loopback address. Deleting the pod ends its processes.

@@ -259,7 +259,8 @@ export interface ContainerContext {
  * pod's, else the image's user; supplementary groups fsGroup and supplementalGroups;
  * capabilities: all when privileged, else the runtime's defaults minus drop plus add; the
  * volume mounts with subPath and readOnly (a missing subPath made by root with the volume's
- * mode, as the kubelet does; on a squashing export, owned by nobody).
+ * mode, as the kubelet does; on a squashing export, owned by nobody), a folder before the mounts
+ * inside it, and their mount points made as the runtime makes them (makeMountPoint).
  */
 export function containerProcess(x: ContainerContext): ContainerProcess {
   const { spec, container: c, image } = x;
