@@ -7,6 +7,7 @@ import {
   pythonLiteral,
   userServersMountOwnFolder,
 } from "../policy/fenceRules";
+import { py } from "../components/jupyterhub/pythonLiteral";
 import { makePolicies } from "../policy/rules";
 import { parseStackConfig, type StackConfig } from "../policy/stackConfig";
 import { loadCliConfig } from "../render/stackConfig";
@@ -369,10 +370,6 @@ describe("policy notebooks-not-served-unauthenticated", () => {
 
 /** The hub's jupyterhub_config.py in a ConfigMap: its volumes, then every user's mounts. */
 function hubConfigMap(mounts: Record<string, unknown>[] = ourMounts, volumes = ourVolumes): ResourceUnderTest {
-  const py = (v: unknown) =>
-    JSON.stringify(v)
-      .replace(/\btrue\b/g, "True")
-      .replace(/\bfalse\b/g, "False");
   return {
     type: "kubernetes:core/v1:ConfigMap",
     name: "hub-config",

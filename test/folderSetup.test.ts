@@ -37,6 +37,34 @@ function run(
   return spawnSync(argv[0], argv.slice(1), { encoding: "utf8" });
 }
 
+/**
+ * A fresh disk in a scratch folder (its root folder root's, mode 0755, what mkfs leaves), set up
+ * by the NFS server pod's init containers; `body` gets it and the scratch folder, which is removed
+ * afterwards.
+ */
+function onFreshExport(
+  prefix: string,
+  nfsPod: PodSpec,
+  rootSquash: boolean,
+  body: (disk: string, scratch: string) => void,
+): void {
+  assert.equal(process.getuid?.(), 0, "this test runs containers and needs root");
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  fs.chmodSync(scratch, 0o755);
+  try {
+    const disk = path.join(scratch, "disk");
+    fs.mkdirSync(disk, { mode: 0o755 });
+    fs.chmodSync(disk, 0o755);
+    for (const c of nfsPod.initContainers ?? []) {
+      const out = run(nfsPod, c, { exports: { dir: disk, nfs: false } }, rootSquash, scratch);
+      assert.equal(out.status, 0, `NFS server init container ${c.name}: ${out.stderr}`);
+    }
+    body(disk, scratch);
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
 /** `{username}` as KubeSpawner expands it (for a plain name, the name itself). */
 function expand(value: unknown, username: string): unknown {
   return JSON.parse(JSON.stringify(value).replaceAll("{username}", username));
@@ -64,18 +92,7 @@ describe("per-user folder set-up on the NFS export", async () => {
 
   for (const rootSquash of [false, true]) {
     it(`gives each user a folder of their own, 0750 and owned by 1000:100, ${rootSquash ? "with" : "without"} root squash`, () => {
-      assert.equal(process.getuid?.(), 0, "this test runs containers and needs root");
-      const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "folder-setup-"));
-      fs.chmodSync(scratch, 0o755);
-      try {
-        // A fresh disk: its root folder belongs to root, mode 0755 (what mkfs leaves).
-        const disk = path.join(scratch, "disk");
-        fs.mkdirSync(disk, { mode: 0o755 });
-        fs.chmodSync(disk, 0o755);
-        for (const c of nfsPod.initContainers ?? []) {
-          const out = run(nfsPod, c, { exports: { dir: disk, nfs: false } }, rootSquash, scratch);
-          assert.equal(out.status, 0, `NFS server init container ${c.name}: ${out.stderr}`);
-        }
+      onFreshExport("folder-setup-", nfsPod, rootSquash, (disk, scratch) => {
         for (const user of ["alice", "alice", "bob"]) {
           // alice twice: a second start finds her folder made.
           const pod = userPod(user);
@@ -107,9 +124,7 @@ describe("per-user folder set-up on the NFS export", async () => {
           { encoding: "utf8" },
         );
         assert.equal(list.status, 0, `the file browser lists it: ${list.stderr}`);
-      } finally {
-        fs.rmSync(scratch, { recursive: true, force: true });
-      }
+      });
     });
   }
 });
@@ -139,17 +154,7 @@ describe("course folders on the NFS export: shared/ and every user's folder, fro
 
   for (const rootSquash of [false, true]) {
     it(`shared/ is read-only for a user and read-write for an admin, who also reaches every user's folder, ${rootSquash ? "with" : "without"} root squash`, () => {
-      assert.equal(process.getuid?.(), 0, "this test runs containers and needs root");
-      const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "course-folders-"));
-      fs.chmodSync(scratch, 0o755);
-      try {
-        const disk = path.join(scratch, "disk");
-        fs.mkdirSync(disk, { mode: 0o755 });
-        fs.chmodSync(disk, 0o755);
-        for (const c of nfsPod.initContainers ?? []) {
-          const out = run(nfsPod, c, { exports: { dir: disk, nfs: false } }, rootSquash, scratch);
-          assert.equal(out.status, 0, `NFS server init container ${c.name}: ${out.stderr}`);
-        }
+      onFreshExport("course-folders-", nfsPod, rootSquash, (disk, scratch) => {
         const shared = fs.statSync(path.join(disk, "shared"));
         assert.deepEqual([shared.uid, shared.gid, (shared.mode & 0o7777).toString(8)], [1000, 100, "750"]);
 
@@ -197,9 +202,7 @@ describe("course folders on the NFS export: shared/ and every user's folder, fro
             /mount point \/home\/jovyan\/shared \(made by the runtime, as root\): .*Permission denied/,
           );
         }
-      } finally {
-        fs.rmSync(scratch, { recursive: true, force: true });
-      }
+      });
     });
   }
 });
