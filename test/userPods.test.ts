@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { userPodsFromConfig, type PodRequest, type PodResult } from "./support/hubConfigPython";
+import { userPodsFromConfig, userPodsFromConfigs, type PodRequest, type PodResult } from "./support/hubConfigPython";
 import { KubernetesSchema, kubernetesVersions } from "./support/kubernetesSchema";
 import { rendered } from "./support/rendered";
 
@@ -95,7 +95,11 @@ describe("users' pods, from the hub's own KubeSpawner", () => {
     for (const v of kubernetesVersions) {
       const schema = KubernetesSchema.load(v.minor, v.module);
       for (const pod of [alice, bob, john, aliceNamed]) {
-        assert.deepEqual(schema.validate(pod as unknown as Record<string, unknown>), [], `${pod.metadata.name}, Kubernetes ${v.minor}`);
+        assert.deepEqual(
+          schema.validate(pod as unknown as Record<string, unknown>),
+          [],
+          `${pod.metadata.name}, Kubernetes ${v.minor}`,
+        );
       }
     }
   });
@@ -123,12 +127,13 @@ describe("users' pods, from the hub's own KubeSpawner", () => {
       ],
       [[], [["/home/jovyan", "notebooks/alice", false]], [["/home/jovyan", "notebooks/bob", false]]],
     ];
-    for (const [overrides, adminMounts, userMounts] of cases) {
-      const [alice, bob] = userPodsFromConfig(await hubConfig(overrides), users.slice(0, 2)).map((r) =>
-        podOf(r, overrides.join(" ")),
-      );
-      assert.deepEqual(claimMounts(alice), adminMounts, `admin, ${overrides.join(" ") || "defaults"}`);
-      assert.deepEqual(claimMounts(bob), userMounts, `user, ${overrides.join(" ") || "defaults"}`);
+    const configs = await Promise.all(cases.map(([overrides]) => hubConfig(overrides)));
+    const pods = userPodsFromConfigs(configs.map((configText) => ({ configText, requests: users.slice(0, 2) })));
+    for (const [i, [overrides, adminMounts, userMounts]] of cases.entries()) {
+      const what = overrides.join(" ") || "defaults";
+      const [alice, bob] = pods[i].map((r) => podOf(r, what));
+      assert.deepEqual(claimMounts(alice), adminMounts, `admin, ${what}`);
+      assert.deepEqual(claimMounts(bob), userMounts, `user, ${what}`);
     }
   });
 
@@ -171,8 +176,11 @@ describe("users' pods, from the hub's own KubeSpawner", () => {
         /would mount the whole claim of notebooks at \/data read-only/,
       ],
     ];
-    for (const [what, line, refusal] of cases) {
-      const [alice, bob] = userPodsFromConfig(`${config}${line}\n`, users.slice(0, 2));
+    const pods = userPodsFromConfigs(
+      cases.map(([, line]) => ({ configText: `${config}${line}\n`, requests: users.slice(0, 2) })),
+    );
+    for (const [i, [what, , refusal]] of cases.entries()) {
+      const [alice, bob] = pods[i];
       assert.ok("error" in bob, `${what}: bob's server started`);
       assert.match(bob.error, /^RuntimeError: refusing to start bob: /, what);
       assert.match(bob.error, refusal, what);

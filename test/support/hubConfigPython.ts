@@ -100,31 +100,43 @@ export interface PodRequest {
 export type PodResult = { pod: Record<string, unknown> } | { error: string };
 
 /**
- * The pods the hub image's KubeSpawner makes from a jupyterhub_config.py (loaded as JupyterHub loads
- * it) for each request: load_user_options(), get_pod_manifest(), then the config's
- * modify_pod_hook, as KubeSpawner's start does before it creates the pod (test/support/kubespawner_pod.py). No cluster is involved.
+ * The pods the hub image's KubeSpawner makes from each jupyterhub_config.py (loaded as JupyterHub
+ * loads it) for its requests: load_user_options(), get_pod_manifest(), then the config's
+ * modify_pod_hook, as KubeSpawner's start does before it creates the pod
+ * (test/support/kubespawner_pod.py), all in one Python process. No cluster is involved.
  */
-export function userPodsFromConfig(
-  configText: string,
-  requests: PodRequest[],
+export function userPodsFromConfigs(
+  items: { configText: string; requests: PodRequest[] }[],
   env: Record<string, string> = {},
-): PodResult[] {
+): PodResult[][] {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hub-pods-"));
   try {
-    const file = path.join(dir, "jupyterhub_config.py");
-    fs.writeFileSync(file, configText);
+    const input = items.map((item, i) => {
+      const config = path.join(dir, `${i}.py`);
+      fs.writeFileSync(config, item.configText);
+      return { config, requests: item.requests };
+    });
     const kubeconfig = path.join(dir, "kubeconfig");
     fs.writeFileSync(kubeconfig, unusedKubeconfig);
-    const out = spawnSync(path.join(pythonEnvBin("hub"), "python"), ["-I", podScript, file], {
+    const out = spawnSync(path.join(pythonEnvBin("hub"), "python"), ["-I", podScript], {
       encoding: "utf8",
-      input: JSON.stringify(requests),
+      input: JSON.stringify(input),
       env: { PATH: "/usr/bin:/bin", LANG: "C.UTF-8", KUBECONFIG: kubeconfig, ...env },
       cwd: dir,
     });
     if (out.error) throw out.error;
     if (out.status !== 0) throw new Error(`KubeSpawner could not build the pods:\n${out.stderr.trim()}`);
-    return JSON.parse(out.stdout) as PodResult[];
+    return JSON.parse(out.stdout) as PodResult[][];
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** userPodsFromConfigs for one config. */
+export function userPodsFromConfig(
+  configText: string,
+  requests: PodRequest[],
+  env: Record<string, string> = {},
+): PodResult[] {
+  return userPodsFromConfigs([{ configText, requests }], env)[0];
 }

@@ -5,9 +5,11 @@ KubeSpawner with it for a stand-in user (KubeSpawner's own test mode: no Kuberne
 then does what KubeSpawner's start does before it creates the pod: load_user_options(),
 get_pod_manifest(), then the config's modify_pod_hook.
 
-Usage: python3 kubespawner_pod.py CONFIG, with a JSON list of {"user", "admin", "server",
-"options"} on standard input (options: the spawn request's body). Prints, for each, {"pod": ...}
-as the API server would receive it, or {"error": "..."} when the spawn is refused. Run it with the
+Usage: python3 kubespawner_pod.py, with a JSON list of {"config": PATH, "requests": [...]} on
+standard input, each request {"user", "admin", "server", "options"} (options: the spawn
+request's body); one process for many configs, as importing KubeSpawner takes a second or two.
+Prints, for each config, for each request, {"pod": ...} as the API server would receive it, or
+{"error": "..."} when the spawn is refused. Run it with the
 hub image's Python packages, and KUBECONFIG naming a kubeconfig (KubeSpawner loads one in its
 constructor; building the pod sends no request).
 """
@@ -54,10 +56,16 @@ async def pod_for(config, request):
     return {"pod": ApiClient().sanitize_for_serialization(pod)}
 
 
+def load(path):
+    path = os.path.abspath(path)
+    return PyFileConfigLoader(os.path.basename(path), path=os.path.dirname(path)).load_config()
+
+
 async def main():
-    path = os.path.abspath(sys.argv[1])
-    config = PyFileConfigLoader(os.path.basename(path), path=os.path.dirname(path)).load_config()
-    results = [await pod_for(config, r) for r in json.load(sys.stdin)]
+    results = []
+    for item in json.load(sys.stdin):
+        config = load(item["config"])
+        results.append([await pod_for(config, r) for r in item["requests"]])
     json.dump(results, sys.stdout)
 
 
