@@ -235,7 +235,7 @@ describe(
         fileBrowserFolder: "notebooks/alice",
         ...(user && password ? { fileBrowserCredentials: { username: user, password } } : {}),
       });
-      // The post-login redirect lands on the stack's userDefaultUrl (the image's own is /lab).
+      // The post-login redirect lands on the stack's userDefaultUrl, a path no server opens by itself.
       assert.ok(
         new URL(r.labUrl).pathname.startsWith(`/user/alice${DEFAULT_URL}`),
         `landed in JupyterLab at ${DEFAULT_URL}: ${r.labUrl}`,

@@ -3,7 +3,9 @@
  * NFS server's, on its own disk; KubeSpawner's, from the rendered jupyterhub_config.py, on the
  * export) executed by the e2e kubelet stand-in's container code (mount namespace, setpriv: uid,
  * gid, groups, capabilities, no_new_privs) against a temporary folder standing in for a fresh
- * disk, on an export that does not squash root and on one that does. Needs root (unshare, mount).
+ * disk, on an export that does not squash root and on one that does; then the course folders
+ * (shared/, and every user's folder for admins) through the mounts of pods the hub image's
+ * KubeSpawner builds. Needs root (unshare, mount).
  */
 import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";

@@ -30,7 +30,7 @@ const stackNames: LocalStackNames = {
 export const CULL_IDLE_SECONDS = 90;
 /**
  * Where users' servers open: a JupyterLab workspace of its own name, so that landing there shows
- * the setting at work (the image's own default is /lab) while the page stays JupyterLab.
+ * the setting at work (no server opens there by itself) while the page stays JupyterLab.
  */
 export const DEFAULT_URL = "/lab/workspaces/journey";
 /** Each user's named servers (besides the default one): one, so that a second is over the limit. */
