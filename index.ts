@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { TestLdapServer } from "./components/auth/testLdapServer";
 import { namespaceMetadata } from "./components/common";
 import { FileBrowser } from "./components/fileBrowser";
-import { JupyterHub, sharedDir, type LdapSettings } from "./components/jupyterhub";
+import { JupyterHub, sharedDir, type LdapSettings, type UserProfile } from "./components/jupyterhub";
 import { HttpsIngress, httpsIngressServiceAnnotations } from "./components/jupyterhub/httpsIngress";
 import { NetworkFence } from "./components/network";
 import { GceDisk } from "./components/storage/gceDisk";
@@ -12,6 +12,7 @@ import { NfsVolume } from "./components/storage/nfsVolume";
 import { StorageClassDisk } from "./components/storage/storageClassDisk";
 import { readStackConfig, type ValidatedConfig } from "./stacks";
 import { refuseDiskShrink } from "./stacks/diskShrink";
+import type { ProfileConfig } from "./stacks/profiles";
 import { bytes, cpuCores, diskGb } from "./stacks/quantity";
 
 /** The notebook user of the Jupyter images (jovyan) and its group (users). */
@@ -19,6 +20,20 @@ const notebookUid = 1000;
 const notebookGid = 100;
 /** Folder of the NFS export that holds one folder per user. */
 const notebooksDir = "notebooks";
+
+/** A profile as the stack config gives it, as the JupyterHub component takes it (cores and bytes). */
+function userProfile(p: ProfileConfig): UserProfile {
+  const { cpuLimit, cpuGuarantee, memoryLimit, memoryGuarantee, gpuCount, gpuType, ...rest } = p;
+  return {
+    ...rest,
+    cpuLimit: cpuLimit !== undefined ? cpuCores(cpuLimit) : undefined,
+    cpuGuarantee: cpuGuarantee !== undefined ? cpuCores(cpuGuarantee) : undefined,
+    memoryLimitBytes: memoryLimit !== undefined ? bytes(memoryLimit) : undefined,
+    memoryGuaranteeBytes: memoryGuarantee !== undefined ? bytes(memoryGuarantee) : undefined,
+    // The schema refuses one without the other.
+    gpus: gpuCount !== undefined && gpuType !== undefined ? { count: gpuCount, type: gpuType } : undefined,
+  };
+}
 
 /** The composition root: reads the validated config, creates the namespaces and wires the components. */
 function deploy(cfg: ValidatedConfig) {
@@ -164,6 +179,7 @@ function deploy(cfg: ValidatedConfig) {
         startTimeoutSeconds: cfg.userStartTimeoutSeconds,
         httpTimeoutSeconds: cfg.userHttpTimeoutSeconds,
         avoidNodeOf: { namespace: cfg.nfsNamespace, podLabels: nfsServer.podSelector },
+        profiles: cfg.profiles.map(userProfile),
       },
       namedServersPerUser: cfg.namedServersPerUser,
       cullIdleSeconds: cfg.cullIdleSeconds,

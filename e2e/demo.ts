@@ -18,6 +18,7 @@ import * as path from "node:path";
 import { testLdapGroupDn, testLdapOutsider } from "../components/auth/testLdapDirectory";
 import { ensureToolchain } from "./lib/toolchain";
 import { journeyImages } from "./journey/journeyImages";
+import { GPU_GROUP_DN, GPU_GROUP_MEMBERS, JOURNEY_PROFILES } from "./journey/journeyProfiles";
 import { HUB_NS, JourneyStack } from "./journey/journeyStack";
 
 async function main(): Promise<void> {
@@ -49,7 +50,11 @@ async function main(): Promise<void> {
     const passwords = stack.outputs.ldapTestPasswords as Record<string, string>;
     const users = Object.entries(passwords)
       .filter(([user]) => user !== testLdapOutsider)
-      .map(([user, password]) => `  ${user.padEnd(10)} ${password}${user === "alice" ? "   (admin)" : ""}`);
+      .map(
+        ([user, password]) =>
+          `  ${user.padEnd(10)} ${password}${user === "alice" ? "   (admin)" : ""}` +
+          (GPU_GROUP_MEMBERS.includes(user) ? `   (in ${GPU_GROUP_DN}: offered the GPU profile)` : ""),
+      );
     console.log(
       [
         "",
@@ -64,6 +69,9 @@ async function main(): Promise<void> {
             `password ${String(stack.outputs.fileBrowserPassword)}`
           : "File browser:  its pod is not ready (see the notes below)",
         `Notebooks:     ${stack.exportDir} (the folder that stands in for the NFS export)`,
+        `Profiles:      ${Object.values(JOURNEY_PROFILES)
+          .map((p) => p.slug)
+          .join(", ")} on the spawn form (the GPU one runs on a stand-in GPU node: there is no GPU)`,
         "",
         "Press Ctrl-C to stop; everything above is removed.",
       ].join("\n"),

@@ -15,21 +15,28 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { testLdapOutsider } from "../components/auth/testLdapDirectory";
+import { gkeAcceleratorLabel, gpuResource, gpuToleration } from "../components/jupyterhub/profiles";
+import { bytes } from "../stacks/quantity";
+import { images } from "../versions/images";
 import { browserJourney } from "./lib/browser";
 import { ensureToolchain } from "./lib/toolchain";
 import { journeyImages } from "./journey/journeyImages";
+import { JOURNEY_GPU_TYPE, JOURNEY_PROFILES } from "./journey/journeyProfiles";
 import {
   CULL_IDLE_SECONDS,
   DEFAULT_URL,
+  GPU_STAND_IN_NODE,
   HUB_NS,
   JourneyStack,
   NAMED_SERVERS_PER_USER,
   STAND_IN_NODE,
 } from "./journey/journeyStack";
 import {
+  login,
   loginAndSpawn,
   namedServerPod,
   serverAnswers,
+  spawnForm,
   spawnWithOptions,
   startAgain,
   stopServer,
@@ -58,6 +65,23 @@ const notebook = {
     cells: [{ cell_type: "markdown", id: "journey", metadata: {}, source: "saved by the e2e journey" }],
   },
 };
+
+/**
+ * The resources a profile's pod carries, as the API server keeps them: CPU as written (canonical
+ * already), memory as the number of bytes KubeSpawner sends.
+ */
+function profileResources(p: { cpuLimit: string; cpuGuarantee: string; memoryLimit: string; memoryGuarantee: string }) {
+  return {
+    limits: { cpu: p.cpuLimit, memory: String(bytes(p.memoryLimit)) },
+    requests: { cpu: p.cpuGuarantee, memory: String(bytes(p.memoryGuarantee)) },
+  };
+}
+
+/** The notebook container of a user's pod. */
+function notebookOf(pod: KubeObject): Container {
+  const spec = pod.spec as unknown as PodSpec;
+  return spec.containers.find((c) => c.name === "notebook") ?? spec.containers[0];
+}
 
 describe(
   "a user's journey: LDAP login, spawn, a notebook on the shared volume, the file browser",
@@ -111,7 +135,7 @@ describe(
       if (errors.length > 0) throw errors[0];
     });
 
-    test("alice logs in with her LDAP password through the proxy; her server starts and answers at /user/alice/", async () => {
+    test("alice logs in with her LDAP password through the proxy; her server (the default profile, from the spawn form) starts and answers at /user/alice/", async () => {
       const r = await loginAndSpawn(need(stack, "stack"), "alice", passwords.alice);
       alice = r.client;
       console.log(`# alice: login to her server answering through the proxy: ${r.seconds.toFixed(1)}s`);
@@ -142,7 +166,9 @@ describe(
       // KubeSpawner 7 sets the uid on the container and fs_gid on the pod.
       assert.equal(notebook.securityContext?.runAsUser, 1000);
       assert.equal(spec.securityContext?.fsGroup, 100);
-      assert.ok(notebook.resources?.limits?.cpu && notebook.resources.limits.memory, "CPU and memory limits");
+      // The default profile's sizes, which the spawn form started.
+      assert.deepEqual(notebook.resources, profileResources(JOURNEY_PROFILES.small));
+      assert.equal(notebook.image, images.singleuser.reference, "the default image (singleuserImage)");
       // KubeSpawner passes its cmd as args: the image's ENTRYPOINT (tini) stays, its CMD is replaced.
       assert.equal(notebook.command, undefined);
       assert.equal(
@@ -221,8 +247,9 @@ describe(
       assert.match(await served.text(), /saved by the e2e journey/);
     });
 
-    test("in a real browser (Chromium): alice logs in, lands in JupyterLab, opens the notebook; the file browser shows it", async () => {
+    test("in a real browser (Chromium): alice, her server stopped, logs in, sees every profile on the spawn form (the GPU one: she is in its group), starts Large with the previous image, lands in JupyterLab, opens the notebook; the file browser shows it", async () => {
       const s = need(stack, "stack");
+      await stopServer(s, need(alice, "alice's session"), "alice");
       const pod = need(await s.readyPod(HUB_NS, "file-browser"), "the file browser's pod");
       const user = s.outputs.fileBrowserUsername as string | undefined;
       const password = s.outputs.fileBrowserPassword as string | undefined;
@@ -234,25 +261,83 @@ describe(
         fileBrowserUrl: `http://${pod.ip}:8080/`,
         fileBrowserFolder: "notebooks/alice",
         ...(user && password ? { fileBrowserCredentials: { username: user, password } } : {}),
+        spawn: { profile: JOURNEY_PROFILES.large.slug, options: { image: "previous" } },
       });
-      // The post-login redirect lands on the stack's userDefaultUrl, a path no server opens by itself.
+      assert.deepEqual(
+        r.offeredProfiles,
+        Object.values(JOURNEY_PROFILES).map((p) => ({ slug: p.slug, name: p.displayName })),
+        "the spawn form offers alice every profile",
+      );
+      console.log(`# alice's spawn form: ${r.screenshots.find((f) => f.includes("spawn-form"))}`);
+      // The redirect after the spawn lands on the stack's userDefaultUrl, a path no server opens by itself.
       assert.ok(
         new URL(r.labUrl).pathname.startsWith(`/user/alice${DEFAULT_URL}`),
         `landed in JupyterLab at ${DEFAULT_URL}: ${r.labUrl}`,
       );
       assert.match(r.notebookFromFileBrowser, /saved by the e2e journey/, "the file browser served the notebook");
       assert.deepEqual(r.blocked, [], "the browser tried no address off loopback");
+      // The pod KubeSpawner made for what she picked: Large's sizes, the image she chose.
+      const large = notebookOf(need(await userPod(s, "alice"), "alice's pod"));
+      assert.deepEqual(large.resources, profileResources(JOURNEY_PROFILES.large));
+      assert.equal(large.image, JOURNEY_PROFILES.large.imageChoices.find((c) => c.slug === "previous")?.image);
     });
 
-    test("alice stops her server (the pod is deleted) and starts it again: the notebook is still there", async () => {
+    test("alice stops her server (the pod is deleted) and starts it again, with the GPU profile: the notebook is still there", async () => {
       const s = need(stack, "stack");
       const client = need(alice, "alice's session");
       await stopServer(s, client, "alice");
-      const seconds = await startAgain(s, client, "alice");
+      const seconds = await startAgain(s, client, "alice", { profile: JOURNEY_PROFILES.gpu.slug });
       console.log(`# alice: second start to her server answering: ${seconds.toFixed(1)}s`);
       const got = await client.api("GET", "/user/alice/api/contents/journey.ipynb");
       assert.equal(got.status, 200);
       assert.match(got.text, /saved by the e2e journey/);
+    });
+
+    test("the GPU profile's pod: the GPU limit, GKE's accelerator node selector and GPU toleration; the API server accepted it, the scheduler bound it to the GPU node (a stand-in), where it runs", async () => {
+      const s = need(stack, "stack");
+      const api = need(s.api, "api");
+      const pod = need(await userPod(s, "alice"), "alice's pod");
+      const spec = pod.spec as unknown as PodSpec & {
+        nodeSelector?: Record<string, string>;
+        tolerations?: Record<string, unknown>[];
+      };
+      const notebook = notebookOf(pod);
+      assert.equal(notebook.resources?.limits?.[gpuResource], String(JOURNEY_PROFILES.gpu.gpuCount));
+      // KubeSpawner sets the limit only; the API server made the request equal to it, as it does
+      // for extended resources.
+      assert.equal(notebook.resources?.requests?.[gpuResource], String(JOURNEY_PROFILES.gpu.gpuCount));
+      assert.deepEqual(spec.nodeSelector, { [gkeAcceleratorLabel]: JOURNEY_GPU_TYPE });
+      assert.deepEqual(
+        spec.tolerations?.filter((t) => t.key === gpuResource),
+        [gpuToleration],
+      );
+      // The scheduler bound it (KubeSpawner names no node) to the one node that has the label, a
+      // free nvidia.com/gpu and the taint the pod tolerates; every other pod of the journey runs
+      // on the plain stand-in's node, which the GPU node's taint kept them from.
+      assert.equal(spec.nodeName, GPU_STAND_IN_NODE);
+      const events = await api.request<{ items: { reason: string; message: string }[] }>(
+        "GET",
+        `/api/v1/namespaces/${HUB_NS}/events?fieldSelector=${encodeURIComponent(`involvedObject.uid=${pod.metadata.uid},reason=Scheduled`)}`,
+      );
+      assert.match(
+        events.items.map((e) => e.message).join("\n"),
+        new RegExp(`Successfully assigned ${HUB_NS}/jupyter-alice to ${GPU_STAND_IN_NODE}`),
+        "the scheduler's Scheduled event",
+      );
+      const node = await api.request("GET", `/api/v1/nodes/${GPU_STAND_IN_NODE}`);
+      assert.deepEqual(node.spec?.taints, [{ key: gpuResource, value: "present", effect: "NoSchedule" }]);
+      assert.equal((node.metadata.labels ?? {})[gkeAcceleratorLabel], JOURNEY_GPU_TYPE);
+      const others = await api.request<{ items: KubeObject[] }>(
+        "GET",
+        `/api/v1/pods?fieldSelector=spec.nodeName%3D${GPU_STAND_IN_NODE}`,
+      );
+      assert.deepEqual(
+        others.items.map((p) => p.metadata.name),
+        ["jupyter-alice"],
+        "only the GPU pod is on the GPU node",
+      );
+      const ready = (pod.status?.conditions as { type: string; status: string }[]).find((c) => c.type === "Ready");
+      assert.equal(ready?.status, "True", "run by the GPU node's stand-in and Ready");
     });
 
     test("alice runs a named server next to her default one: both answer through the proxy and share her folder; a second is over the limit", async () => {
@@ -285,6 +370,45 @@ describe(
       });
       assert.equal(third.status, 400);
       assert.match(third.text, new RegExp(`already has the maximum of ${NAMED_SERVERS_PER_USER} named servers`));
+    });
+
+    test("bob, outside the GPU group, is not offered the GPU profile; the hub refuses it when he posts it to the spawn form or to the REST API, and makes no pod", async () => {
+      const s = need(stack, "stack");
+      const bob = await login(s, "bob", passwords.bob);
+      const form = await spawnForm(bob, "bob");
+      assert.deepEqual(
+        form.offered.map((p) => p.slug),
+        [JOURNEY_PROFILES.small.slug, JOURNEY_PROFILES.large.slug],
+        "bob's spawn form",
+      );
+      const gpu = JOURNEY_PROFILES.gpu.slug;
+      // The form: the hub answers 500 when the start fails within its first second (it does here,
+      // KubeSpawner refuses before it makes anything); later, the pending page reports the failure.
+      const posted = await bob.request("POST", form.action, {
+        form: { profile: gpu },
+        maxRedirects: 0,
+        navigate: true,
+      });
+      const pending = posted.status === 302 ? await bob.get(String(posted.headers.location), 0) : undefined;
+      assert.ok(
+        posted.status === 500 || /Spawn failed/.test(pending?.text ?? ""),
+        `the spawn form took ${gpu}: ${posted.status} ${pending?.text.slice(0, 300) ?? ""}`,
+      );
+      // The REST API waits for the start (up to slow_spawn_timeout) and answers its failure.
+      const api = await bob.api("POST", "/hub/api/users/bob/server", { profile: gpu });
+      assert.equal(api.status, 500, `the REST API took ${gpu}: ${api.text.slice(0, 300)}`);
+      const state = await bob.api("GET", "/hub/api/users/bob");
+      assert.equal(
+        (JSON.parse(state.text) as { servers: Record<string, unknown> }).servers[""],
+        undefined,
+        "a server for bob",
+      );
+      const log = fs.readFileSync(need(s.hub, "hub").logFile, "utf8");
+      const refusals = log
+        .split("\n")
+        .filter((l) => l.includes(`No such profile: ${gpu}. Options include: small, large`));
+      assert.ok(refusals.length >= 2, `KubeSpawner refused each request against bob's list:\n${refusals.join("\n")}`);
+      assert.equal(await userPod(s, "bob"), undefined, "no pod for bob");
     });
 
     test("bob logs in; a spawn request naming admin mounts gets him none; his server cannot see alice's folder", async () => {

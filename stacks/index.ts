@@ -30,6 +30,7 @@ const unprintedKeys: ReadonlySet<string> = new Set(["ldapTlsCaCertificate"]);
 
 function show(key: string, value: unknown): string {
   if (unprintedKeys.has(key)) return "(the value)";
+  if (value === undefined) return "(unset)";
   return secretKeys.has(key) ? "[secret]" : JSON.stringify(value);
 }
 
@@ -59,14 +60,30 @@ function parseRaw(key: string, raw: string, decl: ConfigDeclaration): { value?: 
 function describeIssue(issue: z.core.$ZodIssue, input: Record<string, unknown>): { key: string; message: string } {
   const key = String(issue.path[0] ?? "");
   const where = issue.path.length > 1 ? `[${issue.path.slice(1).join("][")}]` : "";
-  if (issue.code === "unrecognized_keys") {
+  if (issue.code === "unrecognized_keys" && issue.path.length === 0) {
     return { key: issue.keys.join(", "), message: "is not a key of this project (see Pulumi.yaml)" };
   }
+  // List items are named by their index in the key, and by their slug (profiles) in the message.
+  const slugs: string[] = [];
   let value: unknown = input[key];
   for (const part of issue.path.slice(1)) {
     value = (value as Record<PropertyKey, unknown> | undefined)?.[part];
+    const slug = typeof part === "number" ? (value as { slug?: unknown } | undefined)?.slug : undefined;
+    if (typeof slug === "string") slugs.push(JSON.stringify(slug));
   }
-  return { key: key + where, message: `${show(key, value)} ${issue.message}` };
+  const named = slugs.length > 0 ? `(${slugs.join(" / ")}) ` : "";
+  if (issue.code === "invalid_key") {
+    // A key of a map (a profile's nodeSelector): the key itself is what is wrong.
+    const bad = JSON.stringify(String(issue.path[issue.path.length - 1]));
+    return { key: key + where, message: `${named}${bad} ${issue.issues.map((i) => i.message).join("; ")}` };
+  }
+  if (issue.code === "unrecognized_keys") {
+    return {
+      key: `${key}${where}[${issue.keys.join(", ")}]`,
+      message: `${named}is not a field here (see the description of ${key} in Pulumi.yaml)`,
+    };
+  }
+  return { key: key + where, message: `${named}${show(key, value)} ${issue.message}` };
 }
 
 /**

@@ -4,7 +4,9 @@ import { z } from "zod";
 import { loginNamePattern } from "../components/jupyterhub/hubConfig";
 import { metadataServerIp } from "../components/network/addresses";
 import { inCidr } from "../policy/networkPolicy";
+import { checkProfiles, profilesSchema } from "./profiles";
 import { bytes, cpuCores } from "./quantity";
+import { cpuGuaranteeQuantity, cpuQuantity, dns1123Subdomain, pinnedImage, smallQuantity } from "./values";
 
 /**
  * The validation rules for every key declared in Pulumi.yaml. Types, descriptions and
@@ -20,34 +22,10 @@ const dns1123Label = z
     "must be a DNS-1123 label: lower-case letters, digits and '-', starting and ending with a letter or digit",
   );
 
-const dns1123Subdomain = z
-  .string()
-  .max(253, "must be at most 253 characters")
-  .regex(
-    /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/,
-    "must be a DNS-1123 subdomain (lower-case letters, digits, '-' and '.')",
-  );
-
-/** An image reference that is pinned: a tag other than `latest`, or a digest. */
-const pinnedImage = z
-  .string()
-  .regex(
-    /^(?:[a-z0-9]+(?:[.-][a-z0-9]+)*(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/,
-    "must be an image reference such as registry.example.org/team/image:1.2.3",
-  )
-  .refine((ref) => /@sha256:/.test(ref) || /:[\w][\w.-]*$/.test(ref.replace(/^[^/]*\//, "")), {
-    message: "must pin a tag or digest (image:1.2.3 or image@sha256:...)",
-  })
-  .refine((ref) => !/:latest$/.test(ref), { message: "must not use the moving tag 'latest'" });
-
 /** Whole Gi or Ti: what a GCE disk can be, and what we accept for every volume we size. */
 export const diskQuantity = z
   .string()
   .regex(/^[1-9]\d*(Gi|Ti)$/, "must be a whole number of Gi or Ti, such as 200Gi or 1Ti");
-
-const smallQuantity = z.string().regex(/^[1-9]\d*(Mi|Gi)$/, "must be a whole number of Mi or Gi, such as 512Mi or 1Gi");
-
-const cpuQuantity = z.string().regex(/^(\d+(\.\d+)?|[1-9]\d*m)$/, "must be a CPU quantity such as 2, 0.5 or 500m");
 
 const serviceType = z.enum(["ClusterIP", "NodePort", "LoadBalancer"]);
 
@@ -161,9 +139,7 @@ export const stackConfigSchema = z
     hubTlsSecretName: z.union([z.literal(""), dns1123Subdomain]),
     hubInsecureAllowPlainHttp: z.boolean(),
     userCpuLimit: cpuQuantity,
-    // KubeSpawner leaves the CPU request out when its guarantee is 0, and the API server then copies
-    // the limit into the request: a guarantee must be more than nothing.
-    userCpuGuarantee: cpuQuantity.refine((q) => cpuCores(q) > 0, { message: "must be more than 0" }),
+    userCpuGuarantee: cpuGuaranteeQuantity,
     // KubeSpawner reads "2G" as 2 GiB; whole Mi or Gi convert to bytes without ambiguity.
     userMemoryLimit: smallQuantity,
     userMemoryGuarantee: smallQuantity,
@@ -176,6 +152,7 @@ export const stackConfigSchema = z
     cullIdleSeconds: z.number().int().min(0),
     cullMaxAgeSeconds: z.number().int().min(0, "must be 0 (no age limit) or more"),
     cullConcurrency: z.number().int().min(1, "must be at least 1"),
+    profiles: profilesSchema,
 
     fileBrowser: z.boolean(),
     fileBrowserImage: pinnedImage,
@@ -247,6 +224,7 @@ export const stackConfigSchema = z
     if (c.cullMaxAgeSeconds > 0 && c.cullIdleSeconds === 0) {
       fail("cullMaxAgeSeconds", "needs cullIdleSeconds above 0: the culler runs only then");
     }
+    checkProfiles(c, (path, message) => ctx.addIssue({ code: "custom", path, message }));
 
     if (c.ldapTestServer) {
       if (c.ldapTestUsers.length === 0) fail("ldapTestUsers", "must name at least one user when ldapTestServer is on");

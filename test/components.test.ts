@@ -52,6 +52,7 @@ const hubInput: HubConfigInput = {
     defaultUrl: "/lab",
     startTimeoutSeconds: 300,
     httpTimeoutSeconds: 30,
+    profiles: [],
   },
   namedServersPerUser: 0,
   cullIdleSeconds: 0,

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { renderHubConfig, type HubSettings } from "../components/jupyterhub/hubConfig";
+import type { UserProfile } from "../components/jupyterhub/profiles";
 import { py } from "../components/jupyterhub/pythonLiteral";
 import { images } from "../versions/images";
 
@@ -35,6 +36,7 @@ const base: HubSettings = {
     defaultUrl: "/lab",
     startTimeoutSeconds: 300,
     httpTimeoutSeconds: 30,
+    profiles: [],
   },
   namedServersPerUser: 0,
   cullIdleSeconds: 3600,
@@ -207,6 +209,34 @@ describe("renderHubConfig", () => {
     assert.ok(lines(text).includes('c.Spawner.default_url = "/tree"'));
     assert.ok(lines(text).includes("c.KubeSpawner.start_timeout = 900"));
     assert.ok(lines(text).includes("c.KubeSpawner.http_timeout = 120"));
+  });
+
+  it("profiles: profile_list a function of the user's groups; LDAP groups handed to the hub only when a profile has groups", () => {
+    const open: UserProfile = {
+      slug: "small",
+      displayName: "Small",
+      description: "",
+      default: true,
+      imageChoices: [],
+      nodeSelector: {},
+      tolerations: [],
+      groups: [],
+    };
+    const withProfiles = (profiles: UserProfile[]) =>
+      renderHubConfig({ ...base, singleuser: { ...base.singleuser, profiles } });
+    assert.ok(!renderHubConfig(base).includes("profile_list"), "no profiles, no form");
+    const openOnly = withProfiles([open]);
+    assert.ok(lines(openOnly).includes("c.KubeSpawner.profile_list = _profiles_for"));
+    assert.ok(!/^c\.Authenticator\.(manage_groups|post_auth_hook)/m.test(openOnly), "groups taken over with no use");
+    const restricted = withProfiles([
+      open,
+      { ...open, slug: "gpu", default: false, groups: ["cn=gpu,dc=example,dc=org"] },
+    ]);
+    assert.ok(lines(restricted).includes("c.Authenticator.manage_groups = True"));
+    assert.ok(lines(restricted).includes("c.Authenticator.post_auth_hook = _ldap_groups_as_hub_groups"));
+    // Each profile with the groups it is kept for (none: everyone).
+    assert.match(restricted, /^ {4}\(\[\], \{"slug": "small", /m);
+    assert.match(restricted, /^ {4}\(\["cn=gpu,dc=example,dc=org"\], \{"slug": "gpu", /m);
   });
 
   it("is deterministic", () => {

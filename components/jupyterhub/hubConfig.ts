@@ -1,4 +1,5 @@
 import { py, pySet } from "./pythonLiteral";
+import { profileGroupLines } from "./profiles";
 import { userServerConfigLines, type UserServerSettings } from "./userServers";
 
 /**
@@ -201,6 +202,7 @@ export function renderHubConfig(s: HubSettings): string {
     "# database would keep logging in after being removed from allowedUsers. Access is what the config says.",
     "c.Authenticator.allow_existing_users = False",
     `c.Authenticator.admin_users = ${pySet(s.adminUsers)}`,
+    ...profileGroupLines(s.singleuser.profiles),
     "",
     ...namedServerLines(s.namedServersPerUser),
     "",

@@ -9,6 +9,7 @@ export { Proxy, type ProxyArgs } from "./proxy";
 export { renderHubConfig, type HubSettings, type LdapSettings } from "./hubConfig";
 export type { UserServerSettings } from "./userServers";
 export { sharedDir, type CourseFolderSettings } from "./courseFolders";
+export type { ImageChoice, Toleration, UserProfile } from "./profiles";
 
 export interface JupyterHubArgs {
   namespace: pulumi.Input<string>;

@@ -5,6 +5,7 @@ import {
   type CourseFolderSettings,
   type HomeLayout,
 } from "./courseFolders";
+import { profileConfigLines, type UserProfile } from "./profiles";
 import { py } from "./pythonLiteral";
 
 /**
@@ -58,6 +59,11 @@ export interface UserServerSettings {
    * to answer), and a loss of that node would take both down at once.
    */
   avoidNodeOf?: { namespace: string; podLabels: Record<string, string> };
+  /**
+   * What users choose among on the spawn form (profiles.ts); each replaces some of the settings
+   * above. None: every server is started with the settings above, and no form is shown.
+   */
+  profiles: UserProfile[];
 }
 
 /** The init container that makes the user's folder (and the mount points in it). */
@@ -160,5 +166,6 @@ export function userServerConfigLines(namespace: string, u: UserServerSettings):
     );
   }
   lines.push("", ...courseFolderHookLines(home, u.folders));
+  lines.push(...profileConfigLines(u.profiles));
   return lines;
 }

@@ -10,7 +10,8 @@ import { freeLoopbackPort } from "../../test/support/nginx";
 import { startSlapd, type Slapd } from "../../test/support/slapd";
 import { DeploymentProcess } from "./deploymentProcess";
 import { KubeApi } from "./kubeApi";
-import { KubeletStandIn } from "./kubeletStandIn";
+import { GPU_GROUP_DN, gpuGroupLdif, gpuNode, JOURNEY_PROFILES, pathConfig } from "./journeyProfiles";
+import { KubeletStandIn, loopbackAddresses } from "./kubeletStandIn";
 import type { Container, ImageStandIn } from "./podSpec";
 import { images } from "../../versions/images";
 
@@ -18,6 +19,8 @@ const P = "jupyterhub-nfs";
 export const HUB_NS = "journey-hub";
 export const NFS_NS = "journey-nfs";
 export const STAND_IN_NODE = "kubelet-stand-in";
+/** A second stand-in, whose Node looks like a GKE GPU node to the scheduler (journeyProfiles.ts). */
+export const GPU_STAND_IN_NODE = "kubelet-stand-in-gpu";
 const stackNames: LocalStackNames = {
   hubNamespace: HUB_NS,
   nfsNamespace: NFS_NS,
@@ -82,6 +85,7 @@ export class JourneyStack {
   pulumi?: PulumiEnv;
   api?: KubeApi;
   standIn?: KubeletStandIn;
+  gpuStandIn?: KubeletStandIn;
   slapd?: Slapd;
   hub?: DeploymentProcess;
   proxy?: DeploymentProcess;
@@ -134,12 +138,15 @@ export class JourneyStack {
       stackName: "journey",
     });
     const base = localStackConfig(stackNames);
-    // Admission by LDAP group (the test directory's group), not by name: the outsider is in the
-    // directory but in no group. alice is an admin.
+    // Admission by LDAP group (the test directory's group, and the journey's GPU group), not by
+    // name: the outsider is in the directory but in no group. alice is an admin. The profiles are
+    // set as a user sets a list of objects, with --path.
     const config = Object.fromEntries(Object.entries(base).filter(([k]) => !k.startsWith(`${P}:allowedUsers`)));
     await this.pulumi.createStack({
       ...config,
       [`${P}:allowedGroups[0]`]: { value: testLdapGroupDn },
+      [`${P}:allowedGroups[1]`]: { value: GPU_GROUP_DN },
+      ...pathConfig(`${P}:profiles`, Object.values(JOURNEY_PROFILES)),
       [`${P}:adminUsers[0]`]: { value: "alice" },
       [`${P}:cullIdleSeconds`]: { value: String(CULL_IDLE_SECONDS) },
       // The culler runs with these (it refuses options it does not know, and then culls nothing);
@@ -175,32 +182,36 @@ export class JourneyStack {
       throw new Error(`no Service in ${NFS_NS} has the NFS server's address ${String(this.outputs.nfsServerIp)}`);
     this.ports = { hub: await freeLoopbackPort(), proxy: await freeLoopbackPort(), proxyApi: await freeLoopbackPort() };
     const hubPort = this.ports.hub;
-    this.standIn = new KubeletStandIn({
-      api: this.api,
-      nodeName: STAND_IN_NODE,
-      workDir: path.join(this.tmp, "pods"),
-      image: (c) => this.imageFor(c),
-      nfsExport: (server, exportPath) => {
-        // The NFS volume must point at the NFS server's Service: then it is that server's export.
-        if (server !== this.outputs.nfsServerIp) throw new Error(`NFS server ${server} is not the stack's NFS Service`);
-        return path.join(this.exportDir, exportPath);
-      },
-      rootSquash: this.rootSquash,
-      // A user's server reaches the hub's API (hub_connect_url) at 127.0.0.1:<hub port> in its pod.
-      egressPorts: () => [hubPort],
-      log: (l) => this.note(l),
-    });
+    const standIn = (nodeName: string, node?: typeof gpuNode) =>
+      new KubeletStandIn({
+        api: this.need(this.api, "api"),
+        nodeName,
+        node,
+        addresses,
+        workDir: path.join(this.tmp, "pods", nodeName),
+        image: (c) => this.imageFor(c),
+        nfsExport: (server, exportPath) => {
+          // The NFS volume must point at the NFS server's Service: then it is that server's export.
+          if (server !== this.outputs.nfsServerIp)
+            throw new Error(`NFS server ${server} is not the stack's NFS Service`);
+          return path.join(this.exportDir, exportPath);
+        },
+        rootSquash: this.rootSquash,
+        // A user's server reaches the hub's API (hub_connect_url) at 127.0.0.1:<hub port> in its pod.
+        egressPorts: () => [hubPort],
+        log: (l) => this.note(l),
+      });
+    const addresses = loopbackAddresses();
+    this.standIn = standIn(STAND_IN_NODE);
     await this.standIn.start();
     for (const node of cluster.list("nodes")) {
       if (node.metadata.name !== STAND_IN_NODE) cluster.kubectl(["cordon", node.metadata.name]);
     }
-    await this.waitFor("the stand-in's node Ready", 60_000, async () => {
-      const n = await this.api?.getOrUndefined(`/api/v1/nodes/${STAND_IN_NODE}`);
-      const ready = (n?.status?.conditions as { type: string; status: string }[] | undefined)?.find(
-        (c) => c.type === "Ready",
-      );
-      return ready?.status === "True" && !((n?.spec?.taints as unknown[] | undefined)?.length ?? 0);
-    });
+    await this.waitForNode(STAND_IN_NODE, []);
+    // After the cordon: the GPU node stays schedulable, for the pods that tolerate its taint.
+    this.gpuStandIn = standIn(GPU_STAND_IN_NODE, gpuNode);
+    await this.gpuStandIn.start();
+    await this.waitForNode(GPU_STAND_IN_NODE, gpuNode.taints ?? []);
     for (const [ns, app] of [
       [NFS_NS, "nfs-server"],
       [HUB_NS, "file-browser"],
@@ -212,6 +223,18 @@ export class JourneyStack {
         async () => (await this.readyPod(ns, app)) !== undefined,
       );
     }
+  }
+
+  /** Waits until a stand-in's Node is Ready with exactly these taints (none: no cordon, no not-ready taint). */
+  private async waitForNode(name: string, taints: { key: string }[]): Promise<void> {
+    await this.waitFor(`the ${name} node Ready`, 60_000, async () => {
+      const n = await this.api?.getOrUndefined(`/api/v1/nodes/${name}`);
+      const ready = (n?.status?.conditions as { type: string; status: string }[] | undefined)?.find(
+        (c) => c.type === "Ready",
+      );
+      const keys = ((n?.spec?.taints as { key: string }[] | undefined) ?? []).map((t) => t.key);
+      return ready?.status === "True" && JSON.stringify(keys) === JSON.stringify(taints.map((t) => t.key));
+    });
   }
 
   /** The Ready pod of a component on the stand-in's node, if any. */
@@ -262,6 +285,8 @@ export class JourneyStack {
     const ldif = Buffer.from(seed, "base64").toString("utf8");
     // The harness makes the suffix entry itself.
     const entries = ldif.split(/\n\n+/).filter((e) => !e.startsWith(`dn: ${testLdapBaseDn}\n`));
+    // The journey's GPU group, which the stack's test directory does not have (journeyProfiles.ts).
+    entries.push(gpuGroupLdif().trim());
     this.slapd = await startSlapd({ ldif: entries.join("\n\n"), suffix: testLdapBaseDn });
   }
 
@@ -406,7 +431,12 @@ export class JourneyStack {
 
   /** Every process the journey started (for the leak check after stop()). */
   get startedPids(): number[] {
-    return [...(this.standIn?.startedPids ?? []), ...(this.hub?.startedPids ?? []), ...(this.proxy?.startedPids ?? [])];
+    return [
+      ...(this.standIn?.startedPids ?? []),
+      ...(this.gpuStandIn?.startedPids ?? []),
+      ...(this.hub?.startedPids ?? []),
+      ...(this.proxy?.startedPids ?? []),
+    ];
   }
 
   /** Stops everything, in reverse order, collecting errors rather than stopping at the first. */
@@ -422,6 +452,7 @@ export class JourneyStack {
     await attempt(() => this.hub?.stop());
     await attempt(() => this.proxy?.stop());
     await attempt(() => this.standIn?.stop());
+    await attempt(() => this.gpuStandIn?.stop());
     await attempt(() => this.slapd?.stop());
     await attempt(() => this.api?.close());
     await attempt(() => this.cluster?.stop());

@@ -1,4 +1,5 @@
 import type { KubeObject } from "../lib/cluster";
+import { JOURNEY_PROFILES } from "./journeyProfiles";
 import { HUB_NS, type JourneyStack } from "./journeyStack";
 import { WebClient } from "./webClient";
 
@@ -21,9 +22,39 @@ async function waitForServer(s: JourneyStack, client: WebClient, prefix: string,
   });
 }
 
+/** A profile the spawn form offers: its slug (the radio button's value) and its name as shown. */
+export interface OfferedProfile {
+  slug: string;
+  name: string;
+}
+
 /**
- * Asks for the user's default server, or a named one (GET /hub/spawn/<name>[/<server>], as the
- * home page's buttons do), then waits until it answers through the proxy.
+ * The spawn form the hub shows for a stopped server, the default one or a named one (GET
+ * /hub/spawn/<name>[/<server>], as the home page's buttons do): where it posts to, and the
+ * profiles it offers.
+ */
+export async function spawnForm(
+  client: WebClient,
+  user: string,
+  server = "",
+): Promise<{ action: string; offered: OfferedProfile[] }> {
+  const page = await client.get(`/hub/spawn/${user}${server === "" ? "" : `/${server}`}`, 0);
+  // JupyterHub's spawn.html: the form posts back to the page's URL with the XSRF token added.
+  const action = /id="spawn_form"\s+action="([^"]+)"/.exec(page.text)?.[1];
+  if (page.status !== 200 || !action) {
+    throw new Error(`no spawn form for ${user} (${page.status} ${page.url}): ${page.text.slice(0, 300)}`);
+  }
+  // KubeSpawner's form.html: a radio button per profile, its display name in the <h3> after it.
+  const offered = [
+    ...page.text.matchAll(/name="profile"\s+id="[^"]+"\s+value="([^"]+)"[\s\S]*?<h3>([^<]*)<\/h3>/g),
+  ].map((m) => ({ slug: m[1], name: m[2] }));
+  return { action: action.replace(/&amp;/g, "&"), offered };
+}
+
+/**
+ * Starts the user's default server, or a named one, as the spawn form's Start button does, with
+ * `choice` as the form's fields (`profile`, and `profile-option-<profile>--<option>`; the journey's
+ * default profile unless given), then waits until it answers through the proxy.
  */
 export async function serverAnswers(
   s: JourneyStack,
@@ -31,8 +62,15 @@ export async function serverAnswers(
   user: string,
   timeoutMs: number,
   server = "",
+  choice: Record<string, string> = { profile: JOURNEY_PROFILES.small.slug },
 ): Promise<void> {
-  await client.get(`/hub/spawn/${user}${server === "" ? "" : `/${server}`}`, 0);
+  const form = await spawnForm(client, user, server);
+  const posted = await client.request("POST", form.action, { form: choice, maxRedirects: 0, navigate: true });
+  if (posted.status !== 302) {
+    throw new Error(
+      `starting ${user}'s server ${JSON.stringify(server)} with ${JSON.stringify(choice)}: ${posted.status} ${posted.text.slice(0, 300)}`,
+    );
+  }
   await waitForServer(s, client, serverPrefix(user, server), timeoutMs);
 }
 
@@ -55,6 +93,14 @@ export async function spawnWithOptions(
   await waitForServer(s, client, serverPrefix(user), 120_000);
 }
 
+/** Logs in on the hub's login form (`typed` as the name); resolves with the session. */
+export async function login(s: JourneyStack, typed: string, password: string): Promise<WebClient> {
+  const client = new WebClient(s.proxyUrl);
+  const r = await client.login(typed, password);
+  if (r.status !== 302) throw new Error(`${typed}'s login: ${r.status} ${r.text.slice(0, 300)}`);
+  return client;
+}
+
 /** Logs in on the hub's form; resolves with the session and the seconds until the server answered. */
 export async function loginAndSpawn(
   s: JourneyStack,
@@ -63,10 +109,8 @@ export async function loginAndSpawn(
   /** The name as typed at the form, when it differs from the hub user's (capitals, say). */
   typed: string = user,
 ): Promise<{ client: WebClient; seconds: number }> {
-  const client = new WebClient(s.proxyUrl);
   const t0 = Date.now();
-  const login = await client.login(typed, password);
-  if (login.status !== 302) throw new Error(`${user}'s login: ${login.status} ${login.text.slice(0, 300)}`);
+  const client = await login(s, typed, password);
   await serverAnswers(s, client, user, 120_000);
   return { client, seconds: (Date.now() - t0) / 1000 };
 }
@@ -102,9 +146,14 @@ export async function stopServer(
   await s.waitFor(`${user}'s pod deleted`, 60_000, async () => (await userPod(s, user, podName)) === undefined);
 }
 
-/** Starts the user's server again in the same session; resolves with the seconds until it answered. */
-export async function startAgain(s: JourneyStack, client: WebClient, user: string): Promise<number> {
+/** Starts the user's server again in the same session (with `choice` on the spawn form); resolves with the seconds until it answered. */
+export async function startAgain(
+  s: JourneyStack,
+  client: WebClient,
+  user: string,
+  choice?: Record<string, string>,
+): Promise<number> {
   const t0 = Date.now();
-  await serverAnswers(s, client, user, 120_000);
+  await serverAnswers(s, client, user, 120_000, "", choice);
   return (Date.now() - t0) / 1000;
 }

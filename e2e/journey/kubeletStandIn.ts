@@ -40,6 +40,18 @@ export interface KubeletStandInOptions {
   /** Host loopback ports a pod may connect to at 127.0.0.1:<port> (the hub's API). */
   egressPorts: () => number[];
   log: (line: string) => void;
+  /**
+   * What the Node advertises besides a plain node's: labels, taints and extended resources (a GPU
+   * node's `nvidia.com/gpu`, as a device plugin would report it). The scheduler matches pods
+   * against them; the stand-in runs the pods it is given whatever they ask for.
+   */
+  node?: {
+    labels?: Record<string, string>;
+    taints?: { key: string; value?: string; effect: "NoSchedule" | "PreferNoSchedule" | "NoExecute" }[];
+    extendedResources?: Record<string, string>;
+  };
+  /** Pod addresses, shared by the stand-ins of one test so that no two pods get the same. */
+  addresses?: Iterator<string>;
 }
 
 type ContainerState =
@@ -65,7 +77,7 @@ export const STAND_IN_ANNOTATION = "jupyterhub-nfs.e2e/kubelet-stand-in";
 const now = (): string => new Date().toISOString().replace(/\.\d+Z$/, "Z");
 
 /** A pod's address: a loopback address of its own, never a simulated 10.x address. */
-function* loopbackAddresses(): Generator<string> {
+export function* loopbackAddresses(): Generator<string> {
   // A random second octet, so two test runs on one machine do not share addresses.
   const b = 100 + Math.floor(Math.random() * 150);
   for (let c = 0; c < 256; c++) for (let d = 2; d < 255; d++) yield `127.${b}.${c}.${d}`;
@@ -92,13 +104,15 @@ function* loopbackAddresses(): Generator<string> {
  */
 export class KubeletStandIn {
   private readonly pods = new Map<string, RunningPod>();
-  private readonly addresses = loopbackAddresses();
+  private readonly addresses: Iterator<string>;
   private watch?: { stop(): void };
   private heartbeat?: NodeJS.Timeout;
   /** Every process started (sandboxes and containers), for the test's leak check. */
   readonly startedPids: number[] = [];
 
-  constructor(private readonly o: KubeletStandInOptions) {}
+  constructor(private readonly o: KubeletStandInOptions) {
+    this.addresses = o.addresses ?? loopbackAddresses();
+  }
 
   private get api(): KubeApi {
     return this.o.api;
@@ -112,9 +126,15 @@ export class KubeletStandIn {
       kind: "Node",
       metadata: {
         name: node,
-        labels: { "kubernetes.io/hostname": node, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64" },
+        labels: {
+          ...this.o.node?.labels,
+          "kubernetes.io/hostname": node,
+          "kubernetes.io/os": "linux",
+          "kubernetes.io/arch": "amd64",
+        },
         annotations: { [STAND_IN_ANNOTATION]: "true" },
       },
+      ...(this.o.node?.taints ? { spec: { taints: this.o.node.taints } } : {}),
     });
     await this.reportNodeReady();
     this.heartbeat = setInterval(() => {
@@ -134,10 +154,11 @@ export class KubeletStandIn {
 
   private async reportNodeReady(): Promise<void> {
     const t = now();
+    const resources = { cpu: "8", memory: "16Gi", pods: "50", ...this.o.node?.extendedResources };
     await this.api.mergePatch(`/api/v1/nodes/${this.o.nodeName}/status`, {
       status: {
-        capacity: { cpu: "8", memory: "16Gi", pods: "50" },
-        allocatable: { cpu: "8", memory: "16Gi", pods: "50" },
+        capacity: resources,
+        allocatable: resources,
         addresses: [{ type: "Hostname", address: this.o.nodeName }],
         conditions: [
           {

@@ -102,6 +102,11 @@ export interface BrowserJourneyArgs {
   fileBrowserFolder: string;
   /** Basic-auth credentials, when the file browser asks for them. */
   fileBrowserCredentials?: { username: string; password: string };
+  /**
+   * The hub's spawn form (profiles): the profile to start (its slug) and its options (option name
+   * to choice slug, e.g. `{ image: "previous" }`). When given, the form must appear after signing in.
+   */
+  spawn?: { profile: string; options?: Record<string, string> };
   /** Where screenshots go; by default a new temporary folder. */
   screenshotDir?: string;
   /** Longest wait for any one step (the spawn included); default 120 s. */
@@ -111,6 +116,8 @@ export interface BrowserJourneyArgs {
 export interface BrowserJourneyResult {
   screenshotDir: string;
   screenshots: string[];
+  /** The profiles the spawn form showed (slug and name as shown), when it appeared. */
+  offeredProfiles: { slug: string; name: string }[];
   /** Where the browser landed after logging in (JupyterLab under /user/<name>/). */
   labUrl: string;
   /** The notebook's bytes as the file browser served them to the browser. */
@@ -121,7 +128,8 @@ export interface BrowserJourneyResult {
 
 /**
  * The browser part of a user's journey, as a person would do it in Debian's Chromium:
- * 1. open the hub, sign in on its real login page with `username` and `password`;
+ * 1. open the hub, sign in on its real login page with `username` and `password`; if the hub
+ *    shows its spawn form (profiles), pick `spawn`'s profile and options there and press Start;
  * 2. wait until JupyterLab has loaded under /user/<username>/ (its shell and its file browser),
  *    find the notebook in JupyterLab's file browser and open it (a notebook panel with its cells);
  * 3. open the nginx file browser (with basic auth if given), follow the folder links down to
@@ -163,15 +171,41 @@ export async function browserJourney(args: BrowserJourneyArgs): Promise<BrowserJ
     step = `signing in as ${args.username} and waiting for the server to start`;
     await page.getByRole("button", { name: "Sign in" }).click();
     const userPrefix = new URL(`user/${encodeURIComponent(args.username)}/`, args.hubUrl).pathname;
-    // Either the hub lets the user in and the server starts, or the login page says why not.
+    // The hub lets the user in and the server starts, or it shows its spawn form first (profiles),
+    // or the login page says why not.
     const refused = page.locator("p.login_error");
+    const spawnForm = page.locator("#spawn_form");
     const landed = page.waitForURL((url) => url.pathname.startsWith(`${userPrefix}lab`)).then(() => "landed");
     const refusal = refused.waitFor({ state: "visible" }).then(() => "refused");
-    // The loser keeps waiting until the browser closes; its rejection then is expected.
-    landed.catch(() => undefined);
-    refusal.catch(() => undefined);
-    if ((await Promise.race([landed, refusal])) === "refused") {
-      throw new Error(`the hub refused the login: ${await refused.textContent()}`);
+    const form = spawnForm.waitFor({ state: "visible" }).then(() => "form");
+    // The losers keep waiting until the browser closes; their rejection then is expected.
+    for (const p of [landed, refusal, form]) p.catch(() => undefined);
+    const outcome = await Promise.race([landed, refusal, form]);
+    if (outcome === "refused") throw new Error(`the hub refused the login: ${await refused.textContent()}`);
+    const offeredProfiles: { slug: string; name: string }[] = [];
+    if (outcome === "form") {
+      if (!args.spawn) throw new Error("the hub shows its spawn form, and no profile was given to pick");
+      step = "reading the profiles the spawn form offers";
+      // KubeSpawner's form.html: a label per profile, with its radio button and its name in <h3>.
+      for (const label of await page.locator("label.js-profile-label").all()) {
+        const slug = await label.locator('input[name="profile"]').getAttribute("value");
+        offeredProfiles.push({ slug: String(slug), name: String(await label.locator("h3").textContent()).trim() });
+      }
+      const { profile, options = {} } = args.spawn;
+      step = `picking the profile ${profile} (${JSON.stringify(options)}) and pressing Start`;
+      await page.locator(`label[for="profile-item-${profile}"]`).click();
+      for (const [option, choice] of Object.entries(options)) {
+        await page.locator(`select[name="profile-option-${profile}--${option}"]`).selectOption(choice);
+      }
+      if (!(await page.locator(`#profile-item-${profile}`).isChecked())) {
+        throw new Error(`the profile ${profile} is not selected after clicking it`);
+      }
+      await shoot("spawn-form");
+      await page.getByRole("button", { name: "Start" }).click();
+      step = `waiting for the server (${profile}) to start`;
+      await page.waitForURL((url) => url.pathname.startsWith(`${userPrefix}lab`));
+    } else if (args.spawn) {
+      throw new Error(`the hub started the server without its spawn form (profile ${args.spawn.profile} not picked)`);
     }
 
     step = "waiting for JupyterLab's shell";
@@ -217,7 +251,14 @@ export async function browserJourney(args: BrowserJourneyArgs): Promise<BrowserJ
     if (!response.ok()) throw new Error(`the file browser answered ${response.status()} for the notebook`);
     const notebookFromFileBrowser = await response.text();
 
-    return { screenshotDir, screenshots, labUrl, notebookFromFileBrowser, blocked: [...browser.blocked] };
+    return {
+      screenshotDir,
+      screenshots,
+      offeredProfiles,
+      labUrl,
+      notebookFromFileBrowser,
+      blocked: [...browser.blocked],
+    };
   } catch (err) {
     await shoot("failed").catch(() => undefined);
     const where = page ? ` (page ${page.url()})` : "";

@@ -1,5 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { testLdapGroupDn } from "../../components/auth/testLdapDirectory";
 import { renderStack, type Rendering } from "../../render";
 import type { JsonObject } from "../../render/mocks";
 import { loadCliConfig } from "../../render/stackConfig";
@@ -25,6 +26,42 @@ export function stackNames(): string[] {
 }
 
 const orgLdap = ["ldapTestServer=false", "ldapServer=ldap.example.org"];
+
+/** A second LDAP group, for the profile only its members are offered. */
+export const gpuGroupDn = "cn=gpu-users,ou=groups,dc=example,dc=org";
+
+/**
+ * Profiles as a lab would set them: a default small server, a large one with a choice of images,
+ * and GPUs (with a node pool's own label and taint besides GKE's) for one group.
+ */
+export const exampleProfiles = [
+  { slug: "small", displayName: "Small <1 CPU>", description: 'For R&D "notebooks"', default: true },
+  {
+    slug: "large",
+    displayName: "Large",
+    description: "4 CPUs, 8 GiB",
+    cpuLimit: "4",
+    cpuGuarantee: "1",
+    memoryLimit: "8Gi",
+    memoryGuarantee: "4Gi",
+    imageChoices: [
+      { slug: "minimal", displayName: "Minimal", image: "quay.io/jupyter/minimal-notebook:2026-11-30" },
+      { slug: "scipy", displayName: "SciPy", image: "quay.io/jupyter/scipy-notebook:2026-11-30", default: true },
+    ],
+  },
+  {
+    slug: "gpu",
+    displayName: "GPU (T4)",
+    image: "quay.io/jupyter/pytorch-notebook:cuda12-2026-11-30",
+    cpuLimit: "4",
+    memoryLimit: "16Gi",
+    gpuCount: 1,
+    gpuType: "nvidia-tesla-t4",
+    nodeSelector: { "example.org/pool": "gpu" },
+    tolerations: [{ key: "example.org/dedicated", operator: "Equal", value: "gpu", effect: "NoSchedule" }],
+    groups: [gpuGroupDn],
+  },
+];
 const gce = ["diskKind=gce", "diskZone=europe-west1-b", "gcp:project=example-project"];
 
 /**
@@ -87,6 +124,10 @@ const variationOverrides: Record<string, string[]> = {
     "userDefaultUrl=/tree",
     "userStartTimeoutSeconds=900",
     "userHttpTimeoutSeconds=120",
+  ],
+  "profiles: two sizes, a choice of images, GPUs for one LDAP group": [
+    `allowedGroups=${JSON.stringify([testLdapGroupDn, gpuGroupDn])}`,
+    `profiles=${JSON.stringify(exampleProfiles)}`,
   ],
 };
 
