@@ -49,7 +49,10 @@ describe("the hub's LDAP login over TLS, with the real LDAPAuthenticator against
   let ca: string;
   before(async () => {
     slapd = await startSlapd({
-      ldif: peopleAndGroupsLdif(users, [{ cn: "course", kind: "groupOfNames", members: ["john.doe", "2ndyear"] }]),
+      ldif: peopleAndGroupsLdif(users, [
+        { cn: "course", kind: "groupOfNames", members: ["john.doe", "2ndyear"] },
+        { cn: "gpu-lab", kind: "groupOfNames", members: ["alice"] },
+      ]),
       tls: true,
     });
     assert.ok(slapd.tls);
@@ -118,6 +121,40 @@ describe("the hub's LDAP login over TLS, with the real LDAPAuthenticator against
     assert.ok(hub.configText.includes(line));
     const jupyterhubDefault = hub.configText.replace(line, "");
     assert.deepEqual(hubLdapLogin(jupyterhubDefault, request).results[0], { user: "carol", error: null });
+  });
+
+  it("profiles kept for a group: the allowedGroups a user is in become their JupyterHub groups at each login", async () => {
+    const [course, gpuLab] = [groupDn("course"), groupDn("gpu-lab")];
+    const profiles = [
+      { slug: "small", displayName: "Small" },
+      { slug: "gpu", displayName: "GPU", gpuCount: 1, gpuType: "nvidia-l4", groups: [gpuLab] },
+    ];
+    const hub = hubOf(
+      await rendered(
+        "prod",
+        ldapOverrides(slapd.port, "before_bind", [
+          `allowedGroups=${JSON.stringify([course, gpuLab])}`,
+          `profiles=${JSON.stringify(profiles)}`,
+          `ldapTlsCaCertificate=${ca}`,
+        ]),
+      ),
+    );
+    const john = { username: "john.doe", password: "john-pw-4" };
+    const r = hubLdapLogin(hub.configText, {
+      ...hub,
+      logins: [alice, john, { username: "bob", password: "bob-pw-2" }],
+    });
+    // LDAPAuthenticator looks up each of allowedGroups; the hook hands what it found to the hub
+    // (manage_groups). bob, let in by name, is in none of them.
+    assert.deepEqual(
+      r.results,
+      [
+        { user: "alice", error: null, groups: [gpuLab] },
+        { user: "john.doe", error: null, groups: [course] },
+        { user: "bob", error: null, groups: [] },
+      ],
+      r.log,
+    );
   });
 
   it("names as directories hold them, typed with capitals, log in as one lower-case hub user, by name or by group", async () => {

@@ -90,14 +90,19 @@ const unusedKubeconfig = [
 export interface PodRequest {
   user: string;
   admin: boolean;
+  /** The user's JupyterHub groups (what a group-restricted profile is matched against). */
+  groups?: string[];
   /** A named server's name; the default server when left out. */
   server?: string;
   /** The spawn request's options (a form's fields, a POST body), as the user sent them. */
   options?: Record<string, unknown>;
 }
 
-/** The pod as the API server would receive it, or why the config's modify_pod_hook refused the spawn. */
-export type PodResult = { pod: Record<string, unknown> } | { error: string };
+/**
+ * The pod as the API server would receive it, or why KubeSpawner or the config's modify_pod_hook
+ * refused the spawn; with profiles, also the slugs offered to the user and the spawn form's HTML.
+ */
+export type PodResult = ({ pod: Record<string, unknown> } | { error: string }) & { offered?: string[]; form?: string };
 
 /**
  * The pods the hub image's KubeSpawner makes from each jupyterhub_config.py (loaded as JupyterHub

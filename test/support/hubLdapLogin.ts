@@ -11,6 +11,8 @@ export interface LoginResult {
   user: string | null;
   /** An exception the login raised (a TLS failure, for one), as `Type: message`. */
   error: string | null;
+  /** The groups the login hands JupyterHub (with manage_groups), when the config's post_auth_hook sets them. */
+  groups?: string[];
 }
 
 export interface HubLoginRequest {

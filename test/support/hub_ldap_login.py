@@ -13,7 +13,9 @@ request.json: {"existing_users": [names], "logins": [{"username": ..., "password
 - each login goes through Authenticator.get_authenticated_user, which JupyterHub's login handler
   calls: LDAPAuthenticator.authenticate (bind over the configured TLS), then the allow checks.
 
-Prints JSON: [{"user": name or null, "error": "Type: message" or null}, ...] in the order given.
+Prints JSON: [{"user": name or null, "error": "Type: message" or null}, ...] in the order given,
+with "groups" too when the login's auth model carries them (the config's post_auth_hook, for
+Authenticator.manage_groups: the groups JupyterHub then gives the user).
 """
 
 import asyncio
@@ -53,7 +55,8 @@ async def main():
     for login in request["logins"]:
         try:
             user = await authenticator.get_authenticated_user(None, dict(login))
-            results.append({"user": user["name"] if user else None, "error": None})
+            groups = {"groups": user["groups"]} if user and "groups" in user else {}
+            results.append({"user": user["name"] if user else None, "error": None, **groups})
         except Exception as e:  # noqa: BLE001 - reported to the test, which expects some
             results.append({"user": None, "error": f"{type(e).__name__}: {e}"})
     json.dump(results, sys.stdout)
