@@ -61,7 +61,8 @@ export const defaultCapabilities = [
   "AUDIT_WRITE",
 ];
 
-const q = (s: string): string => `'${s.replace(/'/g, "'\\''")}'`;
+/** Quotes one word for sh. */
+export const q = (s: string): string => `'${s.replace(/'/g, "'\\''")}'`;
 
 /**
  * Where `target` lies in the container's root, its symbolic links resolved as the container
@@ -92,13 +93,15 @@ const devices = ["null", "zero", "full", "random", "urandom", "tty"];
  */
 export function containerArgv(p: ContainerProcess): string[] {
   const root = path.join(p.scratchDir, "rootfs");
-  for (const d of ["rootfs", "upper", "work"]) fs.mkdirSync(path.join(p.scratchDir, d), { recursive: true });
   // Fixed paths of the root's own making (/dev, /proc, /sys) as they are; mount targets resolved.
   const at = (p: string): string => q(path.join(root, p));
   const r = (target: string): string => at(inRoot(target));
   const lower = `lowerdir=/,upperdir=${path.join(p.scratchDir, "upper")},workdir=${path.join(p.scratchDir, "work")}`;
+  // Everything below is done by the script, not here: the kernel lab (test/support/kernelLab) runs
+  // the same command line inside its own kernel, whose folders this process cannot see.
   const script: string[] = [
     "set -e",
+    `mkdir -p ${["rootfs", "upper", "work"].map((d) => q(path.join(p.scratchDir, d))).join(" ")}`,
     `mount -t overlay overlay -o ${q(lower)} ${q(root)}`,
     `mount -t tmpfs -o mode=0755,nosuid tmpfs ${at("/dev")}`,
     ...devices.map((d) => `: > ${at(`/dev/${d}`)} && mount --bind /dev/${d} ${at(`/dev/${d}`)}`),
@@ -117,11 +120,8 @@ export function containerArgv(p: ContainerProcess): string[] {
     }
   }
   for (const m of p.mounts) {
-    const isFile = fs.statSync(m.source).isFile();
     script.push(
-      isFile
-        ? `mkdir -p ${r(path.dirname(m.target))} && { [ -e ${r(m.target)} ] || : > ${r(m.target)}; }`
-        : `mkdir -p ${r(m.target)}`,
+      `if [ -f ${q(m.source)} ]; then mkdir -p ${r(path.dirname(m.target))} && { [ -e ${r(m.target)} ] || : > ${r(m.target)}; }; else mkdir -p ${r(m.target)}; fi`,
       `mount --bind ${q(m.source)} ${r(m.target)}`,
     );
     if (m.readOnly) script.push(`mount -o remount,bind,ro ${r(m.target)}`);

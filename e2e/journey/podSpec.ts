@@ -252,6 +252,11 @@ export interface ContainerContext {
   sandboxPid?: number;
   /** Extra bind mounts (what the kubelet itself projects, such as a service-account token). */
   extraMounts?: BindMount[];
+  /**
+   * Missing subPaths are made by the caller, not here: the kernel lab makes them inside its own
+   * kernel (where the volumes are), as root through the real NFS client, as the kubelet does.
+   */
+  subPathsMadeByCaller?: boolean;
 }
 
 /**
@@ -284,7 +289,7 @@ export function containerProcess(x: ContainerContext): ContainerProcess {
     if (m.subPath) {
       source = path.join(v.dir, m.subPath);
       if (!source.startsWith(path.resolve(v.dir) + path.sep)) throw new Error(`subPath ${m.subPath} leaves its volume`);
-      if (!fs.existsSync(source)) makeSubPath(source, fs.statSync(v.dir).mode & 0o7777, v.nfs && x.rootSquash);
+      if (!x.subPathsMadeByCaller && !fs.existsSync(source)) makeSubPath(source, fs.statSync(v.dir).mode & 0o7777, v.nfs && x.rootSquash);
     }
     const volume = (spec.volumes ?? []).find((vol) => vol.name === m.name);
     // The kubelet mounts ConfigMap and Secret volumes read-only whatever the mount says.

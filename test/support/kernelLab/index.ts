@@ -1,0 +1,228 @@
+/**
+ * The kernel lab: a real Linux kernel (Debian's user-mode-linux, 6.1) booted as an ordinary
+ * process, in which our NFS server runs as its pod runs it (the kernel's nfsd, the export lines
+ * the image's run_nfs.sh writes for the arguments our Deployment passes) and the kubelet's NFS
+ * mount is the kernel's NFSv4.1 client with the PersistentVolume's options. Containers run in it
+ * as their pod specs say (e2e/journey/podSpec.ts: uid, gid, groups, capabilities, mounts), so the
+ * server's permission checks, root squash and state recovery are the kernel's, not a model.
+ *
+ * What stands in: Debian's nfs-kernel-server/nfs-common for the image's CentOS userland; loopback
+ * (127.0.0.1) for the pod network and the Service's ClusterIP; a loop device over a sparse file
+ * for the disk (a loop device can grow while mounted, as a persistent disk does); no container
+ * runtime (setpriv, namespaces and chroot, as in the journey). The guest's root is this machine's
+ * `/` seen read-only through hostfs under a copy-on-write layer (guest.sh), so it runs the programs
+ * installed here and writes nothing to this machine but its own folder.
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { q } from "../../../e2e/journey/containerProcess";
+import { type Container, type ImageStandIn, type PodSpec, containerCommandLine } from "../../../e2e/journey/podSpec";
+
+const kernel = "/usr/bin/linux.uml";
+const guestInit = path.join(__dirname, "guest.sh");
+const nfsServerScript = path.join(__dirname, "nfsServer.sh");
+
+export type FileSystem = "ext4" | "xfs";
+
+export interface Answer {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface KernelLabOptions {
+  fileSystem: FileSystem;
+  /** The disk's size (sparse: only what is written takes room). XFS needs 300 MiB at least. */
+  diskMiB: number;
+}
+
+/** The lab kernel's memory: nfsd, the client and a few shells fit in a fraction of it. */
+const memoryMiB = 256;
+
+/** A container's programs come from this machine; every container here sets its own identity. */
+const thisMachine: ImageStandIn = { path: [], programFolders: [], entrypoint: [], cmd: [], uid: 0, gid: 0, env: {} };
+
+/**
+ * What the image's run_nfs.sh (ENTRYPOINT of registry.k8s.io/e2e-test-images/volume/nfs; source:
+ * k8s.io/kubernetes test/images/volume/nfs/run_nfs.sh at v1.36.1) makes of its arguments: an
+ * optional `-G gid` (each folder then made mode 070 and group gid), then the folders, each
+ * exported with the same options.
+ */
+export function runNfsExports(args: string[]): { gid?: string; folders: string[]; exports: string[] } {
+  let gid: string | undefined;
+  let rest = args;
+  if (rest[0] === "-G") {
+    gid = rest[1];
+    rest = rest.slice(2);
+  } else if (rest[0]?.startsWith("-G")) {
+    gid = rest[0].slice(2);
+    rest = rest.slice(1);
+  }
+  // fsid=0: the folder is the NFSv4 pseudo-root.
+  return { gid, folders: rest, exports: rest.map((f) => `${f} *(rw,fsid=0,insecure,no_root_squash)`) };
+}
+
+export class KernelLab {
+  private requests = 0;
+  private exited: Promise<number | null>;
+
+  private constructor(
+    /** This machine's folder shared with the guest at the same path (hostfs). */
+    readonly dir: string,
+    private readonly uml: ChildProcess,
+    readonly fileSystem: FileSystem,
+  ) {
+    this.exited = new Promise((resolve) => uml.once("exit", (code) => resolve(code)));
+  }
+
+  /** The disk image, on this machine. */
+  get diskImage(): string {
+    return path.join(this.dir, "disk.img");
+  }
+
+  /**
+   * Boots the kernel with a fresh disk (made here with mkfs, as a new persistent disk is
+   * formatted on first mount), attached as /dev/loop0 in the guest.
+   */
+  static async boot(o: KernelLabOptions): Promise<KernelLab> {
+    if (!fs.existsSync(kernel)) throw new Error(`${kernel} is missing: run bash scripts/setup.sh`);
+    // Not under a 0700 folder of root's: the guest's containers run as other users.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kernel-lab-"));
+    fs.chmodSync(dir, 0o755);
+    const disk = path.join(dir, "disk.img");
+    fs.writeFileSync(disk, "");
+    fs.truncateSync(disk, o.diskMiB * 1024 * 1024);
+    const mkfs = spawnSync(`mkfs.${o.fileSystem}`, ["-q", ...(o.fileSystem === "ext4" ? ["-F"] : []), disk], {
+      encoding: "utf8",
+    });
+    if (mkfs.status !== 0) throw new Error(`mkfs.${o.fileSystem}: ${mkfs.stderr}`);
+    const log = fs.openSync(path.join(dir, "console.log"), "w");
+    const uml = spawn(
+      kernel,
+      [
+        `mem=${memoryMiB}M`,
+        "root=/dev/root",
+        "rootfstype=hostfs",
+        "rootflags=/",
+        "ro",
+        `init=${guestInit}`,
+        `lab=${dir}`,
+        // mconsole's socket and the kernel's pid file go here, not into ~/.uml.
+        `uml_dir=${dir}`,
+        "umid=lab",
+        "con=null",
+        "con0=null,fd:1",
+      ],
+      // Its own process group: the kernel runs as several host processes, ended together.
+      { detached: true, stdio: ["ignore", log, log], env: { ...process.env, TMPDIR: dir } },
+    );
+    fs.closeSync(log);
+    const lab = new KernelLab(dir, uml, o.fileSystem);
+    try {
+      await lab.waitFor(() => fs.existsSync(path.join(dir, "ready")), "the guest to boot");
+      const attach = await lab.run(`losetup /dev/loop0 ${q(disk)}`);
+      if (attach.status !== 0) throw new Error(`losetup: ${attach.stderr}`);
+    } catch (e) {
+      await lab.shutdown();
+      throw e;
+    }
+    return lab;
+  }
+
+  /** The console's last lines, for a failure's message. */
+  consoleTail(lines = 30): string {
+    const text = fs.readFileSync(path.join(this.dir, "console.log"), "utf8");
+    return text.split("\n").slice(-lines).join("\n");
+  }
+
+  private async waitFor(done: () => boolean, what: string, seconds = 120): Promise<void> {
+    // A bound against a hung guest, not a measure of anything: far above any normal run.
+    const deadline = Date.now() + seconds * 1000;
+    let exitCode: number | null | undefined;
+    void this.exited.then((c) => (exitCode = c));
+    while (!done()) {
+      if (exitCode !== undefined) throw new Error(`the lab kernel exited (${exitCode}) waiting for ${what}:\n${this.consoleTail()}`);
+      if (Date.now() > deadline) throw new Error(`no answer in ${seconds} s waiting for ${what}:\n${this.consoleTail()}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** Runs a shell script as root on the lab's node; resolves with its exit status and output. */
+  async run(script: string): Promise<Answer> {
+    const n = String(++this.requests).padStart(5, "0");
+    const request = path.join(this.dir, "requests", `${n}.sh`);
+    fs.writeFileSync(`${request}.tmp`, `set -u\n. ${q(nfsServerScript)}\n${script}\n`);
+    fs.renameSync(`${request}.tmp`, request);
+    const answer = (ext: string) => path.join(this.dir, "answers", `${n}.${ext}`);
+    await this.waitFor(() => fs.existsSync(answer("status")), `request ${n}:\n${script}`);
+    const read = (ext: string) => fs.readFileSync(answer(ext), "utf8");
+    return { status: Number(read("status").trim()), stdout: read("out"), stderr: read("err") };
+  }
+
+  /** run(), failing with the script's stderr unless it exits 0; resolves with its stdout. */
+  async ok(script: string): Promise<string> {
+    const a = await this.run(script);
+    if (a.status !== 0) throw new Error(`lab script failed (${a.status}):\n${script}\n${a.stderr}`);
+    return a.stdout;
+  }
+
+  /**
+   * The command line that runs one container of a pod spec in the lab: its identity (uid, gid,
+   * fsGroup and supplementalGroups), capabilities, no_new_privs and volume mounts (subPath,
+   * readOnly), as the journey's kubelet stand-in reads them; `volumes` maps each volume the
+   * container mounts to a folder on the lab's node. A missing subPath is first made by root with
+   * the volume root's mode, as the kubelet does (through the node's NFS mount: on an export that
+   * squashes root, the server decides). Programs come from this machine.
+   */
+  containerScript(spec: PodSpec, container: Container, volumes: Record<string, string>): string {
+    const scratch = `/run/containers/${++this.requests}`;
+    const { argv } = containerCommandLine({
+      spec,
+      container,
+      image: thisMachine,
+      volumes: new Map(Object.entries(volumes).map(([name, dir]) => [name, { dir, nfs: false }])),
+      env: {},
+      // The lab's NFS server squashes root itself, when its export says so.
+      rootSquash: false,
+      scratchDir: scratch,
+      subPathsMadeByCaller: true,
+    });
+    const subPaths = (container.volumeMounts ?? [])
+      .filter((m) => m.subPath)
+      .map((m) => {
+        const root = volumes[m.name];
+        const dir = path.join(root, String(m.subPath));
+        return `[ -e ${q(dir)} ] || { mkdir -p ${q(dir)} && chmod "$(stat -c %a ${q(root)})" ${q(dir)}; }`;
+      });
+    return [...subPaths, argv.map(q).join(" ")].join(" && \\\n");
+  }
+
+  /** Runs one container of a pod spec (see containerScript). */
+  runContainer(spec: PodSpec, container: Container, volumes: Record<string, string>): Promise<Answer> {
+    return this.run(this.containerScript(spec, container, volumes));
+  }
+
+  /** Grows the disk image on this machine (as a persistent disk is resized in the cloud). */
+  growDiskImage(diskMiB: number): void {
+    fs.truncateSync(this.diskImage, diskMiB * 1024 * 1024);
+  }
+
+  /** Halts the guest (or ends its processes) and removes the lab's folder. */
+  async shutdown(): Promise<void> {
+    fs.writeFileSync(path.join(this.dir, "halt"), "");
+    let timer: NodeJS.Timeout | undefined;
+    const stopped = await Promise.race([
+      this.exited.then(() => true),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 20_000))),
+    ]);
+    clearTimeout(timer);
+    if (!stopped && this.uml.pid !== undefined) {
+      // The whole process group of the kernel we started (its host threads are processes).
+      process.kill(-this.uml.pid, "SIGKILL");
+      await this.exited;
+    }
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
