@@ -90,7 +90,14 @@ function deploy(cfg: ValidatedConfig) {
     // without root squash; admins write course material into shared/. Mode 0750: the file browser
     // reads through the users group. shared/ is made whether sharedFolder is on or not, so that
     // turning it on or off never restarts the NFS server (and pauses every user's files).
-    ownedFolders: [notebooksDir, sharedDir].map((path) => ({ path, uid: notebookUid, gid: notebookGid, mode: "0750" })),
+    // notebooks/ is 0751, not 0750: the kubelet (root on the node) opens each user's subPath
+    // through it, and an export that squashes root makes it nobody there, who needs the search bit
+    // to get through (the kernel lab showed user pods unable to start with 0750). Listing stays
+    // closed. shared/ is itself a subPath's last step, which needs no search bit on it.
+    ownedFolders: [
+      { path: notebooksDir, uid: notebookUid, gid: notebookGid, mode: "0751" },
+      { path: sharedDir, uid: notebookUid, gid: notebookGid, mode: "0750" },
+    ],
   });
 
   // The wiring the manual recipe did by hand: the volume points at the Service's assigned IP.

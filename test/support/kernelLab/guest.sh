@@ -43,7 +43,7 @@ mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 mount -t tmpfs -o mode=0755 tmpfs /run
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 umount -l /.oldroot
-load_modules /run/modules nfsd loop
+load_modules /run/modules nfsd nfsv4 loop
 ip link set lo up
 # The node's own name (the NFS client's); the NFS server's pod gets its own UTS namespace.
 hostname node

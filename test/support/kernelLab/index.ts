@@ -19,6 +19,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { q } from "../../../e2e/journey/containerProcess";
 import { type Container, type ImageStandIn, type PodSpec, containerCommandLine } from "../../../e2e/journey/podSpec";
+import type { JsonObject } from "../../../render/mocks";
+import { images } from "../../../versions/images";
 
 const kernel = "/usr/bin/linux.uml";
 const guestInit = path.join(__dirname, "guest.sh");
@@ -62,6 +64,24 @@ export function runNfsExports(args: string[]): { gid?: string; folders: string[]
   }
   // fsid=0: the folder is the NFSv4 pseudo-root.
   return { gid, folders: rest, exports: rest.map((f) => `${f} *(rw,fsid=0,insecure,no_root_squash)`) };
+}
+
+/** The NFS server's pod spec, its container and where it mounts its disk's claim. */
+export function nfsServerPod(deployment: JsonObject): {
+  spec: PodSpec & { hostname?: string };
+  container: Container & { args?: string[] };
+  volume: string;
+  mountPath: string;
+} {
+  const spec = ((deployment.spec as JsonObject).template as JsonObject).spec as unknown as PodSpec & {
+    hostname?: string;
+  };
+  const claimVolume = (spec.volumes ?? []).find((v) => v.persistentVolumeClaim);
+  if (!claimVolume) throw new Error("the NFS server pod mounts no claim");
+  const container = spec.containers[0] as Container & { args?: string[] };
+  const mount = (container.volumeMounts ?? []).find((m) => m.name === claimVolume.name);
+  if (!mount) throw new Error(`the NFS server container does not mount ${claimVolume.name}`);
+  return { spec, container, volume: claimVolume.name, mountPath: mount.mountPath };
 }
 
 export class KernelLab {
@@ -202,6 +222,72 @@ export class KernelLab {
   /** Runs one container of a pod spec (see containerScript). */
   runContainer(spec: PodSpec, container: Container, volumes: Record<string, string>): Promise<Answer> {
     return this.run(this.containerScript(spec, container, volumes));
+  }
+
+  /**
+   * Starts our NFS server pod on the lab's node, from its rendered Deployment: the disk mounted
+   * where the pod mounts its claim, the pod's init containers, then the image's ENTRYPOINT
+   * (run_nfs.sh, stood in for by nfsServer.sh) with the container's arguments, in a UTS namespace
+   * of its own whose host name is the pod's (spec.hostname, or `hostname` to show another).
+   * `exportLine` may change the export lines run_nfs.sh writes (to show a server that squashes
+   * root); `manageGids` keeps Debian's `manage-gids=y` in /etc/nfs.conf, which the image's
+   * /etc/nfs.conf does not set (nfs-utils' default: off).
+   */
+  async startNfsServer(
+    deployment: JsonObject,
+    o: { exportLine?: (line: string) => string; manageGids?: boolean; hostname?: string } = {},
+  ): Promise<void> {
+    const pod = nfsServerPod(deployment);
+    const { container, spec } = pod;
+    if (container.command !== undefined) throw new Error("the lab runs the image's ENTRYPOINT only (run_nfs.sh)");
+    if (images.nfs.process.entrypoint.join(" ") !== "/usr/local/bin/run_nfs.sh") {
+      throw new Error(`the lab stands in for run_nfs.sh, not ${images.nfs.process.entrypoint.join(" ")}`);
+    }
+    const run = runNfsExports(container.args ?? images.nfs.process.cmd);
+    const exportsFile = path.join(this.dir, "exports");
+    fs.writeFileSync(exportsFile, run.exports.map(o.exportLine ?? ((l) => l)).join("\n") + "\n");
+    const hostname = o.hostname ?? spec.hostname;
+    if (!hostname) throw new Error("the NFS server pod has no spec.hostname");
+    await this.ok(
+      [
+        `mountpoint -q ${q(pod.mountPath)} || { mkdir -p ${q(pod.mountPath)} && mount /dev/loop0 ${q(pod.mountPath)}; }`,
+        "[ -e /run/nfs.conf.debian ] || cp /etc/nfs.conf /run/nfs.conf.debian",
+        o.manageGids
+          ? "cp /run/nfs.conf.debian /etc/nfs.conf"
+          : "sed '/^manage-gids *=/d' /run/nfs.conf.debian >/etc/nfs.conf",
+      ].join("\n"),
+    );
+    for (const c of spec.initContainers ?? []) {
+      const a = await this.runContainer(spec, c, { [pod.volume]: pod.mountPath });
+      if (a.status !== 0) throw new Error(`NFS server init container ${c.name}: ${a.stderr}`);
+    }
+    await this.ok(
+      `unshare --uts sh -c ${q(`hostname ${q(hostname)} && . ${q(nfsServerScript)} && nfs_start ${q(exportsFile)} ${q(run.gid ?? "")} -- ${run.folders.map(q).join(" ")}`)}`,
+    );
+  }
+
+  /**
+   * Stops the NFS server pod: run_nfs.sh's stop() (its SIGTERM handler), then the container's
+   * other processes end with it (rpcbind, rpc.statd). The disk stays mounted on the node.
+   */
+  async stopNfsServer(): Promise<void> {
+    await this.ok("nfs_stop\nkill $(pidof rpcbind) $(pidof rpc.statd) 2>/dev/null; true");
+  }
+
+  /**
+   * Mounts a rendered NFS PersistentVolume on the lab's node as the kubelet does (mount -t nfs
+   * with the volume's mountOptions and path), the server's address being 127.0.0.1: the loopback
+   * stands in for the Service's ClusterIP. Resolves with the mount point.
+   */
+  async mountVolume(pv: JsonObject): Promise<string> {
+    const spec = pv.spec as { nfs: { path: string }; mountOptions?: string[] };
+    const name = String((pv.metadata as JsonObject).name);
+    const dir = `/var/lib/kubelet/pods/lab/volumes/kubernetes.io~nfs/${name}`;
+    const options = (spec.mountOptions ?? []).join(",");
+    await this.ok(
+      `mkdir -p ${q(dir)} && mount -t nfs ${options ? `-o ${q(options)}` : ""} ${q(`127.0.0.1:${spec.nfs.path}`)} ${q(dir)}`,
+    );
+    return dir;
   }
 
   /** Grows the disk image on this machine (as a persistent disk is resized in the cloud). */

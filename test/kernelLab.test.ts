@@ -1,0 +1,201 @@
+/**
+ * What we claim about the notebooks' NFS volume, checked by a real kernel (test/support/kernelLab):
+ * the kernel's nfsd exporting a real file system as our NFS server pod exports it, the kernel's
+ * NFSv4.1 client mounting it as the kubelet mounts our PersistentVolume, and the rendered dev
+ * stack's containers (the NFS server's init container, KubeSpawner's init container and notebook
+ * container from the real jupyterhub_config.py, the file browser's) running on it with the
+ * identities their pod specs give.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { Container, PodSpec } from "../e2e/journey/podSpec";
+import type { JsonObject } from "../render/mocks";
+import { KernelLab, type FileSystem } from "./support/kernelLab";
+import { loadHubConfig } from "./support/hubConfigPython";
+import { manifest, manifests, rendered } from "./support/rendered";
+
+/** `{username}` as KubeSpawner expands it (for a plain name, the name itself). */
+function expand<T>(value: T, username: string): T {
+  return JSON.parse(JSON.stringify(value).replaceAll("{username}", username)) as T;
+}
+
+interface Stack {
+  nfsDeployment: JsonObject;
+  pv: JsonObject;
+  /** A user's pod as KubeSpawner makes it from our config: identity, init container, notebook mount. */
+  userPod: (user: string) => PodSpec;
+  notebookDir: string;
+  fileBrowser: { spec: PodSpec; container: Container; volume: string; mountPath: string };
+}
+
+async function devStack(): Promise<Stack> {
+  const r = await rendered("dev");
+  const hubConfig = manifests(r, "ConfigMap").find((m) => "jupyterhub_config.py" in ((m.data ?? {}) as object));
+  const loaded = loadHubConfig(String((hubConfig?.data as Record<string, string>)["jupyterhub_config.py"]), {
+    LDAP_LOOKUP_DN_SEARCH_PASSWORD: "x",
+  });
+  if (!loaded.ok) throw new Error(loaded.error);
+  const ks = loaded.config.KubeSpawner;
+  const userPod = (user: string): PodSpec => ({
+    securityContext: { runAsUser: Number(ks.uid), runAsGroup: Number(ks.gid), fsGroup: Number(ks.fs_gid) },
+    initContainers: expand(ks.init_containers as Container[], user),
+    containers: [
+      {
+        name: "notebook",
+        securityContext: {
+          ...(ks.container_security_context as Container["securityContext"]),
+          allowPrivilegeEscalation: ks.allow_privilege_escalation as boolean,
+        },
+        volumeMounts: expand(ks.volume_mounts as Container["volumeMounts"], user),
+      },
+    ],
+    volumes: ks.volumes as PodSpec["volumes"],
+  });
+  // The file browser's nginx container, with its NFS claim only (its ConfigMap and Secret mounts
+  // hold its config, not the files).
+  const fb = (manifest(r, "Deployment", "file-browser").spec as JsonObject).template as JsonObject;
+  const fbSpec = fb.spec as unknown as PodSpec;
+  const claim = (fbSpec.volumes ?? []).find((v) => v.persistentVolumeClaim);
+  assert.ok(claim, "the file browser mounts the notebooks claim");
+  const fbContainer = fbSpec.containers[0];
+  const fbMount = (fbContainer.volumeMounts ?? []).find((m) => m.name === claim.name);
+  assert.ok(fbMount);
+  return {
+    nfsDeployment: manifest(r, "Deployment", "nfs-server"),
+    pv: manifest(r, "PersistentVolume", "notebooks-pv-"),
+    userPod,
+    notebookDir: String(loaded.config.Spawner.notebook_dir),
+    fileBrowser: {
+      spec: fbSpec,
+      container: { ...fbContainer, volumeMounts: [fbMount] },
+      volume: claim.name,
+      mountPath: fbMount.mountPath,
+    },
+  };
+}
+
+/** Boots a lab for one describe() and shuts it down after it. */
+function labFor(fileSystem: FileSystem, diskMiB: number): () => KernelLab {
+  let lab: KernelLab | undefined;
+  before(async () => {
+    lab = await KernelLab.boot({ fileSystem, diskMiB });
+  });
+  after(async () => {
+    await lab?.shutdown();
+  });
+  return () => {
+    assert.ok(lab, "the lab did not boot");
+    return lab;
+  };
+}
+
+const squashing = (line: string) => line.replace("no_root_squash", "root_squash");
+
+for (const rootSquash of [false, true]) {
+  describe(`per-user folders through the kernel's NFS, ${rootSquash ? "on an export that squashes root" : "as the image exports (no_root_squash)"}`, () => {
+    const lab = labFor("ext4", 64);
+    let stack: Stack;
+    let mount: string;
+    before(async () => {
+      stack = await devStack();
+      // The image never squashes root; another server (one with root_squash) must work as well.
+      await lab().startNfsServer(stack.nfsDeployment, rootSquash ? { exportLine: squashing } : {});
+      mount = await lab().mountVolume(stack.pv);
+    });
+
+    it("the export is what run_nfs.sh writes for our arguments, and root is squashed only where it says", async () => {
+      const exported = await lab().ok("exportfs -v");
+      assert.match(exported, /^\/exports\s/m);
+      assert.match(exported, rootSquash ? /[(,]root_squash/ : /no_root_squash/);
+      // root on the node, through the mount: squashed to nobody where the export says so.
+      const probe = await lab().run(`touch ${mount}/root-was-here && stat -c %u:%g ${mount}/root-was-here`);
+      if (rootSquash) assert.notEqual(probe.status, 0, "a squashed root may not write to the export's root");
+      else assert.equal(probe.stdout.trim(), "0:0");
+    });
+
+    it("the NFS server's and each user's init containers make notebooks/<user> owned 1000:100, mode 0750", async () => {
+      for (const user of ["alice", "alice", "bob"]) {
+        // alice twice: a second start finds her folder made.
+        const pod = stack.userPod(user);
+        assert.ok((pod.initContainers ?? []).length > 0, "KubeSpawner has an init container");
+        for (const c of pod.initContainers ?? []) {
+          const a = await lab().runContainer(pod, c, { notebooks: mount });
+          assert.equal(a.status, 0, `${user}'s init container ${c.name}: ${a.stderr}`);
+        }
+        // Seen on the server's own disk, not through the client's attribute cache.
+        const st = await lab().ok(`stat -c '%u %g %a' /exports/notebooks/${user}`);
+        assert.equal(st.trim(), "1000 100 750", `${user}'s folder`);
+      }
+    });
+
+    it("a notebook saved by the user's container lands on the disk owned 1000:100", async () => {
+      const pod = stack.userPod("alice");
+      const notebook = { ...pod.containers[0], command: ["sh", "-c", `echo '{}' > ${stack.notebookDir}/saved.ipynb`] };
+      const a = await lab().runContainer(pod, notebook, { notebooks: mount });
+      assert.equal(a.status, 0, a.stderr);
+      assert.equal((await lab().ok("stat -c '%u %g' /exports/notebooks/alice/saved.ipynb")).trim(), "1000 100");
+    });
+
+    it("isolation rests on the subPath mount: every user is uid 1000, so the folder's mode fences only other uids", async () => {
+      await lab().ok(`setpriv --reuid=1000 --regid=100 --groups=100 -- sh -c 'echo bob > ${mount}/notebooks/bob/b.ipynb'`);
+      // alice's container: the export is mounted at its subPath, notebooks/alice, and nowhere else;
+      // bob's folder is not in her file system at all (`..` of a mount's root is the container's).
+      const pod = stack.userPod("alice");
+      const look = {
+        ...pod.containers[0],
+        command: [
+          "sh",
+          "-c",
+          `grep ' - nfs4 ' /proc/self/mountinfo | cut -d' ' -f5; ls ${stack.notebookDir}; ls ${stack.notebookDir}/../bob 2>&1 || true`,
+        ],
+      };
+      const a = await lab().runContainer(pod, look, { notebooks: mount });
+      assert.equal(a.status, 0, a.stderr);
+      const [mountLine, ...rest] = a.stdout.trim().split("\n");
+      assert.equal(mountLine, stack.notebookDir, "the one NFS mount in her container");
+      assert.ok(rest.includes("saved.ipynb"));
+      assert.ok(!a.stdout.includes("b.ipynb"), "bob's notebook is out of her reach");
+      // Through the node's mount, the export does not fence uid 1000 from another uid 1000 folder:
+      // NFS with AUTH_SYS trusts the client's uid. A pod that mounted the whole claim would read it.
+      const sameUid = await lab().run(`setpriv --reuid=1000 --regid=100 --groups=100 -- cat ${mount}/notebooks/bob/b.ipynb`);
+      assert.equal(sameUid.stdout.trim(), "bob");
+      // Another uid outside group 100 is refused by the mode 0750, by the server's check.
+      const other = await lab().run(`setpriv --reuid=1001 --regid=1001 --clear-groups -- ls ${mount}/notebooks/bob`);
+      assert.notEqual(other.status, 0);
+      assert.match(other.stderr, /Permission denied/);
+    });
+
+    it("the file browser (uid 101, supplementalGroups [100]) reads every user's folder", async () => {
+      const { spec, container, volume } = stack.fileBrowser;
+      const list = {
+        ...container,
+        command: ["sh", "-c", `id -u; id -G; ls ${stack.fileBrowser.mountPath}/notebooks/alice ${stack.fileBrowser.mountPath}/notebooks/bob`],
+      };
+      const a = await lab().runContainer(spec, list, { [volume]: mount });
+      assert.equal(a.status, 0, a.stderr);
+      const [uid, groups] = a.stdout.split("\n");
+      assert.equal(uid, "101");
+      assert.ok(groups.split(" ").includes("100"), `groups ${groups}`);
+      assert.match(a.stdout, /saved\.ipynb/);
+      assert.match(a.stdout, /b\.ipynb/);
+    });
+
+    if (!rootSquash) {
+      it("with Debian's manage-gids=y the server would drop the file browser's group 100 and refuse it", async () => {
+        // mountd then takes a uid's groups from the server's /etc/group, where 101 is in no group
+        // 100; the image's /etc/nfs.conf leaves it off. Shown here so that a server image that
+        // turns it on is known to break the file browser.
+        await lab().stopNfsServer();
+        await lab().startNfsServer(stack.nfsDeployment, { manageGids: true });
+        // The client caches what the server allowed each identity (its access cache, per inode):
+        // drop the node's unused inodes so that it asks the server again, as a new node would.
+        await lab().ok("sync && echo 3 > /proc/sys/vm/drop_caches");
+        const { spec, container, volume } = stack.fileBrowser;
+        const list = { ...container, command: ["ls", `${stack.fileBrowser.mountPath}/notebooks/alice`] };
+        const a = await lab().runContainer(spec, list, { [volume]: mount });
+        assert.notEqual(a.status, 0);
+        assert.match(a.stderr, /Permission denied/);
+      });
+    }
+  });
+}
