@@ -7,10 +7,11 @@
  * identities their pod specs give.
  */
 import assert from "node:assert/strict";
+import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Container, PodSpec } from "../e2e/journey/podSpec";
 import type { JsonObject } from "../render/mocks";
-import { KernelLab, type FileSystem } from "./support/kernelLab";
+import { KernelLab, nfsServerPod, type FileSystem } from "./support/kernelLab";
 import { loadHubConfig } from "./support/hubConfigPython";
 import { manifest, manifests, rendered } from "./support/rendered";
 
@@ -89,6 +90,33 @@ function labFor(fileSystem: FileSystem, diskMiB: number): () => KernelLab {
   };
 }
 
+const lockHolder = path.join(__dirname, "support", "kernelLab", "lockHolder.py");
+
+const asNotebookUser = "setpriv --reuid=1000 --regid=100 --groups=100 --";
+
+/**
+ * Starts lockHolder.py as the notebook user on `folder/name` (a file it keeps open with a lock on
+ * it); resolves once it holds the lock.
+ */
+async function holdLock(lab: KernelLab, folder: string, name: string) {
+  const control = `/run/${name}`;
+  await lab.ok(
+    `mkdir ${control} && chown 1000:100 ${control} && ${asNotebookUser} python3 ${lockHolder} ${folder}/${name} ${control} >${control}.log 2>&1 &`,
+  );
+  const state = await lab.run(`until [ -e ${control}/state ] || ! pidof -x python3 >/dev/null; do sleep 0.05; done; cat ${control}/state ${control}.log`);
+  assert.equal(state.stdout.trim(), "locked", `the lock holder: ${state.stdout}${state.stderr}`);
+  let n = 0;
+  return {
+    /** One line appended and fsynced through the open file: "ok" or the error's name. */
+    write: async () => {
+      n += 1;
+      const done = `${control}/result-${n}`;
+      return (await lab.ok(`touch ${control}/write-${n}; until [ -e ${done} ]; do sleep 0.05; done; cat ${done}`)).trim();
+    },
+    stop: () => lab.ok(`touch ${control}/stop`),
+  };
+}
+
 const squashing = (line: string) => line.replace("no_root_squash", "root_squash");
 
 for (const rootSquash of [false, true]) {
@@ -137,7 +165,7 @@ for (const rootSquash of [false, true]) {
     });
 
     it("isolation rests on the subPath mount: every user is uid 1000, so the folder's mode fences only other uids", async () => {
-      await lab().ok(`setpriv --reuid=1000 --regid=100 --groups=100 -- sh -c 'echo bob > ${mount}/notebooks/bob/b.ipynb'`);
+      await lab().ok(`${asNotebookUser} sh -c 'echo bob > ${mount}/notebooks/bob/b.ipynb'`);
       // alice's container: the export is mounted at its subPath, notebooks/alice, and nowhere else;
       // bob's folder is not in her file system at all (`..` of a mount's root is the container's).
       const pod = stack.userPod("alice");
@@ -157,7 +185,7 @@ for (const rootSquash of [false, true]) {
       assert.ok(!a.stdout.includes("b.ipynb"), "bob's notebook is out of her reach");
       // Through the node's mount, the export does not fence uid 1000 from another uid 1000 folder:
       // NFS with AUTH_SYS trusts the client's uid. A pod that mounted the whole claim would read it.
-      const sameUid = await lab().run(`setpriv --reuid=1000 --regid=100 --groups=100 -- cat ${mount}/notebooks/bob/b.ipynb`);
+      const sameUid = await lab().run(`${asNotebookUser} cat ${mount}/notebooks/bob/b.ipynb`);
       assert.equal(sameUid.stdout.trim(), "bob");
       // Another uid outside group 100 is refused by the mode 0750, by the server's check.
       const other = await lab().run(`setpriv --reuid=1001 --regid=1001 --clear-groups -- ls ${mount}/notebooks/bob`);
@@ -197,5 +225,86 @@ for (const rootSquash of [false, true]) {
         assert.match(a.stderr, /Permission denied/);
       });
     }
+  });
+}
+
+describe("the NFS server restarts under a client holding a locked file open", () => {
+  const lab = labFor("ext4", 64);
+  let stack: Stack;
+  let folder: string;
+  before(async () => {
+    stack = await devStack();
+    await lab().startNfsServer(stack.nfsDeployment);
+    const mount = await lab().mountVolume(stack.pv);
+    const pod = stack.userPod("alice");
+    for (const c of pod.initContainers ?? []) await lab().runContainer(pod, c, { notebooks: mount });
+    folder = `${mount}/notebooks/alice`;
+  });
+
+  /** Whether another process of the notebook user gets the lock at once (flock -n). */
+  const anotherGetsLock = async (name: string) =>
+    (await lab().run(`${asNotebookUser} flock -n -x ${folder}/${name} true`)).status === 0;
+
+  it("with the pod's fixed host name, the client reclaims: after the grace period its open file writes and its lock holds", async () => {
+    const holder = await holdLock(lab(), folder, "kept.txt");
+    assert.equal(await holder.write(), "ok");
+    assert.equal(await anotherGetsLock("kept.txt"), false, "locked before the restart");
+    await lab().stopNfsServer();
+    await lab().startNfsServer(stack.nfsDeployment);
+    // The hard mount waits out the restart; the client then reclaims its open and its lock in the
+    // server's grace period, under the same server scope (the host name).
+    assert.equal(await holder.write(), "ok", "the open file writes after the restart");
+    assert.equal(await anotherGetsLock("kept.txt"), false, "the lock is still held after the restart");
+    await holder.stop();
+  });
+
+  it("with another host name each start (a Deployment pod's own name), the client may not reclaim: the lock is lost", async () => {
+    const holder = await holdLock(lab(), folder, "lost.txt");
+    assert.equal(await holder.write(), "ok");
+    assert.equal(await anotherGetsLock("lost.txt"), false, "locked before the restart");
+    await lab().stopNfsServer();
+    await lab().startNfsServer(stack.nfsDeployment, { hostname: "nfs-server-6f7c9d5b8-x2q7k" });
+    // Another server scope: the client takes it for another server and reclaims nothing
+    // (ClusterLabs/resource-agents#1644): the open file fails, and the lock is free for others.
+    assert.equal(await holder.write(), "EIO", "the open file fails after the restart");
+    assert.equal(await anotherGetsLock("lost.txt"), true, "the lock was lost");
+    await holder.stop();
+  });
+});
+
+for (const [fileSystem, fromMiB, toMiB] of [
+  ["ext4", 64, 160],
+  // mkfs.xfs makes nothing under 300 MiB.
+  ["xfs", 320, 800],
+] as const) {
+  describe(`the disk (${fileSystem}) grows while mounted and exported`, () => {
+    const lab = labFor(fileSystem, fromMiB);
+    it("the client sees the new size without a remount, and writes past the old size", async () => {
+      const stack = await devStack();
+      await lab().startNfsServer(stack.nfsDeployment);
+      const mount = await lab().mountVolume(stack.pv);
+      const pod = stack.userPod("alice");
+      for (const c of pod.initContainers ?? []) await lab().runContainer(pod, c, { notebooks: mount });
+      const size = async () => {
+        const [blocks, blockSize] = (await lab().ok(`stat -f -c '%b %S' ${mount}`)).trim().split(" ").map(Number);
+        return blocks * blockSize;
+      };
+      const before = await size();
+      assert.ok(before < fromMiB * 1024 * 1024);
+      // A file held open across the resize, as a running notebook server would.
+      const holder = await holdLock(lab(), `${mount}/notebooks/alice`, "open.txt");
+      await lab().growDisk(toMiB, nfsServerPod(stack.nfsDeployment).mountPath);
+      assert.equal(await holder.write(), "ok", "the open file writes after the resize");
+      await holder.stop();
+      const grown = await size();
+      assert.ok(grown > fromMiB * 1024 * 1024, `the client sees ${grown} bytes, not more than the old ${fromMiB} MiB`);
+      // More than the old disk could hold, written by the notebook user through the same mount.
+      const mib = fromMiB + 8;
+      const write = await lab().run(
+        `${asNotebookUser} dd if=/dev/zero of=${mount}/notebooks/alice/big bs=1M count=${mib} conv=fsync status=none`,
+      );
+      assert.equal(write.status, 0, write.stderr);
+      assert.equal((await lab().ok(`stat -c %s /exports/notebooks/alice/big`)).trim(), String(mib * 1024 * 1024));
+    });
   });
 }

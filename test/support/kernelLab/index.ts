@@ -290,9 +290,21 @@ export class KernelLab {
     return dir;
   }
 
-  /** Grows the disk image on this machine (as a persistent disk is resized in the cloud). */
-  growDiskImage(diskMiB: number): void {
-    fs.truncateSync(this.diskImage, diskMiB * 1024 * 1024);
+  /**
+   * Grows the disk while it is mounted and exported, as a persistent disk is resized: the image
+   * file made larger (from inside the guest: hostfs would not tell the guest's loop device of a
+   * size changed behind its back), the block device told of its new capacity, then the file
+   * system grown online as the kubelet's resizer does (resize2fs on the device for ext4,
+   * xfs_growfs on the mount point for XFS).
+   */
+  async growDisk(diskMiB: number, mountPath: string): Promise<void> {
+    await this.ok(
+      [
+        `truncate -s ${diskMiB}M ${q(this.diskImage)}`,
+        "losetup -c /dev/loop0",
+        this.fileSystem === "ext4" ? "resize2fs /dev/loop0" : `xfs_growfs ${q(mountPath)}`,
+      ].join(" && "),
+    );
   }
 
   /** Halts the guest (or ends its processes) and removes the lab's folder. */
