@@ -2,6 +2,7 @@
 # The README's set-up command: everything the tests need on a fresh Debian machine.
 #   - Debian packages: nginx (checks the file browser's config), slapd + ldap-utils + openssl (the
 #     tests' own OpenLDAP servers, test/support/slapd.ts, with throw-away TLS certificates),
+#     user-mode-linux and an NFS userland (the kernel lab of npm run e2e, e2e/kernelLab),
 #     chromium (the real browser of the journey, driven by playwright-core; Debian only), shellcheck
 #     (lints scripts/*.sh, and the `run:` steps of the workflows through actionlint), tini (the
 #     hub's and the notebook image's ENTRYPOINT, which the journey runs);
@@ -23,6 +24,13 @@ cd "$(dirname "$0")/.."
 apt_packages=(nginx slapd ldap-utils openssl shellcheck)
 # tini: the hub's and the notebook image's ENTRYPOINT, run by the journey's kubelet stand-in.
 apt_packages+=(tini)
+# The kernel lab (e2e/kernelLab): user-mode-linux is a real Linux kernel run as an ordinary process,
+# whose nfsd and NFS client the lab uses; nfs-kernel-server and nfs-common are the NFS userland it
+# runs inside that kernel (Debian's standing in for the NFS server image's), kmod loads the
+# kernel's modules, xfsprogs and e2fsprogs make and grow its disks, python3 runs its lock holder.
+# None of it runs on this machine itself: the services nfs-kernel-server would start are kept off
+# below.
+apt_packages+=(user-mode-linux nfs-kernel-server nfs-common kmod xfsprogs e2fsprogs python3)
 # Debian's chromium is a real browser package; Ubuntu's is a wrapper that installs a snap, which
 # CI runners cannot run. Only the end-to-end test needs it (e2e/lib/browser.ts says so if missing).
 if grep -qx 'ID=debian' /etc/os-release; then
@@ -49,6 +57,16 @@ fi
 # port 389). Without systemd (containers), policy-rc.d already kept the package from starting it.
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet slapd 2>/dev/null; then
   "${sudo_cmd[@]}" systemctl disable --now slapd
+fi
+
+# Installing nfs-kernel-server enables its services (the kernel NFS server, rpcbind): the lab runs
+# its own inside user-mode Linux, and this machine needs none of them.
+if command -v systemctl >/dev/null 2>&1; then
+  for unit in nfs-server rpcbind.socket rpcbind rpc-statd; do
+    if systemctl is-enabled --quiet "$unit" 2>/dev/null || systemctl is-active --quiet "$unit" 2>/dev/null; then
+      "${sudo_cmd[@]}" systemctl disable --now "$unit"
+    fi
+  done
 fi
 
 # Node.js: @pulumi/pulumi needs 22 or later. Where `node` is older, install the official

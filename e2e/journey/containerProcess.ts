@@ -97,7 +97,7 @@ export function containerArgv(p: ContainerProcess): string[] {
   const at = (p: string): string => q(path.join(root, p));
   const r = (target: string): string => at(inRoot(target));
   const lower = `lowerdir=/,upperdir=${path.join(p.scratchDir, "upper")},workdir=${path.join(p.scratchDir, "work")}`;
-  // Everything below is done by the script, not here: the kernel lab (test/support/kernelLab) runs
+  // Everything below is done by the script, not here: the kernel lab (e2e/kernelLab) runs
   // the same command line inside its own kernel, whose folders this process cannot see.
   const script: string[] = [
     "set -e",

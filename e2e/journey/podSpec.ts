@@ -289,7 +289,8 @@ export function containerProcess(x: ContainerContext): ContainerProcess {
     if (m.subPath) {
       source = path.join(v.dir, m.subPath);
       if (!source.startsWith(path.resolve(v.dir) + path.sep)) throw new Error(`subPath ${m.subPath} leaves its volume`);
-      if (!x.subPathsMadeByCaller && !fs.existsSync(source)) makeSubPath(source, fs.statSync(v.dir).mode & 0o7777, v.nfs && x.rootSquash);
+      if (!x.subPathsMadeByCaller && !fs.existsSync(source))
+        makeSubPath(source, fs.statSync(v.dir).mode & 0o7777, v.nfs && x.rootSquash);
     }
     const volume = (spec.volumes ?? []).find((vol) => vol.name === m.name);
     // The kubelet mounts ConfigMap and Secret volumes read-only whatever the mount says.

@@ -1,5 +1,5 @@
 #!/bin/sh
-# The kernel lab's init: PID 1 of Debian's user-mode Linux kernel (test/support/kernelLab/index.ts
+# The kernel lab's init: PID 1 of Debian's user-mode Linux kernel (e2e/kernelLab/index.ts
 # boots it). The kernel's root is this machine's `/`, read-only through hostfs. Stage 1 puts a
 # copy-on-write root over it (tmpfs above, so nothing is ever written to this machine's folders)
 # and pivots into it; stage 2 is the lab's "node": its own /proc, /dev, /run, the package's
@@ -8,6 +8,7 @@
 #
 # The kernel passes unknown `key=value` words of its command line as environment: lab=<folder>.
 set -u
+: "${lab:?the kernel command line names the lab folder: lab=<folder>}"
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 kernel_release=$(uname -r)
 
@@ -28,7 +29,7 @@ if [ "${1:-}" != stage2 ]; then
   mkdir -p /run/cow/upper /run/cow/work /run/cow/root
   mount -t overlay overlay -o lowerdir=/,upperdir=/run/cow/upper,workdir=/run/cow/work /run/cow/root
   mkdir -p /run/cow/root/.oldroot
-  cd /run/cow/root
+  cd /run/cow/root || exit 1
   pivot_root . .oldroot
   exec chroot . /bin/sh "$0" stage2
 fi

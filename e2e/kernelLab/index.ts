@@ -17,10 +17,10 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { q } from "../../../e2e/journey/containerProcess";
-import { type Container, type ImageStandIn, type PodSpec, containerCommandLine } from "../../../e2e/journey/podSpec";
-import type { JsonObject } from "../../../render/mocks";
-import { images } from "../../../versions/images";
+import { q } from "../journey/containerProcess";
+import { type Container, type ImageStandIn, type PodSpec, containerCommandLine } from "../journey/podSpec";
+import type { JsonObject } from "../../render/mocks";
+import { images } from "../../versions/images";
 
 const kernel = "/usr/bin/linux.uml";
 const guestInit = path.join(__dirname, "guest.sh");
@@ -163,8 +163,10 @@ export class KernelLab {
     let exitCode: number | null | undefined;
     void this.exited.then((c) => (exitCode = c));
     while (!done()) {
-      if (exitCode !== undefined) throw new Error(`the lab kernel exited (${exitCode}) waiting for ${what}:\n${this.consoleTail()}`);
-      if (Date.now() > deadline) throw new Error(`no answer in ${seconds} s waiting for ${what}:\n${this.consoleTail()}`);
+      if (exitCode !== undefined)
+        throw new Error(`the lab kernel exited (${exitCode}) waiting for ${what}:\n${this.consoleTail()}`);
+      if (Date.now() > deadline)
+        throw new Error(`no answer in ${seconds} s waiting for ${what}:\n${this.consoleTail()}`);
       await new Promise((r) => setTimeout(r, 20));
     }
   }

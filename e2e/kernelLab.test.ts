@@ -1,5 +1,5 @@
 /**
- * What we claim about the notebooks' NFS volume, checked by a real kernel (test/support/kernelLab):
+ * What we claim about the notebooks' NFS volume, checked by a real kernel (e2e/kernelLab):
  * the kernel's nfsd exporting a real file system as our NFS server pod exports it, the kernel's
  * NFSv4.1 client mounting it as the kubelet mounts our PersistentVolume, and the rendered dev
  * stack's containers (the NFS server's init container, KubeSpawner's init container and notebook
@@ -9,11 +9,11 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { Container, PodSpec } from "../e2e/journey/podSpec";
+import type { Container, PodSpec } from "./journey/podSpec";
 import type { JsonObject } from "../render/mocks";
-import { KernelLab, nfsServerPod, type FileSystem } from "./support/kernelLab";
-import { loadHubConfig } from "./support/hubConfigPython";
-import { manifest, manifests, rendered } from "./support/rendered";
+import { KernelLab, nfsServerPod, type FileSystem } from "./kernelLab";
+import { loadHubConfig } from "../test/support/hubConfigPython";
+import { manifest, manifests, rendered } from "../test/support/rendered";
 
 /** `{username}` as KubeSpawner expands it (for a plain name, the name itself). */
 function expand<T>(value: T, username: string): T {
@@ -39,10 +39,11 @@ async function devStack(): Promise<Stack> {
   const ks = loaded.config.KubeSpawner;
   const userPod = (user: string): PodSpec => ({
     securityContext: { runAsUser: Number(ks.uid), runAsGroup: Number(ks.gid), fsGroup: Number(ks.fs_gid) },
-    initContainers: expand(ks.init_containers as Container[], user),
+    initContainers: expand(ks.init_containers as unknown as Container[], user),
     containers: [
       {
         name: "notebook",
+        image: String(ks.image),
         securityContext: {
           ...(ks.container_security_context as Container["securityContext"]),
           allowPrivilegeEscalation: ks.allow_privilege_escalation as boolean,
@@ -50,7 +51,7 @@ async function devStack(): Promise<Stack> {
         volumeMounts: expand(ks.volume_mounts as Container["volumeMounts"], user),
       },
     ],
-    volumes: ks.volumes as PodSpec["volumes"],
+    volumes: ks.volumes as unknown as PodSpec["volumes"],
   });
   // The file browser's nginx container, with its NFS claim only (its ConfigMap and Secret mounts
   // hold its config, not the files).
@@ -90,7 +91,7 @@ function labFor(fileSystem: FileSystem, diskMiB: number): () => KernelLab {
   };
 }
 
-const lockHolder = path.join(__dirname, "support", "kernelLab", "lockHolder.py");
+const lockHolder = path.join(__dirname, "kernelLab", "lockHolder.py");
 
 const asNotebookUser = "setpriv --reuid=1000 --regid=100 --groups=100 --";
 
@@ -101,9 +102,11 @@ const asNotebookUser = "setpriv --reuid=1000 --regid=100 --groups=100 --";
 async function holdLock(lab: KernelLab, folder: string, name: string) {
   const control = `/run/${name}`;
   await lab.ok(
-    `mkdir ${control} && chown 1000:100 ${control} && ${asNotebookUser} python3 ${lockHolder} ${folder}/${name} ${control} >${control}.log 2>&1 &`,
+    `mkdir ${control} && chown 1000:100 ${control} && { ${asNotebookUser} python3 ${lockHolder} ${folder}/${name} ${control} >${control}.log 2>&1 & echo $! >${control}.pid; }`,
   );
-  const state = await lab.run(`until [ -e ${control}/state ] || ! pidof -x python3 >/dev/null; do sleep 0.05; done; cat ${control}/state ${control}.log`);
+  const state = await lab.run(
+    `until [ -e ${control}/state ] || ! kill -0 "$(cat ${control}.pid)"; do sleep 0.05; done; cat ${control}/state ${control}.log`,
+  );
   assert.equal(state.stdout.trim(), "locked", `the lock holder: ${state.stdout}${state.stderr}`);
   let n = 0;
   return {
@@ -111,7 +114,9 @@ async function holdLock(lab: KernelLab, folder: string, name: string) {
     write: async () => {
       n += 1;
       const done = `${control}/result-${n}`;
-      return (await lab.ok(`touch ${control}/write-${n}; until [ -e ${done} ]; do sleep 0.05; done; cat ${done}`)).trim();
+      return (
+        await lab.ok(`touch ${control}/write-${n}; until [ -e ${done} ]; do sleep 0.05; done; cat ${done}`)
+      ).trim();
     },
     stop: () => lab.ok(`touch ${control}/stop`),
   };
@@ -197,7 +202,11 @@ for (const rootSquash of [false, true]) {
       const { spec, container, volume } = stack.fileBrowser;
       const list = {
         ...container,
-        command: ["sh", "-c", `id -u; id -G; ls ${stack.fileBrowser.mountPath}/notebooks/alice ${stack.fileBrowser.mountPath}/notebooks/bob`],
+        command: [
+          "sh",
+          "-c",
+          `id -u; id -G; ls ${stack.fileBrowser.mountPath}/notebooks/alice ${stack.fileBrowser.mountPath}/notebooks/bob`,
+        ],
       };
       const a = await lab().runContainer(spec, list, { [volume]: mount });
       assert.equal(a.status, 0, a.stderr);
