@@ -36,7 +36,9 @@ for (const stack of ["dev", "prod"]) {
 
     it("has a fixed host name, its NFSv4.1 server scope: a DNS-1123 label, the same in every pod and rendering", async () => {
       // Without spec.hostname a pod's host name is its own name, random for a Deployment's pods:
-      // after a restart NFSv4.1 clients would see another server scope and skip state recovery.
+      // after a restart NFSv4.1 clients would see another server scope and skip state recovery
+      // (e2e/kernelLab.test.ts shows it with a real kernel). This test keeps what the lab cannot:
+      // that the name is fixed across renderings and ordinary config changes.
       const r = await rendered(stack);
       const hostname = at(nfsPod(r), "spec", "hostname");
       assert.equal(typeof hostname, "string", "the NFS server pod has no spec.hostname: it changes with every pod");

@@ -48,8 +48,7 @@ export type LocalPrograms =
       /** Its direct dependencies as the image installs them (`npm ci` from the package's own lock). */
       dependencies: Record<string, string>;
     }
-  | { kind: "debian"; package: string; why: string }
-  | { kind: "none"; why: string };
+  | { kind: "debian"; package: string; why: string };
 
 export interface ImageVersion {
   /** The Pulumi.yaml key whose default this is. */
@@ -174,8 +173,9 @@ export const images = {
       source: "kubernetes/kubernetes@v1.36.1 test/images/volume/nfs/Dockerfile and run_nfs.sh",
     },
     programs: {
-      kind: "none",
-      why: "the kernel NFS server is not run here: a local folder stands in for the export",
+      kind: "debian",
+      package: "nfs-kernel-server",
+      why: "the kernel lab (e2e/kernelLab) runs run_nfs.sh's steps with Debian's NFS userland (the image's is CentOS Stream 9's) against a real kernel's nfsd; the journey exports a local folder",
     },
   },
   fileBrowser: {
