@@ -190,13 +190,19 @@ export async function resolveEnv(
   return out;
 }
 
+/** The kubelet's step for a subPath (`sh -c` with the folder and the mode as $1 and $2). */
+export const prepareSubPathScript = '[ -e "$1" ] || { mkdir -p "$1" && chmod "$2" "$1"; }';
+
 /**
- * A missing subPath, made as the kubelet does: by root, with the mode of the volume's root. On
- * an export that squashes root the kubelet's root is nobody there, so it is made as nobody, and
- * fails where nobody may not write (the kubelet then cannot start the container).
+ * A subPath as the kubelet prepares it: reached, and made when missing, by root, with the mode of
+ * the volume's root. On an export that squashes root the kubelet's root is nobody there, so it is
+ * reached and made as nobody, and fails where nobody may not search or write (the kubelet then
+ * cannot start the container; the kernel lab showed it with a real NFS server).
  */
-function makeSubPath(dir: string, mode: number, squashed: boolean): void {
+function prepareSubPath(volume: string, subPath: string, mode: number, squashed: boolean): void {
+  const dir = path.join(volume, subPath);
   if (!squashed) {
+    if (fs.existsSync(dir)) return;
     fs.mkdirSync(dir, { recursive: true });
     fs.chmodSync(dir, mode);
     return;
@@ -210,14 +216,16 @@ function makeSubPath(dir: string, mode: number, squashed: boolean): void {
       "--",
       "sh",
       "-c",
-      'mkdir -p "$1" && chmod "$2" "$1"',
+      prepareSubPathScript,
       "sh",
-      dir,
+      subPath,
       mode.toString(8),
     ],
-    { encoding: "utf8" },
+    // Squashed only on the export: the node's path to its mount is root's. The folder is entered
+    // as root and the subPath reached from there, relative to it.
+    { encoding: "utf8", cwd: volume },
   );
-  if (r.status !== 0) throw new Error(`subPath ${dir} (made as nobody, root squashed): ${r.stderr.trim()}`);
+  if (r.status !== 0) throw new Error(`subPath ${dir} (as nobody, root squashed): ${r.stderr.trim()}`);
 }
 
 /**
@@ -233,7 +241,7 @@ function makeMountPoint(m: BindMount, earlier: (BindMount & { nfs: boolean })[],
   if (fs.existsSync(point)) return;
   if (parent.readOnly) throw new Error(`mount point ${m.target}: ${parent.target} is mounted read-only`);
   try {
-    makeSubPath(point, 0o755, parent.nfs && rootSquash);
+    prepareSubPath(parent.source, path.relative(parent.source, point), 0o755, parent.nfs && rootSquash);
   } catch (err: unknown) {
     throw new Error(`mount point ${m.target} (made by the runtime, as root): ${(err as Error).message}`);
   }
@@ -253,7 +261,7 @@ export interface ContainerContext {
   /** Extra bind mounts (what the kubelet itself projects, such as a service-account token). */
   extraMounts?: BindMount[];
   /**
-   * Missing subPaths are made by the caller, not here: the kernel lab makes them inside its own
+   * SubPaths are reached and made by the caller, not here: the kernel lab makes them inside its own
    * kernel (where the volumes are), as root through the real NFS client, as the kubelet does.
    */
   subPathsMadeByCaller?: boolean;
@@ -289,8 +297,8 @@ export function containerProcess(x: ContainerContext): ContainerProcess {
     if (m.subPath) {
       source = path.join(v.dir, m.subPath);
       if (!source.startsWith(path.resolve(v.dir) + path.sep)) throw new Error(`subPath ${m.subPath} leaves its volume`);
-      if (!x.subPathsMadeByCaller && !fs.existsSync(source))
-        makeSubPath(source, fs.statSync(v.dir).mode & 0o7777, v.nfs && x.rootSquash);
+      if (!x.subPathsMadeByCaller)
+        prepareSubPath(v.dir, m.subPath, fs.statSync(v.dir).mode & 0o7777, v.nfs && x.rootSquash);
     }
     const volume = (spec.volumes ?? []).find((vol) => vol.name === m.name);
     // The kubelet mounts ConfigMap and Secret volumes read-only whatever the mount says.

@@ -18,7 +18,13 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { q } from "../journey/containerProcess";
-import { type Container, type ImageStandIn, type PodSpec, containerCommandLine } from "../journey/podSpec";
+import {
+  type Container,
+  type ImageStandIn,
+  type PodSpec,
+  containerCommandLine,
+  prepareSubPathScript,
+} from "../journey/podSpec";
 import type { JsonObject } from "../../render/mocks";
 import { images } from "../../versions/images";
 
@@ -216,7 +222,7 @@ export class KernelLab {
       .map((m) => {
         const root = volumes[m.name];
         const dir = path.join(root, String(m.subPath));
-        return `[ -e ${q(dir)} ] || { mkdir -p ${q(dir)} && chmod "$(stat -c %a ${q(root)})" ${q(dir)}; }`;
+        return `sh -c ${q(prepareSubPathScript)} sh ${q(dir)} "$(stat -c %a ${q(root)})"`;
       });
     return [...subPaths, argv.map(q).join(" ")].join(" && \\\n");
   }
