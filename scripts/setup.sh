@@ -55,13 +55,17 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # The tests start slapd themselves on free loopback ports: keep the system service off (and off
 # port 389). Without systemd (containers), policy-rc.d already kept the package from starting it.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet slapd 2>/dev/null; then
+# /run/systemd/system exists only when systemd is running (sd_booted(3)): `systemctl` may be
+# installed without it, and then reads unit files but cannot disable anything.
+systemd_running=false
+[ -d /run/systemd/system ] && systemd_running=true
+if $systemd_running && systemctl is-active --quiet slapd 2>/dev/null; then
   "${sudo_cmd[@]}" systemctl disable --now slapd
 fi
 
 # Installing nfs-kernel-server enables its services (the kernel NFS server, rpcbind): the lab runs
 # its own inside user-mode Linux, and this machine needs none of them.
-if command -v systemctl >/dev/null 2>&1; then
+if $systemd_running; then
   for unit in nfs-server rpcbind.socket rpcbind rpc-statd; do
     if systemctl is-enabled --quiet "$unit" 2>/dev/null || systemctl is-active --quiet "$unit" 2>/dev/null; then
       "${sudo_cmd[@]}" systemctl disable --now "$unit"
