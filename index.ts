@@ -4,6 +4,7 @@ import { TestLdapServer } from "./components/auth/testLdapServer";
 import { namespaceMetadata } from "./components/common";
 import { FileBrowser } from "./components/fileBrowser";
 import { JupyterHub, sharedDir, type LdapSettings, type UserProfile } from "./components/jupyterhub";
+import { notebookHome } from "./components/jupyterhub/userServers";
 import { HttpsIngress, httpsIngressServiceAnnotations } from "./components/jupyterhub/httpsIngress";
 import { NetworkFence } from "./components/network";
 import { GceDisk } from "./components/storage/gceDisk";
@@ -180,7 +181,7 @@ function deploy(cfg: ValidatedConfig) {
         memoryGuaranteeBytes: bytes(cfg.userMemoryGuarantee),
         notebooksClaim,
         notebooksDir,
-        mountPath: "/home/jovyan",
+        mountPath: notebookHome,
         folders: { sharedFolder: cfg.sharedFolder, adminAllUsersFolder: cfg.adminAllUsersFolder },
         defaultUrl: cfg.userDefaultUrl,
         startTimeoutSeconds: cfg.userStartTimeoutSeconds,

@@ -12,6 +12,7 @@ import {
   serviceHost,
 } from "../common";
 import type { PodsOnPort } from "../network/pods";
+import { snippetFiles } from "./hubExtraConfig";
 import { renderHubConfig, type HubSettings } from "./hubConfig";
 
 /** Hub settings as the component takes them: the URLs it derives itself are left out. */
@@ -69,6 +70,8 @@ export class Hub extends pulumi.ComponentResource {
   public readonly proxyTokenChecksum: pulumi.Output<string>;
   /** The generated jupyterhub_config.py (contains no secret). */
   public readonly configText: pulumi.Output<string>;
+  /** Every file of the hub's config folder: jupyterhub_config.py and the hubExtraConfig snippets it runs. */
+  public readonly configFiles: pulumi.Output<Record<string, string>>;
 
   constructor(name: string, args: HubArgs, opts?: pulumi.ComponentResourceOptions) {
     super("jupyterhub-nfs:hub:Hub", name, {}, opts);
@@ -168,12 +171,16 @@ export class Hub extends pulumi.ComponentResource {
         databasePath: `${dataDir}/jupyterhub.sqlite`,
         publicUrl: args.publicUrl,
       }));
-    this.configText = settings.apply(renderHubConfig);
+    this.configFiles = settings.apply((s): Record<string, string> => ({
+      "jupyterhub_config.py": renderHubConfig(s),
+      ...snippetFiles(s.extraConfig ?? []),
+    }));
+    this.configText = this.configFiles.apply((files) => files["jupyterhub_config.py"]);
 
-    // Auto-named: a changed jupyterhub_config.py gets a new ConfigMap name, which rolls the hub.
+    // Auto-named: a changed jupyterhub_config.py or snippet gets a new ConfigMap name, which rolls the hub.
     const config = new k8s.core.v1.ConfigMap(
       `${name}-hub-config`,
-      { metadata: { namespace: args.namespace, labels }, data: { "jupyterhub_config.py": this.configText } },
+      { metadata: { namespace: args.namespace, labels }, data: this.configFiles },
       child,
     );
 
@@ -254,6 +261,11 @@ export class Hub extends pulumi.ComponentResource {
       child,
     );
 
-    this.registerOutputs({ host: this.host, serviceName: this.serviceName, configText: this.configText });
+    this.registerOutputs({
+      host: this.host,
+      serviceName: this.serviceName,
+      configText: this.configText,
+      configFiles: this.configFiles,
+    });
   }
 }

@@ -1,3 +1,4 @@
+import { hubExtraConfigLines, type HubConfigSnippet } from "./hubExtraConfig";
 import { py, pySet } from "./pythonLiteral";
 import { profileGroupLines } from "./profiles";
 import { userServerConfigLines, type UserServerSettings } from "./userServers";
@@ -65,6 +66,8 @@ export interface HubSettings {
   cullMaxAgeSeconds: number;
   /** How many requests the culler has in flight at the hub at once. */
   cullConcurrency: number;
+  /** Python run after all of the above, in name order, each from its own file next to this one (hubExtraConfig.ts). */
+  extraConfig?: HubConfigSnippet[];
 }
 
 /**
@@ -227,5 +230,6 @@ export function renderHubConfig(s: HubSettings): string {
       "]",
     );
   }
+  lines.push(...hubExtraConfigLines(s.extraConfig ?? []));
   return lines.join("\n") + "\n";
 }

@@ -7,6 +7,7 @@ import {
 } from "./courseFolders";
 import { profileConfigLines, type UserProfile } from "./profiles";
 import { py } from "./pythonLiteral";
+import { userServerExtraLines, type UserServerExtras } from "./userServerExtras";
 
 /**
  * Everything KubeSpawner is told about a user's pod: where it runs, the image, resources, storage,
@@ -26,8 +27,27 @@ export const userPodSelector: Record<string, string> = {
 /** The port the single-user server listens on (KubeSpawner's default, set explicitly for the same reason). */
 export const userPodPort = 8888;
 
+/**
+ * The notebook image's home folder (Jupyter Docker Stacks: jovyan's), where each user's folder is
+ * mounted and the server starts.
+ */
+export const notebookHome = "/home/jovyan";
+
+/** The pod's volume for the shared notebooks claim (of which each user's pod mounts one folder). */
+const notebooksVolume = "notebooks";
+
+/**
+ * The volumes every user pod has, by name: the user's folder of the shared claim, and the ones GKE's
+ * Cloud Storage FUSE webhook adds (`gke-gcsfuse-tmp`, `-buffer`, `-cache`). Extra volumes take
+ * other names.
+ */
+export const ownUserPodVolumes: { names: readonly string[]; prefixes: readonly string[] } = {
+  names: [notebooksVolume],
+  prefixes: ["gke-gcsfuse-"],
+};
+
 /** A user's pod as KubeSpawner makes it. */
-export interface UserServerSettings {
+export interface UserServerSettings extends UserServerExtras {
   image: string;
   uid: number;
   gid: number;
@@ -72,7 +92,7 @@ const makeFolderContainer = "make-notebook-dir";
 /** The KubeSpawner section of jupyterhub_config.py: one pod per user in `namespace`. */
 export function userServerConfigLines(namespace: string, u: UserServerSettings): string[] {
   const home: HomeLayout = {
-    volumeName: "notebooks",
+    volumeName: notebooksVolume,
     claimName: u.notebooksClaim,
     notebooksDir: u.notebooksDir,
     mountPath: u.mountPath,
@@ -167,5 +187,6 @@ export function userServerConfigLines(namespace: string, u: UserServerSettings):
   }
   lines.push("", ...courseFolderHookLines(home, u.folders));
   lines.push(...profileConfigLines(u.profiles));
+  lines.push(...userServerExtraLines(u));
   return lines;
 }
