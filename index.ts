@@ -4,6 +4,7 @@ import { TestLdapServer } from "./components/auth/testLdapServer";
 import { namespaceMetadata } from "./components/common";
 import { FileBrowser } from "./components/fileBrowser";
 import { JupyterHub, sharedDir, type LdapSettings, type UserProfile } from "./components/jupyterhub";
+import { isBucketVolume } from "./components/jupyterhub/userServerExtras";
 import { notebookHome } from "./components/jupyterhub/userServers";
 import { HttpsIngress, httpsIngressServiceAnnotations } from "./components/jupyterhub/httpsIngress";
 import { NetworkFence } from "./components/network";
@@ -153,6 +154,8 @@ function deploy(cfg: ValidatedConfig) {
         allowedGroups: cfg.allowedGroups,
       };
 
+  // A bucket volume is mounted with the user pods' own Google token (Workload Identity Federation).
+  const bucketVolumes = cfg.userVolumes.some(isBucketVolume);
   const hub = new JupyterHub("jupyterhub", {
     namespace: hubNamespace.metadata.name,
     hubImage: cfg.hubImage,
@@ -166,6 +169,10 @@ function deploy(cfg: ValidatedConfig) {
     dbStorageClassName: cfg.hubDbStorageClassName,
     ldapSearchPassword: cfg.ldapLookupDnSearchPassword,
     ldapCaCertificate: cfg.ldapTlsCaCertificate !== "" ? cfg.ldapTlsCaCertificate : undefined,
+    ...(bucketVolumes && {
+      userServiceAccount:
+        cfg.userGoogleServiceAccount !== "" ? { googleServiceAccount: cfg.userGoogleServiceAccount } : {},
+    }),
     hub: pulumi.all([ldap, notebooks.claimName]).apply(([ldapSettings, notebooksClaim]) => ({
       ldap: ldapSettings,
       allowedUsers: cfg.allowedUsers,
@@ -188,11 +195,15 @@ function deploy(cfg: ValidatedConfig) {
         httpTimeoutSeconds: cfg.userHttpTimeoutSeconds,
         avoidNodeOf: { namespace: cfg.nfsNamespace, podLabels: nfsServer.podSelector },
         profiles: cfg.profiles.map(userProfile),
+        environment: cfg.userEnvironment,
+        extraVolumes: cfg.userVolumes,
+        postStart: cfg.userPostStart,
       },
       namedServersPerUser: cfg.namedServersPerUser,
       cullIdleSeconds: cfg.cullIdleSeconds,
       cullMaxAgeSeconds: cfg.cullMaxAgeSeconds,
       cullConcurrency: cfg.cullConcurrency,
+      extraConfig: cfg.hubExtraConfig,
     })),
   });
 
@@ -220,6 +231,7 @@ function deploy(cfg: ValidatedConfig) {
         testLdap: testLdap?.pods,
       },
       userEgressCidrs: cfg.userEgressAllowedCidrs,
+      userPodsReachGkeMetadataServer: bucketVolumes,
     });
   }
 
@@ -238,6 +250,7 @@ function deploy(cfg: ValidatedConfig) {
     notebooksClaim: notebooks.claimName,
     notebooksVolume: notebooks.volumeName,
     ...(testLdap && { ldapTestPasswords: testLdap.passwords }),
+    ...(hub.userServiceAccount && { userServiceAccount: hub.userServiceAccount }),
   };
 }
 

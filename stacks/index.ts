@@ -27,9 +27,14 @@ export class StackConfigError extends Error {
 
 /** Keys whose values are too long to repeat in an error, and may hold a pasted private key by mistake. */
 const unprintedKeys: ReadonlySet<string> = new Set(["ldapTlsCaCertificate"]);
+/**
+ * List keys of which only these fields are repeated in an error: the rest is code (a snippet may be
+ * refused precisely because it holds a secret, and errors land in CI logs).
+ */
+const printedFieldsOnly: ReadonlyMap<string, string> = new Map([["hubExtraConfig", "name"]]);
 
 function show(key: string, value: unknown): string {
-  if (unprintedKeys.has(key)) return "(the value)";
+  if (unprintedKeys.has(key) || printedFieldsOnly.has(key)) return "(the value)";
   if (value === undefined) return "(unset)";
   return secretKeys.has(key) ? "[secret]" : JSON.stringify(value);
 }
@@ -82,6 +87,11 @@ function describeIssue(issue: z.core.$ZodIssue, input: Record<string, unknown>):
       key: `${key}${where}[${issue.keys.join(", ")}]`,
       message: `${named}is not a field here (see the description of ${key} in Pulumi.yaml)`,
     };
+  }
+  const field = printedFieldsOnly.get(key);
+  if (field !== undefined) {
+    const shown = issue.path.at(-1) === field ? JSON.stringify(value) : "(not repeated here)";
+    return { key: key + where, message: `${named}${shown} ${issue.message}` };
   }
   return { key: key + where, message: `${named}${show(key, value)} ${issue.message}` };
 }

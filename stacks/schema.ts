@@ -4,8 +4,16 @@ import { z } from "zod";
 import { loginNamePattern } from "../components/jupyterhub/hubConfig";
 import { metadataServerIp } from "../components/network/addresses";
 import { inCidr } from "../policy/networkPolicy";
+import { isBucketVolume } from "../components/jupyterhub/userServerExtras";
+import { hubExtraConfigSchema } from "./hubExtraConfig";
 import { checkProfiles, profilesSchema } from "./profiles";
 import { bytes, cpuCores } from "./quantity";
+import {
+  googleServiceAccount,
+  userEnvironmentSchema,
+  userPostStartSchema,
+  userVolumesSchema,
+} from "./userServerExtras";
 import { cpuGuaranteeQuantity, cpuQuantity, dns1123Subdomain, pinnedImage, smallQuantity } from "./values";
 
 /**
@@ -153,6 +161,11 @@ export const stackConfigSchema = z
     cullMaxAgeSeconds: z.number().int().min(0, "must be 0 (no age limit) or more"),
     cullConcurrency: z.number().int().min(1, "must be at least 1"),
     profiles: profilesSchema,
+    userEnvironment: userEnvironmentSchema,
+    userVolumes: userVolumesSchema,
+    userGoogleServiceAccount: googleServiceAccount,
+    userPostStart: userPostStartSchema,
+    hubExtraConfig: hubExtraConfigSchema,
 
     fileBrowser: z.boolean(),
     fileBrowserImage: pinnedImage,
@@ -297,6 +310,22 @@ export const stackConfigSchema = z
         );
       }
       if (c.hubTlsSecretName !== "") fail("hubTlsSecretName", "needs hubDomain (the name the certificate is for)");
+    }
+
+    c.userEnvironment.forEach((v, i) => {
+      if ("secretName" in v && c.hubTlsSecretName !== "" && v.secretName === c.hubTlsSecretName) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["userEnvironment", i, "secretName"],
+          message: `"${v.secretName}" is hubTlsSecretName, the hub's TLS key: never give it to user pods`,
+        });
+      }
+    });
+    if (c.userGoogleServiceAccount !== "" && !c.userVolumes.some(isBucketVolume)) {
+      fail(
+        "userGoogleServiceAccount",
+        "is for Cloud Storage buckets in userVolumes (Workload Identity Federation for their mounts), and none is listed",
+      );
     }
 
     if (!c.allowAllUsers && c.allowedUsers.length === 0 && c.allowedGroups.length === 0) {

@@ -158,7 +158,7 @@ export function hubExtraConfigLines(snippets: readonly HubConfigSnippet[]): stri
     "        changed = sorted(w for w in set(ours) | set(now) if ours.get(w, unset) != now.get(w, unset))",
     "        if changed:",
     "            raise ProtectedSettingChanged(",
-    '                f"hubExtraConfig snippet {name!r} changes {\', \'.join(changed)}, which the stack\'s config "',
+    "                f\"hubExtraConfig snippet {name!r} changes {', '.join(changed)}, which the stack's config \"",
     '                "decides: the hub refuses to start. Set it with the stack\'s own keys, or take it out of the snippet."',
     "            )",
     '        print(f"jupyterhub_config.py: ran hubExtraConfig snippet {name!r}", file=sys.stderr)',

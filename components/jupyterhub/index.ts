@@ -1,4 +1,6 @@
+import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { labelsFor } from "../common";
 import type { PodsOnPort } from "../network/pods";
 import { Hub, type HubConfigInput } from "./hub";
 import { Proxy, proxyApiUrl, type ProxyServiceType } from "./proxy";
@@ -29,6 +31,13 @@ export interface JupyterHubArgs {
   ldapSearchPassword?: pulumi.Input<string>;
   /** PEM of the CA(s) the hub trusts for the LDAP server's certificate (see HubArgs). */
   ldapCaCertificate?: pulumi.Input<string>;
+  /**
+   * A Kubernetes ServiceAccount of their own for the user pods (`singleuser`; its token is never
+   * mounted), for Workload Identity Federation: Cloud Storage FUSE mounts a bucket with its Google
+   * token. `googleServiceAccount` (an email): the Google service account it acts as; unset, grant
+   * the bucket to the ServiceAccount's own principal.
+   */
+  userServiceAccount?: { googleServiceAccount?: string };
 }
 
 /**
@@ -50,10 +59,35 @@ export class JupyterHub extends pulumi.ComponentResource {
   public readonly proxyPods: PodsOnPort & { apiPort: number };
   /** The user pods KubeSpawner starts, by the labels the hub config makes it set. */
   public readonly userPods: PodsOnPort = { selector: userPodSelector, port: userPodPort };
+  /** `namespace/name` of the user pods' own ServiceAccount, when they have one (userServiceAccount). */
+  public readonly userServiceAccount?: pulumi.Output<string>;
 
   constructor(name: string, args: JupyterHubArgs, opts?: pulumi.ComponentResourceOptions) {
     super("jupyterhub-nfs:hub:JupyterHub", name, {}, opts);
     const child = { parent: this };
+    let hubConfig = args.hub;
+    if (args.userServiceAccount) {
+      const google = args.userServiceAccount.googleServiceAccount;
+      const account = new k8s.core.v1.ServiceAccount(
+        `${name}-singleuser`,
+        {
+          metadata: {
+            name: "singleuser",
+            namespace: args.namespace,
+            labels: labelsFor("singleuser", name),
+            ...(google !== undefined && { annotations: { "iam.gke.io/gcp-service-account": google } }),
+          },
+          // User code never talks to the Kubernetes API; Workload Identity needs no mounted token.
+          automountServiceAccountToken: false,
+        },
+        child,
+      );
+      hubConfig = pulumi.all([args.hub, account.metadata.name]).apply(([hub, serviceAccountName]) => ({
+        ...hub,
+        singleuser: { ...hub.singleuser, serviceAccountName },
+      }));
+      this.userServiceAccount = pulumi.interpolate`${account.metadata.namespace}/${account.metadata.name}`;
+    }
     const hub = new Hub(
       name,
       {
@@ -63,7 +97,7 @@ export class JupyterHub extends pulumi.ComponentResource {
         publicUrl: args.publicUrl,
         dbSize: args.dbSize,
         dbStorageClassName: args.dbStorageClassName,
-        config: args.hub,
+        config: hubConfig,
         ldapSearchPassword: args.ldapSearchPassword,
         ldapCaCertificate: args.ldapCaCertificate,
       },

@@ -57,6 +57,21 @@ export const dnsEgress: EgressRule = {
   ],
 };
 
+/**
+ * The GKE metadata server, for pods that need their Kubernetes ServiceAccount's Google token
+ * (Workload Identity Federation; here the Cloud Storage FUSE sidecar in a user's pod). Where GKE
+ * Dataplane V2 enforces NetworkPolicy, a pod's request to 169.254.169.254:80 is judged at that
+ * address; with Calico (network policy enforcement, GKE 1.21.0-gke.1000 and later) it reaches the
+ * metadata server at 169.254.169.252:988. Nothing else of link-local opens: DNS has its own rule.
+ * Only safe for pods bound to nodes that run the GKE metadata server (the node label
+ * iam.gke.io/gke-metadata-server-enabled), where 169.254.169.254 answers for the pod's own
+ * ServiceAccount and conceals the node's credentials.
+ */
+export const gkeMetadataServerEgress: EgressRule[] = [
+  { to: [{ ipBlock: { cidr: `${metadataServerIp}/32` } }], ports: [{ protocol: "TCP", port: 80 }] },
+  { to: [{ ipBlock: { cidr: "169.254.169.252/32" } }], ports: [{ protocol: "TCP", port: 988 }] },
+];
+
 /** Public addresses only (z2jh's `nonPrivateIPs`): never the metadata server, never a cluster address. */
 export const publicEgress: EgressRule = {
   to: [{ ipBlock: { cidr: "0.0.0.0/0", except: nonPublicRanges } }],

@@ -18,6 +18,11 @@ export interface NetworkFenceArgs {
   pods: HubNamespacePods;
   /** Private ranges user pods may reach besides the hub, the proxy, DNS and public addresses. */
   userEgressCidrs: string[];
+  /**
+   * Let user pods reach the GKE metadata server (a Cloud Storage FUSE volume's sidecar needs it).
+   * Only for user pods that KubeSpawner binds to nodes running it (userServerExtras.ts).
+   */
+  userPodsReachGkeMetadataServer?: boolean;
 }
 
 /**
@@ -36,7 +41,7 @@ export class NetworkFence extends pulumi.ComponentResource {
     const { pods } = args;
     const specs: [string, k8s.types.input.networking.v1.NetworkPolicySpec][] = [
       ["default-deny", defaultDenySpec()],
-      ["singleuser", userPodsSpec(pods, args.userEgressCidrs)],
+      ["singleuser", userPodsSpec(pods, args.userEgressCidrs, args.userPodsReachGkeMetadataServer)],
       ["hub", hubSpec(pods)],
       ["proxy", proxySpec(pods)],
     ];

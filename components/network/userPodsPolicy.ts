@@ -1,16 +1,18 @@
 import type * as k8s from "@pulumi/kubernetes";
-import { dnsEgress, egressToPods, ingressFromPods, publicEgress } from "./addresses";
+import { dnsEgress, egressToPods, gkeMetadataServerEgress, ingressFromPods, publicEgress } from "./addresses";
 import type { HubNamespacePods } from "./pods";
 
 /**
  * The user pods run the users' code. z2jh's singleuser policy: in, only the hub and the proxy;
  * out, only the hub's API, the proxy, DNS and public addresses — never the metadata server (the
  * node's credentials), never a private address (the NFS server, the file browser, the nodes),
- * unless the operator lists a range in `extraEgressCidrs`.
+ * unless the operator lists a range in `extraEgressCidrs`. With `gkeMetadataServer`, the GKE
+ * metadata server's port (gkeMetadataServerEgress): only for user pods bound to nodes that run it.
  */
 export function userPodsSpec(
   pods: HubNamespacePods,
   extraEgressCidrs: string[],
+  gkeMetadataServer = false,
 ): k8s.types.input.networking.v1.NetworkPolicySpec {
   return {
     podSelector: { matchLabels: pods.userPods.selector },
@@ -22,6 +24,7 @@ export function userPodsSpec(
       dnsEgress,
       publicEgress,
       ...(extraEgressCidrs.length > 0 ? [{ to: extraEgressCidrs.map((cidr) => ({ ipBlock: { cidr } })) }] : []),
+      ...(gkeMetadataServer ? gkeMetadataServerEgress : []),
     ],
   };
 }

@@ -13,15 +13,31 @@ export type PyConfig = Record<string, Record<string, PyValue>>;
 export type LoadResult = { ok: true; config: PyConfig } | { ok: false; error: string };
 
 /**
+ * Writes a config folder as the hub's ConfigMap volume makes it: `siblings` (the ConfigMap's other
+ * files, such as hubExtraConfig snippets), then jupyterhub_config.py. Returns the config file's path.
+ */
+function writeConfigFolder(dir: string, configText: string, siblings: Record<string, string>): string {
+  fs.mkdirSync(dir, { recursive: true });
+  for (const [name, text] of Object.entries(siblings)) fs.writeFileSync(path.join(dir, name), text);
+  const file = path.join(dir, "jupyterhub_config.py");
+  fs.writeFileSync(file, configText);
+  return file;
+}
+
+/**
  * Loads a jupyterhub_config.py with traitlets' PyFileConfigLoader, as JupyterHub does at start-up,
  * in the hub image's Python environment (versions/hub.lock: the image's traitlets), isolated (-I: no
- * user site, no PYTHON* variables) and with exactly `env` as its environment.
+ * user site, no PYTHON* variables) and with exactly `env` as its environment; `siblings` are the
+ * other files of its folder (the hub's ConfigMap).
  */
-export function loadHubConfig(configText: string, env: Record<string, string> = {}): LoadResult {
+export function loadHubConfig(
+  configText: string,
+  env: Record<string, string> = {},
+  siblings: Record<string, string> = {},
+): LoadResult {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hub-config-"));
   try {
-    const file = path.join(dir, "jupyterhub_config.py");
-    fs.writeFileSync(file, configText);
+    const file = writeConfigFolder(dir, configText, siblings);
     const out = spawnSync(path.join(pythonEnvBin("hub"), "python"), ["-I", loaderScript, file], {
       encoding: "utf8",
       env: { PATH: "/usr/bin:/bin", LANG: "C.UTF-8", ...env },
@@ -42,13 +58,12 @@ export function loadHubConfig(configText: string, env: Record<string, string> = 
  * with exactly its `env`. Throws when a file does not load at all (see loadHubConfig).
  */
 export function unrecognisedHubOptions(
-  configs: { name: string; configText: string; env?: Record<string, string> }[],
+  configs: { name: string; configText: string; env?: Record<string, string>; siblings?: Record<string, string> }[],
 ): Record<string, string[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hub-configs-"));
   try {
     const items = configs.map((c, i) => {
-      const file = path.join(dir, `${i}.py`);
-      fs.writeFileSync(file, c.configText);
+      const file = writeConfigFolder(path.join(dir, String(i)), c.configText, c.siblings ?? {});
       return { name: c.name, path: file, env: { PATH: "/usr/bin:/bin", LANG: "C.UTF-8", ...c.env } };
     });
     const out = spawnSync(path.join(pythonEnvBin("hub"), "python"), ["-I", loaderScript, "--unrecognised"], {

@@ -11,6 +11,8 @@ const namespaceOf = (m: JsonObject) => String(obj(m.metadata).namespace);
 /** What the hub pod sees: its jupyterhub_config.py, its container, and the environment Kubernetes gives it. */
 export interface HubPod {
   configText: string;
+  /** Every file of the config ConfigMap (jupyterhub_config.py and the hubExtraConfig snippets it runs). */
+  configFiles: Record<string, string>;
   container: JsonObject;
   volumes: JsonObject[];
   /** The container's env with each secretKeyRef resolved from the rendered Secret. */
@@ -59,6 +61,7 @@ export function hubPodOf(r: Rendering): HubPod {
   }
   return {
     configText: String(obj(cm.data)["jupyterhub_config.py"]),
+    configFiles: Object.fromEntries(Object.entries(obj(cm.data)).map(([k, v]) => [k, String(v)])),
     container,
     volumes: list(pod.volumes),
     env,
