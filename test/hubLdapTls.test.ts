@@ -37,12 +37,23 @@ function ldapOverrides(port: number, strategy: string, extra: string[] = []): st
   ];
 }
 
-/** The rendered hub config and the files of the hub pod its LDAP TLS settings name. */
-function hubOf(r: Rendering): { configText: string; files: Record<string, string> } {
+/** The rendered hub config (and the other files of its folder), and the files of the hub pod its LDAP TLS settings name. */
+function hubOf(r: Rendering): {
+  configText: string;
+  configFiles: Record<string, string>;
+  files: Record<string, string>;
+} {
   const hub = hubPodOf(r);
   const caFile = /"ca_certs_file": "([^"]+)"/.exec(hub.configText)?.[1];
-  return { configText: hub.configText, files: caFile ? { [caFile]: secretFileAt(hub, caFile) } : {} };
+  return {
+    configText: hub.configText,
+    configFiles: hub.configFiles,
+    files: caFile ? { [caFile]: secretFileAt(hub, caFile) } : {},
+  };
 }
+
+/** hubExtraConfig with one snippet. */
+const snippet = (name: string, python: string) => `hubExtraConfig=${JSON.stringify([{ name, python }])}`;
 
 describe("the hub's LDAP login over TLS, with the real LDAPAuthenticator against slapd", () => {
   let slapd: Slapd;
@@ -191,5 +202,63 @@ describe("the hub's LDAP login over TLS, with the real LDAPAuthenticator against
       r3.results.map((r) => r.user),
       [null, "john.doe", null],
     );
+  });
+
+  describe("after hubExtraConfig snippets, which the hub runs after our config", () => {
+    /**
+     * Snippets that undo what the stack decided without naming the setting in plain sight (the
+     * program refuses those before deploying): only Python, at the hub's start-up, sees them.
+     */
+    const unverify = 'import ssl\nsetattr(c.LDAPAuthenticator, "tls_" + "kwargs", {"validate": ssl.CERT_NONE})\n';
+    const letExistingIn = "setattr(c.Authenticator, 'allow_existing_' + 'users', True)\n";
+
+    it("a snippet that changes nothing protected: the certificate is still verified, and the snippet ran", async () => {
+      const overrides = [snippet("50-motd", "c.JupyterHub.template_vars = {'announcement_login': 'hello'}\n")];
+      const unverified = hubOf(await rendered("prod", ldapOverrides(slapd.port, "before_bind", overrides)));
+      const [refused] = hubLdapLogin(unverified.configText, { ...unverified, logins: [alice] }).results;
+      assert.match(String(refused.error), /certificate verify failed/i);
+      const r = await rendered(
+        "prod",
+        ldapOverrides(slapd.port, "before_bind", [`ldapTlsCaCertificate=${ca}`, ...overrides]),
+      );
+      const hub = hubOf(r);
+      const { results, log } = hubLdapLogin(hub.configText, { ...hub, logins: [alice] });
+      assert.deepEqual(results, [{ user: "alice", error: null }]);
+      assert.match(log, /ran hubExtraConfig snippet '50-motd'/);
+    });
+
+    it("a snippet that turns certificate verification off: the config does not load, naming the snippet", async () => {
+      const hub = hubOf(
+        await rendered("prod", ldapOverrides(slapd.port, "before_bind", [snippet("50-tls", unverify)])),
+      );
+      assert.throws(
+        () => hubLdapLogin(hub.configText, { ...hub, logins: [alice] }),
+        /ProtectedSettingChanged: hubExtraConfig snippet '50-tls' changes c\.LDAPAuthenticator\.tls_kwargs/,
+      );
+      // Control: the same lines at the end of the file, unguarded, are taken, and anyone answering
+      // for the LDAP server's address gets the password.
+      const raw = hubOf(await rendered("prod", ldapOverrides(slapd.port, "before_bind")));
+      assert.deepEqual(hubLdapLogin(raw.configText + unverify, { ...raw, logins: [alice] }).results, [
+        { user: "alice", error: null },
+      ]);
+    });
+
+    it("a snippet that lets users removed from allowedUsers back in: the config does not load, naming the snippet", async () => {
+      const guarded = [`ldapTlsCaCertificate=${ca}`, snippet("50-existing", letExistingIn)];
+      const hub = hubOf(await rendered("prod", ldapOverrides(slapd.port, "before_bind", guarded)));
+      const carol = { username: "carol", password: "carol-pw-3" };
+      const request = { ...hub, existingUsers: ["alice", "carol"], logins: [carol] };
+      assert.throws(
+        () => hubLdapLogin(hub.configText, request),
+        /ProtectedSettingChanged: hubExtraConfig snippet '50-existing' changes c\.Authenticator\.allow_existing_users/,
+      );
+      // Control: unguarded, the same line lets carol back in.
+      const raw = hubOf(
+        await rendered("prod", ldapOverrides(slapd.port, "before_bind", [`ldapTlsCaCertificate=${ca}`])),
+      );
+      assert.deepEqual(hubLdapLogin(raw.configText + letExistingIn, { ...raw, ...request, configFiles: {} }).results, [
+        { user: "carol", error: null },
+      ]);
+    });
   });
 });

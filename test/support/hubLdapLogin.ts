@@ -21,6 +21,8 @@ export interface HubLoginRequest {
   logins: { username: string; password: string }[];
   /** Files the hub pod would see (container path -> content), e.g. a mounted CA certificate. */
   files?: Record<string, string>;
+  /** The other files of the config's folder (the hub's ConfigMap), such as hubExtraConfig snippets. */
+  configFiles?: Record<string, string>;
 }
 
 /**
@@ -32,6 +34,7 @@ export interface HubLoginRequest {
 export function hubLdapLogin(configText: string, request: HubLoginRequest): { results: LoginResult[]; log: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hub-ldap-login-"));
   try {
+    for (const [name, text] of Object.entries(request.configFiles ?? {})) fs.writeFileSync(path.join(dir, name), text);
     const configFile = path.join(dir, "jupyterhub_config.py");
     fs.writeFileSync(configFile, configText);
     const root = path.join(dir, "root");
