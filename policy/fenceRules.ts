@@ -1,4 +1,7 @@
 import type { PolicyResource, ReportViolation, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
+import { hubConfigTexts, lastSetting, listSetting, pythonLiteral } from "./hubConfigText";
+
+export { pythonLiteral } from "./hubConfigText";
 import { allowed, inCidr, selecting, type PodRef } from "./networkPolicy";
 import { isRecord, podSpecOf, podTemplateOf, record, records, strings, type Json } from "./props";
 import { projectValue, type StackConfig } from "./stackConfig";
@@ -18,6 +21,10 @@ const nameOf = (r: PolicyResource) => String(metadataOf(r).name ?? r.name);
 
 /** The metadata server of GCE (and most clouds), which hands out the node's credentials. */
 export const metadataAddress = "169.254.169.254";
+/** Where GKE's metadata server answers pods on clusters whose NetworkPolicy is Calico's (1.21.0-gke.1000 on). */
+const gkeMetadataServerAddress = { ip: "169.254.169.252", port: 988 };
+/** The node label of GKE nodes running the GKE metadata server (Workload Identity Federation). */
+const gkeMetadataServerNodeLabel = "iam.gke.io/gke-metadata-server-enabled";
 
 /**
  * The labels KubeSpawner 7 puts on every user pod (`common_labels`, then `_build_pod_labels` with
@@ -105,7 +112,9 @@ export function makeUserPodsFenced(stack: StackConfig): StackValidationPolicy {
     name: "user-pods-fenced",
     description:
       "In every namespace where pods are spawned at run time (a Role may create pods), a NetworkPolicy limits " +
-      "the egress of KubeSpawner's user pods, never to 169.254.169.254 (the metadata server), never to a " +
+      "the egress of KubeSpawner's user pods, never to the metadata server (169.254.169.254; 169.254.169.252:988), " +
+      "except port 80 (and 169.254.169.252:988) when the stack mounts a Cloud Storage bucket (userVolumes) and " +
+      "the hub's config keeps user pods on nodes running the GKE metadata server; never to a " +
       "private address the stack did not open with userEgressAllowedCidrs, and to 169.254.20.10 on port 53 " +
       "alone; user pods, and every pod there that may ask kube-dns, reach DNS on 169.254.20.10 (NodeLocal " +
       "DNSCache) and 169.254.169.254 (Cloud DNS) on port 53, UDP and TCP. A stack that set " +
@@ -124,11 +133,32 @@ export function makeUserPodsFenced(stack: StackConfig): StackValidationPolicy {
           );
           continue;
         }
-        for (const port of [80, 443]) {
-          if (allowed(policies, userPod, { ip: metadataAddress }, { port, protocol: "TCP" })) {
+        // With a Cloud Storage bucket mounted, the gcsfuse sidecar in the user pod asks the GKE
+        // metadata server for its ServiceAccount's token: port 80 (and Calico's 169.254.169.252:988)
+        // may be open, if the hub's config keeps user pods on nodes that run it (never the node's credentials).
+        const metadataServer = bucketVolumes(stack) && pinnedToGkeMetadataServer(args.resources, namespace);
+        const metadataPorts: { ip: string; port: number; open: boolean; what: string }[] = [
+          {
+            ip: metadataAddress,
+            port: 80,
+            open: metadataServer,
+            what: "the metadata server and the node's credentials",
+          },
+          { ip: metadataAddress, port: 443, open: false, what: "the metadata server and the node's credentials" },
+          {
+            ...gkeMetadataServerAddress,
+            open: metadataServer,
+            what: "the GKE metadata server (Calico sends a pod's 169.254.169.254:80 there: its ServiceAccount's Google token)",
+          },
+        ];
+        for (const { ip, port, what } of metadataPorts.filter((p) => !p.open)) {
+          if (allowed(policies, userPod, { ip }, { port, protocol: "TCP" })) {
+            const bucketNote =
+              port !== 443 && bucketVolumes(stack)
+                ? ` A Cloud Storage bucket needs it, and only with the hub's config requiring nodes labelled ${gkeMetadataServerNodeLabel}=true for user pods.`
+                : "";
             reportViolation(
-              `Namespace ${namespace}: the NetworkPolicies let user pods reach ${metadataAddress}:${port}, ` +
-                "the metadata server and the node's credentials.",
+              `Namespace ${namespace}: the NetworkPolicies let user pods reach ${ip}:${port}, ${what}.${bucketNote}`,
             );
           }
         }
@@ -195,6 +225,46 @@ function reportDnsGaps(
   }
 }
 
+/** Whether the stack mounts a Cloud Storage bucket in user pods (an item of userVolumes with `bucket`). */
+function bucketVolumes(stack: StackConfig): boolean {
+  const raw = projectValue(stack, "userVolumes");
+  try {
+    return raw !== undefined && records(JSON.parse(raw)).some((v) => typeof v.bucket === "string");
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether the hub's config in `namespace` (with its snippets) requires, for every user pod, a node
+ * labelled as running the GKE metadata server: there 169.254.169.254 answers for the pod's own
+ * ServiceAccount and conceals the node's credentials.
+ */
+function pinnedToGkeMetadataServer(resources: PolicyResource[], namespace: string): boolean {
+  const configs = resources
+    .filter((r) => r.type === "kubernetes:core/v1:ConfigMap" && namespaceOf(r) === namespace)
+    .flatMap((r) => hubConfigTexts(r.props.data));
+  return (
+    configs.length > 0 &&
+    configs.every((c) => {
+      const terms = pythonLiteral(lastSetting(c.text, "KubeSpawner", "node_affinity_required") ?? "");
+      // A required node affinity is met by any one of its terms: each must demand the label.
+      return (
+        Array.isArray(terms) &&
+        terms.length > 0 &&
+        records(terms).every((term) =>
+          records(term.matchExpressions).some(
+            (e) =>
+              e.key === gkeMetadataServerNodeLabel &&
+              e.operator === "In" &&
+              JSON.stringify(strings(e.values)) === JSON.stringify(["true"]),
+          ),
+        )
+      );
+    })
+  );
+}
+
 /** A list value as the CLI hands it to the pack (a JSON array in a string), or none. */
 function parseList(raw: string | undefined): string[] {
   if (raw === undefined) return [];
@@ -236,49 +306,16 @@ function sharedClaims(resources: PolicyResource[]): Set<string> {
 }
 
 /**
- * A Python literal as our hub config writes it (components/jupyterhub/pythonLiteral.ts: JSON
- * strings, True/False/None), as JSON; undefined for anything else (a name, a call, a comprehension).
+ * The hub configs of the stack that tell KubeSpawner what to mount (`c.KubeSpawner.volume_mounts`),
+ * each read with the hubExtraConfig snippets it runs (hubConfigText.ts).
  */
-export function pythonLiteral(text: string): unknown {
-  const words: Record<string, string> = { True: "true", False: "false", None: "null" };
-  let json = "";
-  for (let i = 0; i < text.length;) {
-    if (text[i] === '"') {
-      let j = i + 1;
-      while (j < text.length && text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
-      json += text.slice(i, j + 1);
-      i = j + 1;
-      continue;
-    }
-    const word = /^[A-Za-z_]\w*/.exec(text.slice(i))?.[0];
-    if (word !== undefined) {
-      if (!(word in words)) return undefined;
-      json += words[word];
-      i += word.length;
-      continue;
-    }
-    json += text[i++];
-  }
-  try {
-    return JSON.parse(json) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
-/** `c.KubeSpawner.<key> = <value>` in a jupyterhub_config.py: the value as written (last one wins, as in Python). */
-function spawnerSetting(config: string, key: string): string | undefined {
-  return [...config.matchAll(new RegExp(`^c\\.KubeSpawner\\.${key}\\s*=\\s*(.+)$`, "gm"))].at(-1)?.[1].trim();
-}
-
-/** The hub configs of the stack: ConfigMap values that tell KubeSpawner what to mount. */
 function hubConfigs(resources: PolicyResource[]): { resource: PolicyResource; text: string }[] {
   return resources
     .filter((r) => r.type === "kubernetes:core/v1:ConfigMap")
     .flatMap((r) =>
-      Object.values(record(r.props.data))
-        .filter((t): t is string => typeof t === "string" && /^c\.KubeSpawner\.volume_mounts\s*=/m.test(t))
-        .map((text) => ({ resource: r, text })),
+      hubConfigTexts(r.props.data)
+        .filter(({ text }) => /^c\.KubeSpawner\.volume_mounts\s*=/m.test(text))
+        .map(({ text }) => ({ resource: r, text })),
     );
 }
 
@@ -290,7 +327,7 @@ const perUser = "/{username}";
  */
 function perUserParents(resources: PolicyResource[]): string[] {
   return hubConfigs(resources).flatMap(({ text }) => {
-    const mounts = pythonLiteral(spawnerSetting(text, "volume_mounts") ?? "");
+    const mounts = listSetting(text, "KubeSpawner", "volume_mounts");
     return records(mounts)
       .map((m) => String(m.subPath ?? ""))
       .filter((sub) => sub.endsWith(perUser))
@@ -447,7 +484,7 @@ export const userServersMountOwnFolder: StackValidationPolicy = {
   name: "user-servers-mount-own-folder",
   description:
     "The mounts KubeSpawner gives every user's server (c.KubeSpawner.volume_mounts in the hub's " +
-    "jupyterhub_config.py, a Python literal) mount a ReadWriteMany claim read-write only at the user's own " +
+    "jupyterhub_config.py, a Python literal, extended by literals, read with the hubExtraConfig snippets it runs) mount a ReadWriteMany claim read-write only at the user's own " +
     "folder (a subPath ending in /{username}), and read-only only where no user's folder shows (the shared " +
     "folder): never the whole claim or the folder of the per-user folders. (Admins' extra mounts are added " +
     "per user by the config's modify_pod_hook, which checks every pod itself.)",
@@ -457,11 +494,12 @@ export const userServersMountOwnFolder: StackValidationPolicy = {
     const parents = perUserParents(args.resources);
     for (const { resource, text } of hubConfigs(args.resources)) {
       const where = `ConfigMap ${namespaceOf(resource)}/${nameOf(resource)}`;
-      const volumes = pythonLiteral(spawnerSetting(text, "volumes") ?? "");
-      const mounts = pythonLiteral(spawnerSetting(text, "volume_mounts") ?? "");
+      // As the hub ends up with them: assigned, then extended (userVolumes), after the snippets.
+      const volumes = listSetting(text, "KubeSpawner", "volumes");
+      const mounts = listSetting(text, "KubeSpawner", "volume_mounts");
       if (!Array.isArray(volumes) || !Array.isArray(mounts)) {
         reportViolation(
-          `${where}: c.KubeSpawner.volumes and volume_mounts must be literal lists, or what every user's server ` +
+          `${where}: c.KubeSpawner.volumes and volume_mounts must be literal lists (extended with literal lists), or what every user's server ` +
             "mounts cannot be checked.",
           resource.urn,
         );

@@ -1,4 +1,5 @@
 import type { ReportViolation, ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
+import { hubConfigTexts, lastSetting } from "./hubConfigText";
 import { projectValue, type StackConfig } from "./stackConfig";
 
 /**
@@ -17,12 +18,6 @@ function qualifiedName(args: ResourceValidationArgs): string {
   return typeof meta.namespace === "string" ? `${meta.namespace}/${name}` : name;
 }
 
-/** `c.LDAPAuthenticator.<key> = <value>` in a jupyterhub_config.py, the value as written (last one wins, as in Python). */
-function ldapSetting(config: string, key: string): string | undefined {
-  const found = [...config.matchAll(new RegExp(`^c\\.LDAPAuthenticator\\.${key}\\s*=\\s*(.+)$`, "gm"))];
-  return found.at(-1)?.[1].trim();
-}
-
 /** A host name only the cluster's DNS resolves: a Service of this cluster. */
 const inClusterHost = /^"[a-z0-9-]+\.[a-z0-9-]+\.svc(\.cluster\.local)?"$/;
 
@@ -30,19 +25,19 @@ export function makeLdapTlsVerified(stack: StackConfig): ResourceValidationPolic
   return {
     name: "ldap-tls-verified",
     description:
-      "The hub's jupyterhub_config.py talks to LDAP over TLS that verifies the server's certificate " +
+      "The hub's jupyterhub_config.py, with the hubExtraConfig snippets it runs, talks to LDAP over TLS that verifies the server's certificate " +
       '(tls_kwargs validate=ssl.CERT_REQUIRED): no tls_strategy "insecure", no CERT_NONE, no TLS without ' +
       "tls_kwargs (ldap3 then checks nothing). Exceptions: the stack's ldapTlsInsecureSkipVerify, and the " +
       "in-cluster test server (ldapTestServer, plain LDAP to a Service of the same cluster).",
     enforcementLevel: "mandatory",
     validateResource: (args: ResourceValidationArgs, reportViolation: ReportViolation) => {
       if (args.type !== "kubernetes:core/v1:ConfigMap") return;
-      for (const [key, value] of Object.entries(record(args.props.data))) {
-        if (typeof value !== "string" || !/^c\.JupyterHub\.authenticator_class\s*=\s*"ldap"/m.test(value)) continue;
+      for (const { key, text: value } of hubConfigTexts(args.props.data)) {
+        if (!/^c\.JupyterHub\.authenticator_class\s*=\s*"ldap"/m.test(value)) continue;
         if (projectValue(stack, "ldapTlsInsecureSkipVerify") === "true") return;
         const where = `ConfigMap ${qualifiedName(args)} (${key})`;
-        const strategy = ldapSetting(value, "tls_strategy") ?? '"before_bind"';
-        const server = ldapSetting(value, "server_address") ?? "";
+        const strategy = lastSetting(value, "LDAPAuthenticator", "tls_strategy") ?? '"before_bind"';
+        const server = lastSetting(value, "LDAPAuthenticator", "server_address") ?? "";
         if (strategy === '"insecure"') {
           const testServer = projectValue(stack, "ldapTestServer") === "true" && inClusterHost.test(server);
           if (!testServer) {
@@ -53,7 +48,7 @@ export function makeLdapTlsVerified(stack: StackConfig): ResourceValidationPolic
           }
           return;
         }
-        const tlsKwargs = ldapSetting(value, "tls_kwargs");
+        const tlsKwargs = lastSetting(value, "LDAPAuthenticator", "tls_kwargs");
         if (
           !tlsKwargs ||
           !/"validate":\s*ssl\.CERT_REQUIRED\b/.test(tlsKwargs) ||

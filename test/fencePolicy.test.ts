@@ -119,6 +119,7 @@ describe("policy user-pods-fenced", () => {
       messages.join("\n"),
     );
     assert.ok(messages.some((m) => /reach 169\.254\.169\.254:443,/.test(m)));
+    assert.ok(messages.some((m) => /reach 169\.254\.169\.252:988,/.test(m)));
     for (const ip of ["10.0.0.10", "172.16.0.10", "192.168.0.10", "100.64.0.10"]) {
       assert.ok(
         messages.some((m) => m.includes(`private address ${ip} (ports 2049, 8080, 10250)`)),
@@ -131,7 +132,7 @@ describe("policy user-pods-fenced", () => {
       spawnerRole(),
       networkPolicy("singleuser", { podSelector: {}, policyTypes: ["Egress"], egress: [{ to: [] }] }),
     ]);
-    assert.equal(anything.length, 7);
+    assert.equal(anything.length, 8);
   });
 
   /** What the rule reports in the hub namespace, where pods are spawned, with these resources besides. */
@@ -189,6 +190,9 @@ describe("policy user-pods-fenced", () => {
       ],
     };
     assert.deepEqual(await reported(userEgress(dns, z2jhPublic)), [
+      // On Calico (GKE without Dataplane V2) a pod's 169.254.169.254:80 reaches the metadata server here.
+      "Namespace hub: the NetworkPolicies let user pods reach 169.254.169.252:988, the GKE metadata server " +
+        "(Calico sends a pod's 169.254.169.254:80 there: its ServiceAccount's Google token).",
       "Namespace hub: the NetworkPolicies let user pods reach 169.254.20.10 (ports 80, 8080, 10250), NodeLocal " +
         "DNSCache's address, beyond DNS (port 53): where it is an address of the node, every host-network service " +
         "listening on all addresses answers there too.",
@@ -514,5 +518,65 @@ describe("fence policies on the program's rendered resources", () => {
       ["notebooks-not-served-unauthenticated"],
     );
     assert.match(found[0].urn, /FileBrowser\$kubernetes:apps\/v1:Deployment::file-browser-deployment$/);
+  });
+
+  /** The dev stack with a Cloud Storage bucket mounted in user pods, and its config as the CLI hands it to the pack. */
+  const bucket = `userVolumes=${JSON.stringify([{ name: "data", mountPath: "/srv/data", bucket: "lab-datasets" }])}`;
+  const withBucket: Variation = { name: "dev + bucket", stack: "dev", overrides: [bucket] };
+  const withBucketConfig = () => new Map(Object.entries(loadCliConfig("dev", [bucket]).values));
+  /** The rendering with its hub ConfigMap's jupyterhub_config.py changed by `edit`. */
+  const editHubConfig = (r: Awaited<ReturnType<typeof renderVariation>>, edit: (text: string) => string) => ({
+    ...r,
+    resources: r.resources.map((x) => {
+      const data = x.outputs.data as Record<string, string> | undefined;
+      if (x.type !== "kubernetes:core/v1:ConfigMap" || typeof data?.["jupyterhub_config.py"] !== "string") return x;
+      const text = edit(data["jupyterhub_config.py"]);
+      assert.notEqual(text, data["jupyterhub_config.py"], "the edit changed nothing");
+      return { ...x, outputs: { ...x.outputs, data: { ...data, "jupyterhub_config.py": text } } };
+    }),
+  });
+
+  it("passes a bucket's opening of the GKE metadata server, and only with user pods kept on nodes that run it", async () => {
+    const r = await renderVariation(withBucket);
+    assert.deepEqual(await violationsOf(fencePolicies(withBucketConfig()), "dev", r), []);
+    const anyNode = editHubConfig(r, (t) => t.replace(/^c\.KubeSpawner\.node_affinity_required = .*$/m, ""));
+    const found = await violationsOf(fencePolicies(withBucketConfig()), "dev", anyNode);
+    assert.deepEqual(
+      found.map((f) => f.message.replace(/, the .*$/, "")),
+      [
+        "Namespace jupyterhub-dev: the NetworkPolicies let user pods reach 169.254.169.254:80",
+        "Namespace jupyterhub-dev: the NetworkPolicies let user pods reach 169.254.169.252:988",
+      ],
+    );
+    assert.match(found[0].message, /requiring nodes labelled iam\.gke\.io\/gke-metadata-server-enabled=true/);
+    // The same NetworkPolicies under a stack config that mounts no bucket: nothing needs that port.
+    assert.equal((await violationsOf(fencePolicies(devConfig()), "dev", r)).length, 2);
+  });
+
+  it("would catch user pods that mount the shared notebooks claim whole (KubeSpawner's volumes, as the hub's config sets them)", async () => {
+    const r = await renderVariation(dev);
+    const whole = editHubConfig(r, (t) => t.replace(/, "subPath": "notebooks\/\{username\}"/, ""));
+    const found = await violationsOf(fencePolicies(devConfig()), "dev", whole);
+    assert.deepEqual(
+      found.map((f) => f.policy),
+      ["notebooks-not-served-unauthenticated"],
+    );
+    assert.match(found[0].message, /KubeSpawner's user pods mount the whole claim notebooks/);
+    // A snippet counts too: the hub runs it after the config (and would refuse to start, see hubExtraConfig.test.ts).
+    const snippet = `c.KubeSpawner.volume_mounts.extend([{"name": "notebooks", "mountPath": "/srv/everyone"}])\n`;
+    const viaSnippet = {
+      ...r,
+      resources: r.resources.map((x) => {
+        const data = x.outputs.data as Record<string, string> | undefined;
+        if (x.type !== "kubernetes:core/v1:ConfigMap" || typeof data?.["jupyterhub_config.py"] !== "string") return x;
+        const config = `${data["jupyterhub_config.py"]}\n_run_extra_config(["10-all"], [], [])\n`;
+        return {
+          ...x,
+          outputs: { ...x.outputs, data: { "jupyterhub_config.py": config, "extra-config-10-all.py": snippet } },
+        };
+      }),
+    };
+    const bySnippet = await violationsOf(fencePolicies(devConfig()), "dev", viaSnippet);
+    assert.match(bySnippet.map((f) => f.message).join("\n"), /mount the whole claim notebooks/);
   });
 });

@@ -92,6 +92,32 @@ describe("policy ldap-tls-verified", () => {
     );
   });
 
+  it("judges the config after the hubExtraConfig snippets it runs, in their order", async () => {
+    const s = 'c.LDAPAuthenticator.tls_strategy = "before_bind"';
+    const withSnippets = (snippets: Record<string, string>) => {
+      const cm = hubConfigMap([
+        org,
+        s,
+        verified,
+        `_run_extra_config(${JSON.stringify(Object.keys(snippets))}, [], [])`,
+      ]);
+      const data = cm.props.data as Record<string, string>;
+      const files = Object.fromEntries(
+        Object.entries(snippets).map(([name, text]) => [`extra-config-${name}.py`, text]),
+      );
+      return { ...cm, props: { ...cm.props, data: { ...data, ...files } } };
+    };
+    const unverify = 'c.LDAPAuthenticator.tls_kwargs = {"validate": ssl.CERT_NONE}\n';
+    const [found] = await check(withSnippets({ "10-motd": "c.JupyterHub.template_vars = {}\n", "20-tls": unverify }));
+    assert.match(found, /does not verify the server's certificate \(tls_kwargs \{"validate": ssl\.CERT_NONE\}\)/);
+    // A later snippet that puts verification back is what the hub ends up with.
+    assert.deepEqual(await check(withSnippets({ "20-tls": unverify, "30-again": `${verified}\n` })), []);
+    // A snippet file the config does not run is not part of the config.
+    const notRun = withSnippets({});
+    (notRun.props.data as Record<string, string>)["extra-config-99-stray.py"] = unverify;
+    assert.deepEqual(await check(notRun), []);
+  });
+
   it("ignores ConfigMaps that are not an LDAP hub config", async () => {
     const other: ResourceUnderTest = {
       type: "kubernetes:core/v1:ConfigMap",

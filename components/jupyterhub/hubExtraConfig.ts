@@ -88,9 +88,10 @@ export const protectedSettings: readonly ProtectedSettings[] = [
   },
 ];
 
-/** The ConfigMap key (and file next to jupyterhub_config.py) of a snippet. */
+/** The ConfigMap key (and file next to jupyterhub_config.py) of a snippet: this prefix, its name, `.py`. */
+export const snippetFilePrefix = "extra-config-";
 export function snippetFile(name: string): string {
-  return `extra-config-${name}.py`;
+  return `${snippetFilePrefix}${name}.py`;
 }
 
 /** The snippets as ConfigMap keys: the Python exactly as the stack gives it. */
