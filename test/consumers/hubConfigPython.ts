@@ -90,7 +90,7 @@ describe("jupyterhub_config.py loaded by traitlets' PyFileConfigLoader (the hub 
     test(v.name, async () => {
       const r = await renderVariation(v);
       const hub = hubPodOf(r);
-      const loaded = loadHubConfig(hub.configText, hub.env);
+      const loaded = loadHubConfig(hub.configText, hub.env, hub.configFiles);
       assert.ok(loaded.ok, `the config does not load:\n${loaded.ok ? "" : loaded.error}`);
       const c: PyConfig = loaded.config;
       const hubApp = c.JupyterHub ?? {};
@@ -164,7 +164,12 @@ describe("jupyterhub_config.py loaded by traitlets' PyFileConfigLoader (the hub 
       // Spawner: the shared NFS claim, one subPath per user, the notebook user.
       assert.equal(hubApp.spawner_class, "kubespawner.KubeSpawner");
       assert.equal(spawner.namespace, cfg.namespace);
-      assert.ok(Array.isArray(spawner.volumes) && spawner.volumes.length === 1, "expected one user volume");
+      // Ours first, then the stack's own (userVolumes), which userServerExtras.test.ts follows into the pod.
+      assert.ok(Array.isArray(spawner.volumes), "no user volumes");
+      assert.deepEqual(
+        spawner.volumes.slice(1).map((x) => obj(x).name),
+        cfg.userVolumes.map((x) => x.name),
+      );
       const volume = obj(spawner.volumes[0]);
       const claimName = obj(volume.persistentVolumeClaim).claimName;
       const claim = r.manifests.find(
@@ -175,11 +180,20 @@ describe("jupyterhub_config.py loaded by traitlets' PyFileConfigLoader (the hub 
       const pv = r.manifests.find((m) => m.kind === "PersistentVolume" && nameOf(m) === obj(claim.spec).volumeName);
       assert.ok(pv && obj(obj(pv.spec).nfs).server, "the user claim is not bound to the NFS PersistentVolume");
       // Every user's own folder, and with sharedFolder the shared one, read-only (admins' are made
-      // read-write by the modify_pod_hook: test/userPods.test.ts builds the pods).
+      // read-write by the modify_pod_hook: test/userPods.test.ts builds the pods); then the stack's
+      // own (userVolumes), which userServerExtras.test.ts follows into the pod.
       assert.ok(Array.isArray(spawner.volume_mounts));
+      const own = cfg.sharedFolder ? 2 : 1;
       assert.deepEqual(
-        spawner.volume_mounts.map(obj).map((m) => [m.name, m.subPath, m.readOnly ?? false]),
+        spawner.volume_mounts
+          .slice(0, own)
+          .map(obj)
+          .map((m) => [m.name, m.subPath, m.readOnly ?? false]),
         [[volume.name, "notebooks/{username}", false], ...(cfg.sharedFolder ? [[volume.name, "shared", true]] : [])],
+      );
+      assert.deepEqual(
+        spawner.volume_mounts.slice(own).map((x) => obj(x).mountPath),
+        cfg.userVolumes.map((x) => x.mountPath),
       );
       const mount = obj(spawner.volume_mounts[0]);
       assert.match(String(obj(spawner.modify_pod_hook).$repr), /^<function course_folders /);
@@ -239,6 +253,19 @@ describe("jupyterhub_config.py loaded by traitlets' PyFileConfigLoader (the hub 
       for (const value of hub.secretValues) {
         assert.ok(!hub.configText.includes(value), "a value of the hub's Secret appears in jupyterhub_config.py");
       }
+
+      // The stack's environment, postStart and snippets, as the hub ends up with them.
+      assert.deepEqual(
+        Object.keys(obj(spawner.environment)),
+        cfg.userEnvironment.map((e) => e.name),
+      );
+      if (cfg.userPostStart.length > 0) {
+        assert.deepEqual(spawner.lifecycle_hooks, { postStart: { exec: { command: cfg.userPostStart } } });
+      } else assert.ok(!("lifecycle_hooks" in spawner));
+      assert.deepEqual(
+        Object.keys(hub.configFiles).sort(),
+        ["jupyterhub_config.py", ...cfg.hubExtraConfig.map((x) => `extra-config-${x.name}.py`)].sort(),
+      );
     });
   }
 });
@@ -247,7 +274,7 @@ test("every option of every variation's jupyterhub_config.py is one the hub imag
   const configs = await Promise.all(
     variations().map(async (v) => {
       const hub = hubPodOf(await renderVariation(v));
-      return { name: v.name, configText: hub.configText, env: hub.env };
+      return { name: v.name, configText: hub.configText, env: hub.env, siblings: hub.configFiles };
     }),
   );
   const found = unrecognisedHubOptions(configs);

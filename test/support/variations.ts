@@ -114,6 +114,21 @@ const variationOverrides: Record<string, string[]> = {
   ],
   "hub over HTTPS with the operator's TLS Secret": ["hubDomain=jupyter.dev.example.org", "hubTlsSecretName=hub-tls"],
   "no NetworkPolicies": ["networkPolicies=false"],
+  "user servers' environment, volumes (a claim, a bucket) and postStart; hub config snippets": [
+    `userEnvironment=${JSON.stringify([
+      { name: "COURSE", value: "Data {science}" },
+      { name: "COURSE_TOKEN", secretName: "course-secrets", secretKey: "token" },
+    ])}`,
+    `userVolumes=${JSON.stringify([
+      { name: "datasets", mountPath: "/srv/datasets", claimName: "datasets" },
+      { name: "imagenet", mountPath: "/srv/imagenet", bucket: "lab-imagenet", mountOptions: ["implicit-dirs"] },
+    ])}`,
+    'userPostStart=["sh","-c","echo started > ~/.started"]',
+    `hubExtraConfig=${JSON.stringify([
+      { name: "20-logout", python: "c.JupyterHub.shutdown_on_logout = True\n" },
+      { name: "10-motd", python: "c.JupyterHub.template_vars = {'announcement_login': 'Welcome'}\n" },
+    ])}`,
+  ],
   "no file browser, no culler": ["fileBrowser=false", "cullIdleSeconds=0"],
   "a course: shared folder, admins see every folder, named servers, culler limits, Notebook's UI": [
     "sharedFolder=true",
