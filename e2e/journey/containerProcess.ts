@@ -92,7 +92,7 @@ const devices = ["null", "zero", "full", "random", "urandom", "tty"];
  * and the command.
  */
 export function containerArgv(p: ContainerProcess): string[] {
-  const root = path.join(p.scratchDir, "rootfs");
+  const root = rootOf(p);
   // Fixed paths of the root's own making (/dev, /proc, /sys) as they are; mount targets resolved.
   const at = (p: string): string => q(path.join(root, p));
   const r = (target: string): string => at(inRoot(target));
@@ -126,24 +126,13 @@ export function containerArgv(p: ContainerProcess): string[] {
     );
     if (m.readOnly) script.push(`mount -o remount,bind,ro ${r(m.target)}`);
   }
+  // A runtime makes a missing working folder (runc: as root, 0755) before it starts the process.
+  script.push(`mkdir -p ${r(p.workingDir ?? "/")}`);
   if (p.readOnlyRoot) script.push(`mount -o remount,ro ${q(root)}`);
-  script.push(`exec chroot ${q(root)} sh -c 'cd "$0" && exec "$@"' ${q(p.workingDir ?? "/")} "$@"`);
+  // Set up: what a runtime's "container started" means (exec, see execArgv, may enter it now).
+  script.push(`: > ${q(startedMarker(p))}`);
+  script.push(`exec ${enterRoot(p).map(q).join(" ")} "$@"`);
 
-  const caps = (list: string[]): string => ["-all", ...list.map((c) => `+${c.toLowerCase()}`)].join(",");
-  const setpriv = [
-    "setpriv",
-    // Ends with its parent (nsenter or unshare): applied after the change of identity, which clears it.
-    "--pdeathsig=KILL",
-    `--reuid=${p.uid}`,
-    `--regid=${p.gid}`,
-    ...(p.groups.length > 0 ? [`--groups=${p.groups.join(",")}`] : ["--clear-groups"]),
-    ...(p.capabilities === "all"
-      ? []
-      : [`--inh-caps=${caps([])}`, `--ambient-caps=${caps([])}`, `--bounding-set=${caps(p.capabilities)}`]),
-    ...(p.noNewPrivs ? ["--no-new-privs"] : []),
-    "--",
-  ];
-  const env = ["env", "-i", ...Object.entries(p.env).map(([k, v]) => `${k}=${v}`)];
   const enter =
     p.sandboxPid === undefined
       ? ["setpriv", "--pdeathsig=KILL", "--", "unshare", "--pid", "--fork", "--kill-child"]
@@ -158,8 +147,75 @@ export function containerArgv(p: ContainerProcess): string[] {
     "-c",
     script.join("\n"),
     "sh",
-    ...setpriv,
-    ...env,
+    ...identityArgv(p),
     ...p.argv,
   ];
+}
+
+/** The folder of the container's root, as mounted in its mount namespace (containerArgv). */
+const rootOf = (p: ContainerProcess): string => path.join(p.scratchDir, "rootfs");
+
+/** The file containerArgv makes once the container is set up, just before its process starts. */
+export function startedMarker(p: ContainerProcess): string {
+  return path.join(p.scratchDir, "started");
+}
+
+/** Into the container's root and working folder, then the rest of the command line. */
+function enterRoot(p: ContainerProcess): string[] {
+  return ["chroot", rootOf(p), "sh", "-c", 'cd "$0" && exec "$@"', p.workingDir ?? "/"];
+}
+
+/** The container's identity, capabilities and no_new_privs (setpriv), and its environment only (env -i). */
+function identityArgv(p: ContainerProcess): string[] {
+  const caps = (list: string[]): string => ["-all", ...list.map((c) => `+${c.toLowerCase()}`)].join(",");
+  return [
+    "setpriv",
+    // Ends with its parent (nsenter or unshare): applied after the change of identity, which clears it.
+    "--pdeathsig=KILL",
+    `--reuid=${p.uid}`,
+    `--regid=${p.gid}`,
+    ...(p.groups.length > 0 ? [`--groups=${p.groups.join(",")}`] : ["--clear-groups"]),
+    ...(p.capabilities === "all"
+      ? []
+      : [`--inh-caps=${caps([])}`, `--ambient-caps=${caps([])}`, `--bounding-set=${caps(p.capabilities)}`]),
+    ...(p.noNewPrivs ? ["--no-new-privs"] : []),
+    "--",
+    "env",
+    "-i",
+    ...Object.entries(p.env).map(([k, v]) => `${k}=${v}`),
+  ];
+}
+
+/**
+ * The command line that runs `command` in a running container, as a runtime's exec does (the
+ * kubelet's exec lifecycle hooks and probes: CRI ExecSync): in the container's mount, network and
+ * PID namespaces (those of `containerPid`, a process of it), its root and working folder, with its
+ * identity, capabilities, no_new_privs and environment.
+ */
+export function execArgv(p: ContainerProcess, containerPid: number, command: string[]): string[] {
+  return [
+    "nsenter",
+    `--target=${containerPid}`,
+    "--mount",
+    "--net",
+    "--pid",
+    "--",
+    ...enterRoot(p),
+    ...identityArgv(p),
+    ...command,
+  ];
+}
+
+/**
+ * The process that `outer` forked into new namespaces (nsenter --pid and unshare --fork fork once):
+ * from then on the container's own, or the sandbox's. Undefined until it exists.
+ */
+export function innerPid(outer: number | undefined): number | undefined {
+  try {
+    const children = fs.readFileSync(`/proc/${outer}/task/${outer}/children`, "utf8").trim().split(/\s+/);
+    const pid = Number(children[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { BindMount } from "./containerProcess";
+import { type BindMount, innerPid } from "./containerProcess";
 import type { KubeApi } from "./kubeApi";
 import {
   type Container,
@@ -118,16 +118,5 @@ export class DeploymentProcess {
     }, graceMs);
     await exited;
     clearTimeout(timer);
-  }
-}
-
-/** The process unshare --fork started (PID 1 of the new PID namespace), if it is there yet. */
-export function innerPid(outer: number): number | undefined {
-  try {
-    const children = fs.readFileSync(`/proc/${outer}/task/${outer}/children`, "utf8").trim().split(/\s+/);
-    const pid = Number(children[0]);
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
   }
 }

@@ -2,11 +2,12 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { ImageStandIn } from "./podSpec";
 
-/** How an image's container starts (versions/images.ts: ENTRYPOINT, CMD, USER). */
+/** How an image's container starts (versions/images.ts: ENTRYPOINT, CMD, USER, WORKDIR). */
 export interface ImageStart {
   entrypoint: readonly string[];
   cmd: readonly string[];
   user: { name: string; uid: number; gid: number };
+  workingDir: string;
 }
 
 /**
@@ -31,6 +32,7 @@ export function pythonImage(start: ImageStart, venv: string, home: string): Imag
     uid: start.user.uid,
     gid: start.user.gid,
     env: { HOME: home },
+    workingDir: start.workingDir,
   };
 }
 
@@ -78,6 +80,7 @@ export function proxyImage(start: ImageStart, chpBin: string): ImageStandIn {
     uid: start.user.uid,
     gid: start.user.gid,
     env: {},
+    workingDir: start.workingDir,
   };
 }
 
@@ -125,6 +128,7 @@ export function nginxImage(start: ImageStart, dir: string): ImageStandIn {
     uid: start.user.uid,
     gid: start.user.gid,
     env: {},
+    workingDir: start.workingDir,
     files: { "/etc/nginx/nginx.conf": conf },
   };
 }

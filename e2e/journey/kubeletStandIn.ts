@@ -6,6 +6,7 @@ import * as path from "node:path";
 import type { KubeObject } from "../lib/cluster";
 import { repoRoot } from "../lib/toolchain";
 import type { KubeApi } from "./kubeApi";
+import { type ContainerProcess, execArgv, innerPid, startedMarker } from "./containerProcess";
 import { pipeSockets, type SandboxSpec } from "./podSandbox";
 import {
   type Container,
@@ -55,7 +56,7 @@ export interface KubeletStandInOptions {
 }
 
 type ContainerState =
-  | { waiting: { reason: string } }
+  | { waiting: { reason: string; message?: string } }
   | { running: { startedAt: string } }
   | { terminated: { exitCode: number; reason: string; startedAt: string; finishedAt: string } };
 
@@ -69,6 +70,16 @@ interface RunningPod {
   servers: net.Server[];
   processes: ChildProcess[];
   stopping: boolean;
+}
+
+/** A container the stand-in started: its process as the spec makes it, where it runs, its exit. */
+interface StartedContainer {
+  exited: Promise<number>;
+  process?: ContainerProcess;
+  /** The container's own process (in the pod's PID namespace), once it runs. */
+  pid?: number;
+  /** The process group of everything started for it. */
+  group?: number;
 }
 
 /** The annotation on the stand-in's Node (kwok is told to leave nodes carrying it alone). */
@@ -264,11 +275,13 @@ export class KubeletStandIn {
         started: "running" in main[i],
         restartCount: 0,
         state: main[i],
+        ...(lastStates[i] && { lastState: lastStates[i] }),
       })),
     });
     const initStates: ContainerState[] = initContainers.map(() => ({ waiting: { reason: "PodInitializing" } }));
     const mainStates: ContainerState[] = spec.containers.map(() => ({ waiting: { reason: "PodInitializing" } }));
     const ready = spec.containers.map(() => false);
+    const lastStates: (ContainerState | undefined)[] = spec.containers.map(() => undefined);
     await this.patchStatus(run, status("Pending", initStates, mainStates, ready));
 
     const volumes = await localVolumes(this.api, run.namespace, spec, run.dir, this.o.nfsExport);
@@ -278,7 +291,7 @@ export class KubeletStandIn {
       const startedAt = now();
       initStates[i] = { running: { startedAt } };
       await this.patchStatus(run, status("Pending", initStates, mainStates, ready));
-      const code = await this.runContainer(run, spec, c, volumes, true);
+      const code = await (await this.startContainer(run, spec, c, volumes, true)).exited;
       if (run.stopping) return;
       initStates[i] = {
         terminated: { exitCode: code, reason: code === 0 ? "Completed" : "Error", startedAt, finishedAt: now() },
@@ -289,23 +302,44 @@ export class KubeletStandIn {
         return;
       }
     }
+    // One after the other, as the kubelet starts them: a container with a postStart hook is
+    // reported running only once the hook has succeeded, and the next one starts after it.
+    const hookFailed: (string | undefined)[] = spec.containers.map(() => undefined);
     for (const [i, c] of spec.containers.entries()) {
+      if (run.stopping) return;
       const startedAt = now();
-      mainStates[i] = { running: { startedAt } };
-      void this.runContainer(run, spec, c, volumes, false).then(async (code) => {
+      const started = await this.startContainer(run, spec, c, volumes, false);
+      void started.exited.then(async (code) => {
         if (run.stopping) return;
         this.o.log(`${run.namespace}/${run.name}: container ${c.name} exited ${code}`);
-        mainStates[i] = {
+        const terminated: ContainerState = {
           terminated: { exitCode: code, reason: code === 0 ? "Completed" : "Error", startedAt, finishedAt: now() },
         };
+        // After a failed postStart hook the kubelet reports the next start's wait, the killed
+        // container as the last state (it would restart it; the stand-in does not).
+        const failure = hookFailed[i];
+        mainStates[i] =
+          failure !== undefined ? { waiting: { reason: "PostStartHookError", message: failure } } : terminated;
+        lastStates[i] = failure !== undefined ? terminated : undefined;
         ready[i] = false;
         await this.patchStatus(run, status("Running", initStates, mainStates, ready)).catch(() => undefined);
       });
+      const hook = c.lifecycle?.postStart?.exec?.command;
+      if (hook && started.process) {
+        const failure = await this.postStart(run, c, started.process, started.pid, hook);
+        if (failure !== undefined) {
+          // Killed as the kubelet kills it: SIGTERM, SIGKILL after the pod's grace period (at least 2 s).
+          hookFailed[i] = failure;
+          await this.killContainer(started, Math.max(spec.terminationGracePeriodSeconds ?? 30, 2));
+          continue;
+        }
+      }
+      mainStates[i] = { running: { startedAt } };
+      await this.patchStatus(run, status("Running", initStates, mainStates, ready));
     }
-    await this.patchStatus(run, status("Running", initStates, mainStates, ready));
     await Promise.all(
       spec.containers.map(async (c, i) => {
-        ready[i] = await this.probe(run, c);
+        if (hookFailed[i] === undefined) ready[i] = await this.probe(run, c);
       }),
     );
     if (!run.stopping) await this.patchStatus(run, status("Running", initStates, mainStates, ready));
@@ -402,23 +436,26 @@ export class KubeletStandIn {
 
   /** PID of the sandbox's first process inside the pod's namespaces (unshare forks it). */
   private sandboxInnerPid(run: RunningPod): number {
-    const pid = run.sandbox?.pid;
-    const children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/);
-    return Number(children[0]);
+    const pid = innerPid(run.sandbox?.pid);
+    if (pid === undefined) throw new Error(`the sandbox of ${run.namespace}/${run.name} is gone`);
+    return pid;
   }
 
-  /** Runs one container to its end; resolves with its exit code. */
-  private async runContainer(
+  /**
+   * Starts one container: resolves once it runs (set up, its process started), with its process
+   * as the spec makes it and a promise of its exit code.
+   */
+  private async startContainer(
     run: RunningPod,
     spec: PodSpec,
     c: Container,
     volumes: Map<string, LocalVolume>,
     init: boolean,
-  ): Promise<number> {
+  ): Promise<StartedContainer> {
     const image = this.o.image(c);
     if (image === "not-run") {
       this.o.log(`${run.namespace}/${run.name}: container ${c.name} (${c.image}) is not run here, reported running`);
-      return init ? 0 : new Promise<number>(() => undefined);
+      return { exited: init ? Promise.resolve(0) : new Promise<number>(() => undefined) };
     }
     const env = await resolveEnv(this.api, run.namespace, c.env ?? [], {
       "status.podIP": run.ip,
@@ -449,7 +486,109 @@ export class KubeletStandIn {
         `groups [${proc.groups.join(",")}] caps [${caps}]${proc.noNewPrivs ? " no_new_privs" : ""}: ` +
         `${c.command ? "" : "(image ENTRYPOINT/CMD) "}${commandOf(c, image).join(" ")} (log ${logFile})`,
     );
-    return new Promise((resolve) => child.on("exit", (code, signal) => resolve(code ?? (signal ? 128 : 1))));
+    const exited = new Promise<number>((resolve) =>
+      child.on("exit", (code, signal) => resolve(code ?? (signal ? 128 : 1))),
+    );
+    // Running: set up (its mounts, root and working folder) and its process started.
+    const marker = startedMarker(proc);
+    let gone = false;
+    void exited.then(() => (gone = true));
+    while (!fs.existsSync(marker) && !gone) await new Promise((r) => setTimeout(r, 20));
+    return { exited, process: proc, pid: gone ? undefined : innerPid(child.pid), group: child.pid };
+  }
+
+  /**
+   * Runs a container's postStart exec hook as the kubelet does (1.34, kuberuntime_container.go
+   * startContainer, lifecycle/handlers.go): right after the container started, in the container
+   * (its namespaces, root, working folder, user, capabilities and environment: execArgv), with no
+   * timeout. On a failure, the Warning event FailedPostStartHook on the pod ("PostStartHook
+   * failed": the output stays out of events, as the kubelet keeps it); resolves with the kubelet's
+   * message (with the output) for the container's status, or undefined when the hook succeeded. The
+   * caller kills the container, as the kubelet does next.
+   */
+  private async postStart(
+    run: RunningPod,
+    c: Container,
+    proc: ContainerProcess,
+    containerPid: number | undefined,
+    command: string[],
+  ): Promise<string | undefined> {
+    const pod = `${run.name}_${run.namespace}(${run.uid})`;
+    let error: string;
+    let output = "";
+    if (containerPid === undefined) {
+      error = "container is not running";
+    } else {
+      const argv = execArgv(proc, containerPid, command);
+      const hook = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], detached: true });
+      run.processes.push(hook);
+      if (hook.pid) this.startedPids.push(hook.pid);
+      // ExecSync's output: stdout, then stderr (the kubelet appends one to the other).
+      let stdout = "";
+      let stderr = "";
+      hook.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+      hook.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      const code = await new Promise<number>((resolve) =>
+        hook.on("close", (exitCode, signal) => resolve(exitCode ?? (signal ? 128 : 1))),
+      );
+      this.o.log(`${run.namespace}/${run.name}: container ${c.name} postStart ${command.join(" ")} exited ${code}`);
+      if (code === 0) return undefined;
+      output = stdout + stderr;
+      error = `command '${command.join(" ")}' exited with ${code}: ${stderr}`;
+    }
+    const message =
+      `Exec lifecycle hook ([${command.join(" ")}]) for Container ${JSON.stringify(c.name)} in Pod ` +
+      `${JSON.stringify(pod)} failed - error: ${error}, message: ${JSON.stringify(output)}`;
+    await this.event(run, c, "Warning", "FailedPostStartHook", "PostStartHook failed");
+    return message;
+  }
+
+  /**
+   * Stops one container as a runtime's StopContainer does: SIGTERM to its process, SIGKILL to all of
+   * it once `graceSeconds` have passed; resolves when it has exited.
+   */
+  private async killContainer(c: StartedContainer, graceSeconds: number): Promise<void> {
+    const signal = (pid: number | undefined, sig: NodeJS.Signals) => {
+      try {
+        if (pid !== undefined) process.kill(pid, sig);
+      } catch {
+        // gone
+      }
+    };
+    signal(c.pid, "SIGTERM");
+    const timer = setTimeout(
+      () => signal(c.group !== undefined ? -c.group : undefined, "SIGKILL"),
+      graceSeconds * 1000,
+    );
+    await c.exited;
+    clearTimeout(timer);
+  }
+
+  /** An Event about a container of the pod, as the kubelet records one. */
+  private async event(run: RunningPod, c: Container, type: string, reason: string, message: string): Promise<void> {
+    const t = new Date().toISOString();
+    await this.api
+      .request("POST", `/api/v1/namespaces/${run.namespace}/events`, {
+        apiVersion: "v1",
+        kind: "Event",
+        metadata: { generateName: `${run.name}.`, namespace: run.namespace },
+        involvedObject: {
+          apiVersion: "v1",
+          kind: "Pod",
+          name: run.name,
+          namespace: run.namespace,
+          uid: run.uid,
+          fieldPath: `spec.containers{${c.name}}`,
+        },
+        type,
+        reason,
+        message,
+        source: { component: "kubelet", host: this.o.nodeName },
+        firstTimestamp: t,
+        lastTimestamp: t,
+        count: 1,
+      })
+      .catch((err: unknown) => this.o.log(`${run.namespace}/${run.name}: event ${reason}: ${String(err)}`));
   }
 
   /**

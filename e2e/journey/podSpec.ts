@@ -17,6 +17,8 @@ export interface ImageStandIn {
   gid: number;
   /** Image environment (HOME...). */
   env: Record<string, string>;
+  /** WORKDIR: where the container starts when the spec sets no workingDir ("/" when unset). */
+  workingDir?: string;
   /** Files the image ships that a container reads (e.g. nginx.conf): path in the image -> file here. */
   files?: Record<string, string>;
   /** Folders its programs need (see ContainerProcess.programFolders). */
@@ -40,6 +42,7 @@ export interface Container {
   args?: string[];
   workingDir?: string;
   env?: EnvVar[];
+  lifecycle?: { postStart?: { exec?: { command: string[] } } };
   ports?: { name?: string; containerPort: number }[];
   volumeMounts?: { name: string; mountPath: string; subPath?: string; readOnly?: boolean }[];
   securityContext?: {
@@ -64,6 +67,7 @@ export interface Volume {
 
 export interface PodSpec {
   nodeName?: string;
+  terminationGracePeriodSeconds?: number;
   initContainers?: Container[];
   containers: Container[];
   volumes?: Volume[];
@@ -181,7 +185,14 @@ export async function resolveEnv(
       out[e.name] = v;
     } else if (from.secretKeyRef) {
       const s = await api.request("GET", `/api/v1/namespaces/${namespace}/secrets/${from.secretKeyRef.name}`);
-      out[e.name] = Buffer.from(s.data?.[from.secretKeyRef.key] ?? "", "base64").toString("utf8");
+      const value = s.data?.[from.secretKeyRef.key];
+      // The kubelet does not start the container then (CreateContainerConfigError).
+      if (value === undefined) {
+        throw new Error(
+          `env ${e.name}: couldn't find key ${from.secretKeyRef.key} in Secret ${namespace}/${from.secretKeyRef.name}`,
+        );
+      }
+      out[e.name] = Buffer.from(value, "base64").toString("utf8");
     } else if (from.configMapKeyRef) {
       const cm = await api.request("GET", `/api/v1/namespaces/${namespace}/configmaps/${from.configMapKeyRef.name}`);
       out[e.name] = cm.data?.[from.configMapKeyRef.key] ?? "";
@@ -327,7 +338,8 @@ export function containerProcess(x: ContainerContext): ContainerProcess {
   const p: ContainerProcess = {
     argv: commandOf(c, image),
     env,
-    workingDir: c.workingDir,
+    // A runtime starts the process in the spec's workingDir, else the image's WORKDIR.
+    workingDir: c.workingDir ?? image.workingDir,
     uid,
     gid,
     groups,
