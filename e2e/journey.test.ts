@@ -23,16 +23,19 @@ import { ensureToolchain } from "./lib/toolchain";
 import { journeyImages } from "./journey/journeyImages";
 import { JOURNEY_GPU_TYPE, JOURNEY_PROFILES } from "./journey/journeyProfiles";
 import {
+  COURSE,
   CULL_IDLE_SECONDS,
   DEFAULT_URL,
   GPU_STAND_IN_NODE,
   HUB_NS,
   JourneyStack,
   NAMED_SERVERS_PER_USER,
+  SNIPPETS,
   STAND_IN_NODE,
 } from "./journey/journeyStack";
 import {
   login,
+  inTerminal,
   loginAndSpawn,
   namedServerPod,
   serverAnswers,
@@ -90,28 +93,45 @@ describe(
     const passwords: Record<string, string> = {};
     let alice: WebClient | undefined;
     let bob: WebClient | undefined;
+    /** What the hub snippet that lets removed users back in met: the program's preview, the hub's start. */
+    const refused: { preview?: string; hubLog?: string } = {};
 
     before(async () => {
       const bin = ensureToolchain();
       // The export squashes root unless JOURNEY_ROOT_SQUASH=0 (see e2e/README.md, the kubelet stand-in).
       const rootSquash = process.env.JOURNEY_ROOT_SQUASH !== "0";
-      stack = new JourneyStack(bin, tmp, journeyImages(path.join(tmp, "images")), rootSquash, [
-        "alice",
-        "bob",
+      // First deployed with a hub snippet that hides what it changes (SNIPPETS.hidden).
+      const firstSnippets = [...SNIPPETS.good, SNIPPETS.hidden];
+      stack = new JourneyStack(
+        bin,
+        tmp,
+        journeyImages(path.join(tmp, "images")),
+        rootSquash,
         // A name as real directories hold them: a dot, and typed with capitals at the form.
-        "john.doe",
-      ]);
+        ["alice", "bob", "john.doe"],
+        firstSnippets,
+      );
       const t0 = Date.now();
       await stack.deploy();
       console.log(`# control plane + pulumi up: ${((Date.now() - t0) / 1000).toFixed(1)}s`);
       Object.assign(passwords, stack.outputs.ldapTestPasswords as Record<string, string>);
-      const t1 = Date.now();
-      await stack.startStandIn();
       await stack.startLdap();
+      // The real hub, from that deployment, must refuse to start; the program must refuse the same
+      // snippet written in plain sight before deploying anything; then the operator drops it.
+      const t1 = Date.now();
+      refused.hubLog = await stack.hubRefusesToStart();
+      const preview = await stack.withSnippets([...SNIPPETS.good, SNIPPETS.plainSight], "preview");
+      refused.preview = preview && !preview.ok ? `${preview.error ?? ""}\n${preview.stderr}\n${preview.stdout}` : "";
+      await stack.withSnippets(SNIPPETS.good, "up");
+      console.log(
+        `# a protected hub setting: the hub refused, preview refused, pulumi up without it: ${((Date.now() - t1) / 1000).toFixed(1)}s`,
+      );
+      const t2 = Date.now();
+      await stack.startStandIn();
       await stack.startProxy();
       const hubSeconds = await stack.startHub();
       console.log(
-        `# stand-in, slapd, proxy, hub up in ${((Date.now() - t1) / 1000).toFixed(1)}s ` +
+        `# stand-in, proxy, hub up in ${((Date.now() - t2) / 1000).toFixed(1)}s ` +
           `(hub process start to /hub/health: ${hubSeconds.toFixed(1)}s)`,
       );
     });
@@ -133,6 +153,28 @@ describe(
       if (errors.length === 0) fs.rmSync(tmp, { recursive: true, force: true });
       else console.log(`# kept ${tmp} for inspection`);
       if (errors.length > 0) throw errors[0];
+    });
+
+    test("a hub config snippet that lets users removed from the allowed list back in: refused before deploying when it says so; when it hides it, the real hub refuses to start, naming it", () => {
+      assert.match(
+        need(refused.preview, "the preview's result"),
+        /hubExtraConfig\[2\]\[python\]: \(not repeated here\) changes allow_existing_users/,
+        "pulumi preview names the key, the item and the setting",
+      );
+      const log = need(refused.hubLog, "the refused hub's log");
+      assert.match(
+        log,
+        /ProtectedSettingChanged: hubExtraConfig snippet '30-existing-users' changes c\.Authenticator\.allow_existing_users/,
+      );
+      assert.match(log, /ran hubExtraConfig snippet '20-announcement'/, "the snippets before it ran, in name order");
+      assert.ok(!/JupyterHub is now running/.test(log), "the hub did not start");
+    });
+
+    test("the other snippets took effect, in name order: the hub's login page shows the later one's announcement", async () => {
+      const page = await new WebClient(need(stack, "stack").proxyUrl).get("/hub/login");
+      assert.equal(page.status, 200);
+      assert.ok(page.text.includes(COURSE.announcement), "the announcement of 20-announcement");
+      assert.ok(!page.text.includes("overridden by"), "10-announcement ran first");
     });
 
     test("alice logs in with her LDAP password through the proxy; her server (the default profile, from the spawn form) starts and answers at /user/alice/", async () => {
@@ -210,6 +252,45 @@ describe(
         [1000, 100],
         "the init container runs as the notebook user, not root",
       );
+    });
+
+    test("her pod carries the stack's environment (a value; a Secret's key, by reference), the course datasets read-only, the postStart command", async () => {
+      const pod = need(await userPod(need(stack, "stack"), "alice"), "alice's pod");
+      const spec = pod.spec as unknown as PodSpec;
+      const notebook: Container = spec.containers.find((c) => c.name === "notebook") ?? spec.containers[0];
+      const env = (notebook.env ?? []).filter((e) => e.name.startsWith("COURSE_"));
+      assert.deepEqual(env, [
+        { name: "COURSE_NAME", value: COURSE.name },
+        { name: "COURSE_TOKEN", valueFrom: { secretKeyRef: { name: COURSE.secret.name, key: COURSE.secret.key } } },
+      ]);
+      const volume = spec.volumes?.find((v) => v.persistentVolumeClaim?.claimName === COURSE.datasets.claim);
+      assert.deepEqual(volume?.persistentVolumeClaim, { claimName: COURSE.datasets.claim, readOnly: true });
+      const mount = notebook.volumeMounts?.find((m) => m.name === volume?.name);
+      assert.deepEqual([mount?.mountPath, mount?.readOnly], [COURSE.datasets.mountPath, true]);
+      assert.equal(notebook.lifecycle?.postStart?.exec?.command[0], "sh");
+    });
+
+    test("the postStart command ran in her container, as her, with its environment and volumes: its file is in her folder", () => {
+      const s = need(stack, "stack");
+      const file = path.join(s.exportDir, "notebooks", "alice", COURSE.postStartFile);
+      assert.equal(fs.readFileSync(file, "utf8"), `${COURSE.name}\n${COURSE.datasets.readme}`);
+      const st = fs.statSync(file);
+      assert.deepEqual([st.uid, st.gid], [1000, 100], "written as the notebook user");
+      assert.match(s.notes(Number.MAX_SAFE_INTEGER), /jupyter-alice: container notebook postStart sh -c .* exited 0/);
+    });
+
+    test("in a terminal of her server (Jupyter Server's terminal API through the proxy) the shell sees both variables, reads the datasets and cannot write there", async () => {
+      const s = need(stack, "stack");
+      const out = await inTerminal(
+        s,
+        need(alice, "alice's session"),
+        "alice",
+        `echo "name=[$COURSE_NAME] token=[$COURSE_TOKEN]"; cat ${COURSE.datasets.mountPath}/README.txt; ` +
+          `touch ${COURSE.datasets.mountPath}/mine 2>&1 || echo "write refused"`,
+      );
+      assert.ok(out.includes(`name=[${COURSE.name}] token=[${s.courseToken}]`), out);
+      assert.ok(out.includes(COURSE.datasets.readme.trim()), out);
+      assert.match(out, /Read-only file system\nwrite refused/);
     });
 
     test("a notebook saved through the contents API lands in notebooks/alice/ on the export, owned 1000:100", async () => {

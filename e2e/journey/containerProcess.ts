@@ -106,6 +106,9 @@ export function containerArgv(p: ContainerProcess): string[] {
     `mount -t tmpfs -o mode=0755,nosuid tmpfs ${at("/dev")}`,
     ...devices.map((d) => `: > ${at(`/dev/${d}`)} && mount --bind /dev/${d} ${at(`/dev/${d}`)}`),
     `mkdir ${at("/dev/shm")} && mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs ${at("/dev/shm")}`,
+    // Pseudo-terminals of its own (a terminal in JupyterLab opens one), as runc's default spec mounts them.
+    `mkdir ${at("/dev/pts")} && mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5,nosuid,noexec devpts ${at("/dev/pts")}`,
+    `ln -s pts/ptmx ${at("/dev/ptmx")}`,
     `ln -s /proc/self/fd ${at("/dev/fd")}`,
     ...["stdin", "stdout", "stderr"].map((n, i) => `ln -s /proc/self/fd/${i} ${at(`/dev/${n}`)}`),
     `mount -t proc proc ${at("/proc")}`,

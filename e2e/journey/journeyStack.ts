@@ -12,6 +12,7 @@ import { DeploymentProcess } from "./deploymentProcess";
 import { KubeApi } from "./kubeApi";
 import { GPU_GROUP_DN, gpuGroupLdif, gpuNode, JOURNEY_PROFILES, pathConfig } from "./journeyProfiles";
 import { KubeletStandIn, loopbackAddresses } from "./kubeletStandIn";
+import type { ConfigMap } from "@pulumi/pulumi/automation";
 import type { Container, ImageStandIn } from "./podSpec";
 import { images } from "../../versions/images";
 
@@ -38,6 +39,51 @@ export const CULL_IDLE_SECONDS = 90;
 export const DEFAULT_URL = "/lab/workspaces/journey";
 /** Each user's named servers (besides the default one): one, so that a second is over the limit. */
 export const NAMED_SERVERS_PER_USER = 1;
+
+/**
+ * What the journey's stack adds to every user's server (userEnvironment, userVolumes,
+ * userPostStart) and to the hub's config (hubExtraConfig), and the objects the operator made for
+ * them beforehand: a Secret with the course's token and a claim with the course's datasets.
+ */
+export const COURSE = {
+  name: "Journey {101}: data science",
+  secret: { name: "course-secrets", key: "token" },
+  datasets: { claim: "course-datasets", mountPath: "/srv/datasets", readme: "Course datasets of the journey\n" },
+  /** Written by the postStart hook into the user's folder. */
+  postStartFile: ".journey-poststart",
+  /** The hub's login page shows it (JupyterHub's announcement_login template variable). */
+  announcement: "Welcome to the journey's course hub",
+} as const;
+
+/** hubExtraConfig entries as `pulumi config set --path` takes them. */
+function snippetConfig(snippets: { name: string; python: string }[]): ConfigMap {
+  return Object.fromEntries(
+    snippets.flatMap((x, i) => [
+      [`${P}:hubExtraConfig[${i}].name`, { value: x.name }],
+      [`${P}:hubExtraConfig[${i}].python`, { value: x.python }],
+    ]),
+  );
+}
+
+/**
+ * The snippets: listed out of order (they run in name order: the later announcement wins), and,
+ * for the first deployment, one that lets users removed from the allowed list back in without
+ * naming the setting in plain sight (the program cannot see it; the hub must refuse to start).
+ */
+export const SNIPPETS = {
+  good: [
+    {
+      name: "20-announcement",
+      python: `c.JupyterHub.template_vars = {"announcement_login": ${JSON.stringify(COURSE.announcement)}}\n`,
+    },
+    {
+      name: "10-announcement",
+      python: 'c.JupyterHub.template_vars = {"announcement_login": "overridden by 20-announcement"}\n',
+    },
+  ],
+  hidden: { name: "30-existing-users", python: "setattr(c.Authenticator, 'allow_existing_' + 'users', True)\n" },
+  plainSight: { name: "30-existing-users", python: "c.Authenticator.allow_existing_users = True\n" },
+};
 
 const kwokLeavesTheStandInAlone = [
   "apiVersion: config.kwok.x-k8s.io/v1alpha1",
@@ -91,7 +137,11 @@ export class JourneyStack {
   proxy?: DeploymentProcess;
   ports?: JourneyPorts;
   outputs: Record<string, unknown> = {};
-  private readonly volumes: { data: LocalVolume; hubDb: LocalVolume };
+  private readonly volumes: { data: LocalVolume; hubDb: LocalVolume; datasets: LocalVolume };
+  /** The course token in the Secret the operator made (random per run). */
+  readonly courseToken = `journey-${Math.random().toString(36).slice(2, 12)}`;
+  /** The hub started from the first deployment's config, which must refuse to start. */
+  private refusedHub?: DeploymentProcess;
   private readonly log: string[] = [];
 
   constructor(
@@ -101,8 +151,20 @@ export class JourneyStack {
     private readonly rootSquash: boolean,
     /** The test LDAP server's users (ldapTestUsers); the project's default when not given. */
     private readonly testUsers?: string[],
+    /** The first deployment's hubExtraConfig (SNIPPETS.good when not given). */
+    private readonly snippets?: { name: string; python: string }[],
   ) {
-    this.volumes = localStackVolumes(stackNames, "journey", tmp);
+    this.volumes = {
+      ...localStackVolumes(stackNames, "journey", tmp),
+      // The operator's own claim of course datasets, in the hub namespace, on a folder here.
+      datasets: {
+        name: "journey-course-datasets",
+        size: "1Gi",
+        claimNamespace: HUB_NS,
+        claimName: COURSE.datasets.claim,
+        dir: path.join(tmp, "disk-datasets"),
+      },
+    };
   }
 
   note(line: string): void {
@@ -128,7 +190,9 @@ export class JourneyStack {
     const cluster = new KwokCluster(this.bin, this.tmp, `jhnfs-journey-${process.pid}`, kwokLeavesTheStandInAlone);
     this.cluster = cluster;
     cluster.start();
-    applyLocalStorage(cluster, stackNames, [this.volumes.data, this.volumes.hubDb]);
+    applyLocalStorage(cluster, stackNames, [this.volumes.data, this.volumes.hubDb, this.volumes.datasets]);
+    fs.mkdirSync(this.volumes.datasets.dir, { recursive: true });
+    fs.writeFileSync(path.join(this.volumes.datasets.dir, "README.txt"), COURSE.datasets.readme);
     const pluginDir = writeNodePlugins(path.join(this.tmp, "plugins"));
     this.pulumi = new PulumiEnv({
       bin: this.bin,
@@ -163,10 +227,56 @@ export class JourneyStack {
       // Users reach the proxy on loopback here, not through a Service.
       [`${P}:proxyServiceType`]: { value: "ClusterIP" },
       ...Object.fromEntries((this.testUsers ?? []).map((u, i) => [`${P}:ldapTestUsers[${i}]`, { value: u }])),
+      // Every user's server: a literal variable and one from the operator's Secret, the course's
+      // datasets read-only, and a postStart command that leaves a file in the user's folder.
+      [`${P}:userEnvironment[0].name`]: { value: "COURSE_NAME" },
+      [`${P}:userEnvironment[0].value`]: { value: COURSE.name },
+      [`${P}:userEnvironment[1].name`]: { value: "COURSE_TOKEN" },
+      [`${P}:userEnvironment[1].secretName`]: { value: COURSE.secret.name },
+      [`${P}:userEnvironment[1].secretKey`]: { value: COURSE.secret.key },
+      [`${P}:userVolumes[0].name`]: { value: "datasets" },
+      [`${P}:userVolumes[0].mountPath`]: { value: COURSE.datasets.mountPath },
+      [`${P}:userVolumes[0].claimName`]: { value: COURSE.datasets.claim },
+      [`${P}:userPostStart[0]`]: { value: "sh" },
+      [`${P}:userPostStart[1]`]: { value: "-c" },
+      [`${P}:userPostStart[2]`]: {
+        value: `{ echo "$COURSE_NAME"; cat ${COURSE.datasets.mountPath}/README.txt; } > ~/${COURSE.postStartFile}`,
+      },
+      ...snippetConfig(this.snippets ?? SNIPPETS.good),
     });
-    const up = await this.pulumi.run("up");
+    await this.up();
+    // What the operator made in the hub namespace for the stack: the course's Secret and claim.
+    cluster.apply({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: COURSE.secret.name, namespace: HUB_NS },
+      stringData: { [COURSE.secret.key]: this.courseToken },
+    });
+    cluster.apply({
+      apiVersion: "v1",
+      kind: "PersistentVolumeClaim",
+      metadata: { name: COURSE.datasets.claim, namespace: HUB_NS },
+      spec: {
+        accessModes: ["ReadWriteOnce"],
+        storageClassName: stackNames.storageClass,
+        volumeName: this.volumes.datasets.name,
+        resources: { requests: { storage: this.volumes.datasets.size } },
+      },
+    });
+  }
+
+  private async up(): Promise<void> {
+    const up = await this.need(this.pulumi, "pulumi").run("up");
     if (!up.ok) throw new Error(`pulumi up failed:\n${(up.error ?? "").split("\n").slice(-30).join("\n")}`);
-    this.outputs = await this.pulumi.outputs();
+    this.outputs = await this.need(this.pulumi, "pulumi").outputs();
+  }
+
+  /** The stack's hubExtraConfig replaced by `snippets`, then `pulumi preview` (`up`: `pulumi up`). */
+  async withSnippets(snippets: { name: string; python: string }[], op: "preview" | "up") {
+    const pulumi = this.need(this.pulumi, "pulumi");
+    await pulumi.replaceConfig(`${P}:hubExtraConfig`, snippetConfig(snippets));
+    if (op === "up") return this.up();
+    return pulumi.run("preview");
   }
 
   /**
@@ -176,12 +286,11 @@ export class JourneyStack {
    */
   async startStandIn(): Promise<void> {
     const cluster = this.need(this.cluster, "cluster");
-    this.api = new KubeApi(cluster.kubeconfig);
+    this.api ??= new KubeApi(cluster.kubeconfig);
     const nfsService = cluster.list("services", NFS_NS).find((s) => s.spec?.clusterIP === this.outputs.nfsServerIp);
     if (!nfsService)
       throw new Error(`no Service in ${NFS_NS} has the NFS server's address ${String(this.outputs.nfsServerIp)}`);
-    this.ports = { hub: await freeLoopbackPort(), proxy: await freeLoopbackPort(), proxyApi: await freeLoopbackPort() };
-    const hubPort = this.ports.hub;
+    const hubPort = (await this.ensurePorts()).hub;
     const standIn = (nodeName: string, node?: typeof gpuNode) =>
       new KubeletStandIn({
         api: this.need(this.api, "api"),
@@ -235,6 +344,16 @@ export class JourneyStack {
       const keys = ((n?.spec?.taints as { key: string }[] | undefined) ?? []).map((t) => t.key);
       return ready?.status === "True" && JSON.stringify(keys) === JSON.stringify(taints.map((t) => t.key));
     });
+  }
+
+  /** The loopback ports of the hub, the proxy and its API, picked on first use. */
+  private async ensurePorts(): Promise<JourneyPorts> {
+    this.ports ??= {
+      hub: await freeLoopbackPort(),
+      proxy: await freeLoopbackPort(),
+      proxyApi: await freeLoopbackPort(),
+    };
+    return this.ports;
   }
 
   /** The Ready pod of a component on the stand-in's node, if any. */
@@ -321,8 +440,26 @@ export class JourneyStack {
    * Resolves with the seconds from process start to /hub/health answering.
    */
   async startHub(): Promise<number> {
-    const api = this.need(this.api, "api");
-    const ports = this.need(this.ports, "ports");
+    this.hub = await this.hubProcess();
+    return this.restartHub(false);
+  }
+
+  /**
+   * The hub from the live Deployment, for a config it must refuse (see SNIPPETS): resolves with its
+   * log once the process has ended, and throws if it is still up after `timeoutMs`.
+   */
+  async hubRefusesToStart(timeoutMs = 90_000): Promise<string> {
+    const hub = await this.hubProcess();
+    this.refusedHub = hub;
+    await hub.start();
+    await this.waitFor("the hub to refuse to start", timeoutMs, () => !hub.running);
+    return fs.readFileSync(hub.logFile, "utf8");
+  }
+
+  /** The hub's process as the live Deployment runs it (see startHub). */
+  private async hubProcess(): Promise<DeploymentProcess> {
+    const api = (this.api ??= new KubeApi(this.need(this.cluster, "cluster").kubeconfig));
+    const ports = await this.ensurePorts();
     const slapd = this.need(this.slapd, "slapd");
     const dir = path.join(this.tmp, "hub");
     const saDir = path.join(dir, "serviceaccount");
@@ -350,7 +487,7 @@ export class JourneyStack {
         ldapPort: slapd.port,
       }),
     );
-    this.hub = new DeploymentProcess({
+    return new DeploymentProcess({
       api,
       namespace: HUB_NS,
       deployment: "hub",
@@ -371,7 +508,6 @@ export class JourneyStack {
         { source: overrideDir, target: path.dirname(overrideInImage), readOnly: true },
       ],
     });
-    return this.restartHub(false);
   }
 
   /** (Re)starts the hub process; resolves with the seconds until /hub/health answered. */
@@ -434,6 +570,7 @@ export class JourneyStack {
     return [
       ...(this.standIn?.startedPids ?? []),
       ...(this.gpuStandIn?.startedPids ?? []),
+      ...(this.refusedHub?.startedPids ?? []),
       ...(this.hub?.startedPids ?? []),
       ...(this.proxy?.startedPids ?? []),
     ];
@@ -450,6 +587,7 @@ export class JourneyStack {
       }
     };
     await attempt(() => this.hub?.stop());
+    await attempt(() => this.refusedHub?.stop());
     await attempt(() => this.proxy?.stop());
     await attempt(() => this.standIn?.stop());
     await attempt(() => this.gpuStandIn?.stop());

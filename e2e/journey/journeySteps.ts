@@ -157,3 +157,48 @@ export async function startAgain(
   await serverAnswers(s, client, user, 120_000, "", choice);
   return (Date.now() - t0) / 1000;
 }
+
+/**
+ * Runs a shell script in a new terminal of the user's server, as a user does in JupyterLab's
+ * terminal: Jupyter Server's terminals API (POST api/terminals, then its websocket, both through
+ * the proxy with the session's cookies), the shell that the server itself starts (it inherits the
+ * server's environment). Resolves with what the script printed; the terminal is closed after.
+ */
+export async function inTerminal(s: JourneyStack, client: WebClient, user: string, script: string): Promise<string> {
+  const created = await client.api("POST", `/user/${user}/api/terminals`);
+  if (created.status !== 200) throw new Error(`opening a terminal: ${created.status} ${created.text.slice(0, 200)}`);
+  const name = (JSON.parse(created.text) as { name: string }).name;
+  const wsPath = `/user/${user}/terminals/websocket/${name}`;
+  // The markers are what the shell prints (6*7 evaluated), never what it echoes of the input.
+  const begin = "@@42@@begin";
+  const end = "@@42@@end";
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      const ws = new WebSocket(`${client.base.replace(/^http/, "ws")}${wsPath}`, {
+        headers: { Cookie: client.cookieHeader(wsPath) },
+      });
+      let output = "";
+      const timer = setTimeout(() => {
+        ws.close();
+        reject(new Error(`the terminal did not finish in 30 s; it printed:\n${output}`));
+      }, 30_000);
+      ws.onerror = () => reject(new Error(`the terminal's websocket failed; it printed:\n${output}`));
+      ws.onopen = () =>
+        ws.send(JSON.stringify(["stdin", `echo "@@$((6*7))@@begin"; ${script}; echo "@@$((6*7))@@end"\r`]));
+      ws.onmessage = (e: MessageEvent) => {
+        const [kind, text] = JSON.parse(String(e.data)) as [string, string];
+        if (kind === "stdout") output += text;
+        const from = output.indexOf(`${begin}\r\n`);
+        const to = output.indexOf(end, from + begin.length);
+        if (from >= 0 && to >= 0) {
+          clearTimeout(timer);
+          ws.close();
+          resolve(output.slice(from + begin.length + 2, to).replace(/\r/g, ""));
+        }
+      };
+    });
+  } finally {
+    await client.api("DELETE", `/user/${user}/api/terminals/${name}`).catch(() => undefined);
+    s.note(`${user}: terminal ${name} closed`);
+  }
+}

@@ -52,7 +52,8 @@ export class WebClient {
     if (!/^http:\/\/127\.\d+\.\d+\.\d+(:\d+)?$/.test(base)) throw new Error(`not a loopback base URL: ${base}`);
   }
 
-  private cookieHeader(urlPath: string): string {
+  /** The Cookie header the client sends for this path (a websocket's handshake needs it too). */
+  cookieHeader(urlPath: string): string {
     return this.cookies
       .filter((c) => urlPath.startsWith(c.path))
       .sort((a, b) => b.path.length - a.path.length)

@@ -59,6 +59,13 @@ export class PulumiEnv {
     await stack.setAllConfig(config, true);
   }
 
+  /** Replaces a key's whole value (a list of objects, say) by `entries`, set with --path as `key[0].field`. */
+  async replaceConfig(key: string, entries: ConfigMap): Promise<void> {
+    const ws = await this.workspace();
+    await ws.removeConfig(this.opts.stackName, key);
+    await ws.setAllConfig(this.opts.stackName, entries, true);
+  }
+
   async setConfig(key: string, value: string): Promise<void> {
     const ws = await this.workspace();
     await ws.setConfig(this.opts.stackName, key, { value });
