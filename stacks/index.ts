@@ -121,7 +121,11 @@ export function validateConfig(
     if (!declarations.has(key)) problems.push({ key, message: "is not a key of this project (see Pulumi.yaml)" });
   }
   if (problems.length > 0) throw new StackConfigError(project, problems);
+  return checkValues(input, project);
+}
 
+/** Typed values of every key (defaults applied) through the schema; a StackConfigError names each problem. */
+function checkValues(input: Record<string, unknown>, project: string): StackConfig {
   const result = stackConfigSchema.safeParse(input);
   if (!result.success) {
     throw new StackConfigError(
@@ -130,6 +134,26 @@ export function validateConfig(
     );
   }
   return result.data;
+}
+
+/**
+ * Validates the keys a program gives directly, as typed values (the JupyterHubNfs component's
+ * args): Pulumi.yaml's default for every key not given, then the same rules as the stack's config,
+ * with the same errors. Pure, like validateConfig.
+ */
+export function validateValues(values: Record<string, unknown>, project: ProjectFile = readProjectFile()): StackConfig {
+  const input: Record<string, unknown> = {};
+  for (const [key, decl] of project.config) input[key] = values[key] ?? decl.default;
+  for (const key of Object.keys(values)) if (!project.config.has(key)) input[key] = values[key];
+  return checkValues(input, project.name);
+}
+
+/** The validated config, with the search password (if any) as a secret Output. */
+export function withSecretPassword(
+  config: StackConfig,
+  password: pulumi.Input<string> | undefined,
+): ValidatedConfig {
+  return { ...config, ldapLookupDnSearchPassword: password === undefined ? undefined : pulumi.secret(password) };
 }
 
 /**
@@ -152,5 +176,5 @@ export function validateCliConfig(values: Record<string, string>, project: Proje
 export function readStackConfig(): ValidatedConfig {
   const config = validateCliConfig(pulumi.runtime.allConfig(), readProjectFile());
   const password = config.ldapLookupDnSearchPassword;
-  return { ...config, ldapLookupDnSearchPassword: password === "" ? undefined : pulumi.secret(password) };
+  return withSecretPassword(config, password === "" ? undefined : password);
 }

@@ -1,0 +1,354 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { readProjectFile, validateValues, withSecretPassword, type StackConfig, type ValidatedConfig } from "../stacks";
+import { refuseDiskShrink } from "../stacks/diskShrink";
+import type { ProfileConfig } from "../stacks/profiles";
+import { bytes, cpuCores, diskGb } from "../stacks/quantity";
+import { TestLdapServer } from "./auth/testLdapServer";
+import { namespaceMetadata } from "./common";
+import { FileBrowser } from "./fileBrowser";
+import { JupyterHub, sharedDir, type LdapSettings, type UserProfile } from "./jupyterhub";
+import { HttpsIngress, httpsIngressServiceAnnotations } from "./jupyterhub/httpsIngress";
+import { isBucketVolume } from "./jupyterhub/userServerExtras";
+import { notebookHome } from "./jupyterhub/userServers";
+import { NetworkFence } from "./network";
+import { GceDisk } from "./storage/gceDisk";
+import { NfsServer } from "./storage/nfsServer";
+import { NfsVolume } from "./storage/nfsVolume";
+import { StorageClassDisk } from "./storage/storageClassDisk";
+
+/** The notebook user of the Jupyter images (jovyan) and its group (users). */
+const notebookUid = 1000;
+const notebookGid = 100;
+/** Folder of the NFS export that holds one folder per user. */
+const notebooksDir = "notebooks";
+
+/** A profile as the stack config gives it, as the JupyterHub component takes it (cores and bytes). */
+function userProfile(p: ProfileConfig): UserProfile {
+  const { cpuLimit, cpuGuarantee, memoryLimit, memoryGuarantee, gpuCount, gpuType, ...rest } = p;
+  return {
+    ...rest,
+    cpuLimit: cpuLimit !== undefined ? cpuCores(cpuLimit) : undefined,
+    cpuGuarantee: cpuGuarantee !== undefined ? cpuCores(cpuGuarantee) : undefined,
+    memoryLimitBytes: memoryLimit !== undefined ? bytes(memoryLimit) : undefined,
+    memoryGuaranteeBytes: memoryGuarantee !== undefined ? bytes(memoryGuarantee) : undefined,
+    // The schema refuses one without the other.
+    gpus: gpuCount !== undefined && gpuType !== undefined ? { count: gpuCount, type: gpuType } : undefined,
+  };
+}
+
+/**
+ * Every resource of the program, wired: the namespaces, the disk, the NFS server and volume, the file
+ * browser, the test LDAP server, JupyterHub, its HTTPS Ingress and the NetworkPolicies. `parent`
+ * (the JupyterHubNfs component) is every top-level resource's parent; without one they sit at the
+ * stack's root, where this project's own program (index.ts) has always put them, so their URNs stay.
+ * Returns the stack outputs.
+ */
+export function deployJupyterHubNfs(cfg: ValidatedConfig, parent?: pulumi.Resource) {
+  const opts = { parent };
+  // Pod Security levels: see podSecurityLevel.
+  const hubNamespace = new k8s.core.v1.Namespace(
+    "hub-namespace",
+    { metadata: namespaceMetadata("hub", cfg.namespace, pulumi.getStack()) },
+    opts,
+  );
+  // Deleting a namespace deletes the claims in it. With a StorageClass disk the data claim lives
+  // here, so the namespace is kept whenever the disk is.
+  const keepNfsNamespace = cfg.diskKind === "storageClass" && cfg.diskRetainOnDelete;
+  const nfsNamespace = new k8s.core.v1.Namespace(
+    "nfs-namespace",
+    { metadata: namespaceMetadata("nfs", cfg.nfsNamespace, pulumi.getStack()) },
+    { ...opts, retainOnDelete: keepNfsNamespace },
+  );
+
+  const disk =
+    cfg.diskKind === "gce"
+      ? new GceDisk(
+          "notebook-disk",
+          {
+            namespace: nfsNamespace.metadata.name,
+            diskName: cfg.diskName,
+            zone: cfg.diskZone,
+            sizeGb: diskGb(cfg.diskSize),
+            diskType: cfg.diskType,
+            snapshot: cfg.diskSnapshot,
+            adopt: cfg.diskAdopt,
+            // Cluster-scoped, so named after the stack's own NFS namespace (unique in the cluster).
+            storageClassName: `${cfg.nfsNamespace}-notebook-disk`,
+            snapshots: cfg.diskSnapshots
+              ? { retentionDays: cfg.diskSnapshotRetentionDays, startTime: cfg.diskSnapshotStartTime }
+              : undefined,
+            retainOnDelete: cfg.diskRetainOnDelete,
+            protect: cfg.diskProtect,
+          },
+          opts,
+        )
+      : new StorageClassDisk(
+          "notebook-disk",
+          {
+            namespace: nfsNamespace.metadata.name,
+            claimName: cfg.diskName,
+            storageClassName: cfg.storageClassName,
+            size: cfg.diskSize,
+            retainOnDelete: cfg.diskRetainOnDelete,
+            protect: cfg.diskProtect,
+          },
+          opts,
+        );
+
+  const nfsServer = new NfsServer(
+    "nfs-server",
+    {
+      namespace: nfsNamespace.metadata.name,
+      image: cfg.nfsImage,
+      // Cluster-scoped, so named after the stack's own NFS namespace (unique in the cluster).
+      priorityClassName: `${cfg.nfsNamespace}-nfs-server`,
+      // The NFS namespace's name: a DNS-1123 label, unique in the cluster (so no other stack's NFS
+      // server shares it), and unchanged by every config change that keeps the NFS server where it is.
+      hostname: cfg.nfsNamespace,
+      claimName: disk.claimName,
+      // The notebook user makes its own folder in notebooks/ (the hub's init container), with or
+      // without root squash; admins write course material into shared/. Mode 0750: the file browser
+      // reads through the users group. shared/ is made whether sharedFolder is on or not, so that
+      // turning it on or off never restarts the NFS server (and pauses every user's files).
+      // notebooks/ is 0751, not 0750: the kubelet (root on the node) opens each user's subPath
+      // through it, and an export that squashes root makes it nobody there, who needs the search bit
+      // to get through (the kernel lab showed user pods unable to start with 0750). Listing stays
+      // closed. shared/ is itself a subPath's last step, which needs no search bit on it.
+      ownedFolders: [
+        { path: notebooksDir, uid: notebookUid, gid: notebookGid, mode: "0751" },
+        { path: sharedDir, uid: notebookUid, gid: notebookGid, mode: "0750" },
+      ],
+    },
+    opts,
+  );
+
+  // The wiring the manual recipe did by hand: the volume points at the Service's assigned IP.
+  const notebooks = new NfsVolume(
+    "notebooks",
+    {
+      server: nfsServer.clusterIP,
+      capacity: cfg.diskSize,
+      claimNamespace: hubNamespace.metadata.name,
+      claimName: "notebooks",
+    },
+    opts,
+  );
+
+  const fileBrowser = cfg.fileBrowser
+    ? new FileBrowser(
+        "file-browser",
+        {
+          namespace: hubNamespace.metadata.name,
+          image: cfg.fileBrowserImage,
+          claimName: notebooks.claimName,
+          serviceType: cfg.fileBrowserServiceType,
+          readerGid: notebookGid,
+        },
+        opts,
+      )
+    : undefined;
+
+  const testLdap = cfg.ldapTestServer
+    ? new TestLdapServer(
+        "test-ldap",
+        {
+          namespace: hubNamespace.metadata.name,
+          image: cfg.ldapTestImage,
+          users: cfg.ldapTestUsers,
+        },
+        opts,
+      )
+    : undefined;
+
+  const ldap: pulumi.Input<LdapSettings> = testLdap
+    ? testLdap.address.apply((serverAddress) => ({
+        serverAddress,
+        serverPort: testLdap.port,
+        // The test server speaks plain LDAP, and only inside the cluster.
+        tlsStrategy: "insecure" as const,
+        tlsVerify: false,
+        bindDnTemplates: [testLdap.bindDnTemplate],
+        allowedGroups: cfg.allowedGroups,
+      }))
+    : {
+        serverAddress: cfg.ldapServer,
+        serverPort: cfg.ldapPort,
+        tlsStrategy: cfg.ldapTlsStrategy,
+        tlsVerify: !cfg.ldapTlsInsecureSkipVerify,
+        bindDnTemplates: cfg.ldapBindDnTemplates,
+        lookupDn: cfg.ldapLookupDn
+          ? {
+              userSearchBase: cfg.ldapUserSearchBase,
+              userAttribute: cfg.ldapUserAttribute,
+              searchUser: cfg.ldapLookupDnSearchUser,
+            }
+          : undefined,
+        allowedGroups: cfg.allowedGroups,
+      };
+
+  // A bucket volume is mounted with the user pods' own Google token (Workload Identity Federation).
+  const bucketVolumes = cfg.userVolumes.some(isBucketVolume);
+  const hub = new JupyterHub(
+    "jupyterhub",
+    {
+      namespace: hubNamespace.metadata.name,
+      hubImage: cfg.hubImage,
+      proxyImage: cfg.proxyImage,
+      proxyServiceType: cfg.proxyServiceType,
+      ...(cfg.hubDomain !== "" && {
+        proxyServiceAnnotations: httpsIngressServiceAnnotations,
+        publicUrl: `https://${cfg.hubDomain}/`,
+      }),
+      dbSize: cfg.hubDbSize,
+      dbStorageClassName: cfg.hubDbStorageClassName,
+      ldapSearchPassword: cfg.ldapLookupDnSearchPassword,
+      ldapCaCertificate: cfg.ldapTlsCaCertificate !== "" ? cfg.ldapTlsCaCertificate : undefined,
+      ...(bucketVolumes && {
+        userServiceAccount:
+          cfg.userGoogleServiceAccount !== "" ? { googleServiceAccount: cfg.userGoogleServiceAccount } : {},
+      }),
+      hub: pulumi.all([ldap, notebooks.claimName]).apply(([ldapSettings, notebooksClaim]) => ({
+        ldap: ldapSettings,
+        allowedUsers: cfg.allowedUsers,
+        allowAllUsers: cfg.allowAllUsers,
+        adminUsers: cfg.adminUsers,
+        singleuser: {
+          image: cfg.singleuserImage,
+          uid: notebookUid,
+          gid: notebookGid,
+          cpuLimit: cpuCores(cfg.userCpuLimit),
+          cpuGuarantee: cpuCores(cfg.userCpuGuarantee),
+          memoryLimitBytes: bytes(cfg.userMemoryLimit),
+          memoryGuaranteeBytes: bytes(cfg.userMemoryGuarantee),
+          notebooksClaim,
+          notebooksDir,
+          mountPath: notebookHome,
+          folders: { sharedFolder: cfg.sharedFolder, adminAllUsersFolder: cfg.adminAllUsersFolder },
+          defaultUrl: cfg.userDefaultUrl,
+          startTimeoutSeconds: cfg.userStartTimeoutSeconds,
+          httpTimeoutSeconds: cfg.userHttpTimeoutSeconds,
+          avoidNodeOf: { namespace: cfg.nfsNamespace, podLabels: nfsServer.podSelector },
+          profiles: cfg.profiles.map(userProfile),
+          environment: cfg.userEnvironment,
+          extraVolumes: cfg.userVolumes,
+          postStart: cfg.userPostStart,
+        },
+        namedServersPerUser: cfg.namedServersPerUser,
+        cullIdleSeconds: cfg.cullIdleSeconds,
+        cullMaxAgeSeconds: cfg.cullMaxAgeSeconds,
+        cullConcurrency: cfg.cullConcurrency,
+        extraConfig: cfg.hubExtraConfig,
+      })),
+    },
+    opts,
+  );
+
+  const ingress =
+    cfg.hubDomain !== ""
+      ? new HttpsIngress(
+          "hub-https",
+          {
+            namespace: hubNamespace.metadata.name,
+            serviceName: hub.proxyServiceName,
+            servicePort: hub.proxyServicePort,
+            domain: cfg.hubDomain,
+            certificate:
+              cfg.hubTlsSecretName !== "" ? { kind: "secret", secretName: cfg.hubTlsSecretName } : { kind: "managed" },
+            healthCheck: hub.proxyHealthCheck,
+          },
+          opts,
+        )
+      : undefined;
+
+  if (cfg.networkPolicies) {
+    new NetworkFence(
+      "network-fence",
+      {
+        namespace: hubNamespace.metadata.name,
+        pods: {
+          hub: hub.hubPods,
+          proxy: hub.proxyPods,
+          userPods: hub.userPods,
+          fileBrowser: fileBrowser && { ...fileBrowser.pods, exposed: cfg.fileBrowserServiceType !== "ClusterIP" },
+          testLdap: testLdap?.pods,
+        },
+        userEgressCidrs: cfg.userEgressAllowedCidrs,
+        userPodsReachGkeMetadataServer: bucketVolumes,
+      },
+      opts,
+    );
+  }
+
+  return {
+    hubUrl: ingress ? ingress.url : hub.url,
+    ...(ingress && { hubAddress: ingress.address }),
+    ...(fileBrowser && { fileBrowserUrl: fileBrowser.url }),
+    ...(fileBrowser && {
+      fileBrowserUsername: fileBrowser.username,
+      fileBrowserPassword: fileBrowser.password,
+    }),
+    nfsServerIp: nfsServer.clusterIP,
+    diskName: disk instanceof GceDisk ? disk.diskName : disk.claimName,
+    hubNamespace: hubNamespace.metadata.name,
+    nfsNamespace: nfsNamespace.metadata.name,
+    notebooksClaim: notebooks.claimName,
+    notebooksVolume: notebooks.volumeName,
+    ...(testLdap && { ldapTestPasswords: testLdap.passwords }),
+    ...(hub.userServiceAccount && { userServiceAccount: hub.userServiceAccount }),
+  };
+}
+
+/** The stack outputs of a deployment (what `pulumi stack output` shows for this project's own program). */
+export type JupyterHubNfsOutputs = ReturnType<typeof deployJupyterHubNfs>;
+
+/**
+ * The whole of this project as one component, for another Pulumi program: its args are this
+ * project's config keys (Pulumi.yaml: every key, its type, description and default), typed, and
+ * checked by the same rules, with the same errors naming the key. The search password, if any, may
+ * be any Input and is kept secret.
+ */
+export type JupyterHubNfsArgs = Partial<Omit<StackConfig, "ldapLookupDnSearchPassword">> & {
+  ldapLookupDnSearchPassword?: pulumi.Input<string>;
+};
+
+/**
+ * JupyterHub with every user's notebooks on one NFS volume, as this project's own program deploys
+ * it, next to the resources of another program (a GKE cluster and a Kubernetes provider for it,
+ * passed in `opts.providers`). Make it with `JupyterHubNfs.create`: bad args, and a diskSize
+ * smaller than the GCE disk already has, are refused before any of its resources is registered.
+ * Its resources keep their names: one per program.
+ */
+export class JupyterHubNfs extends pulumi.ComponentResource {
+  public readonly hubUrl: pulumi.Output<string>;
+  public readonly hubNamespace: pulumi.Output<string>;
+  public readonly nfsServerIp: pulumi.Output<string>;
+  /** Everything this project's own program exports as stack outputs. */
+  public readonly outputs: JupyterHubNfsOutputs;
+
+  private constructor(name: string, cfg: ValidatedConfig, opts?: pulumi.ComponentResourceOptions) {
+    super("jupyterhub-nfs:index:JupyterHubNfs", name, {}, opts);
+    this.outputs = deployJupyterHubNfs(cfg, this);
+    this.hubUrl = pulumi.output(this.outputs.hubUrl);
+    this.hubNamespace = this.outputs.hubNamespace;
+    this.nfsServerIp = this.outputs.nfsServerIp;
+    this.registerOutputs({ hubUrl: this.hubUrl, hubNamespace: this.hubNamespace, nfsServerIp: this.nfsServerIp });
+  }
+
+  /** Validates `args` (and the GCE disk's size against the disk as it is), then deploys. */
+  static async create(
+    name: string,
+    args: JupyterHubNfsArgs,
+    opts?: pulumi.ComponentResourceOptions,
+  ): Promise<JupyterHubNfs> {
+    const { ldapLookupDnSearchPassword, ...values } = args;
+    const project = readProjectFile();
+    // The schema checks that a search user goes with a password: it sees whether one is given, not its value.
+    const config = validateValues(
+      { ...values, ldapLookupDnSearchPassword: ldapLookupDnSearchPassword === undefined ? "" : "(given)" },
+      project,
+    );
+    await refuseDiskShrink(config, project.name);
+    return new JupyterHubNfs(name, withSecretPassword(config, ldapLookupDnSearchPassword), opts);
+  }
+}
