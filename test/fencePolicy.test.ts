@@ -553,16 +553,15 @@ describe("fence policies on the program's rendered resources", () => {
     assert.equal((await violationsOf(fencePolicies(devConfig()), "dev", r)).length, 2);
   });
 
-  it("would catch user pods that mount the shared notebooks claim whole (KubeSpawner's volumes, as the hub's config sets them)", async () => {
+  it("reads every user's mounts as the hub ends up with them: extended by userVolumes, and after the snippets", async () => {
+    // The program's own extension (userVolumes: another claim, read-only) passes.
+    const claim = `userVolumes=${JSON.stringify([{ name: "datasets", mountPath: "/srv/datasets", claimName: "datasets" }])}`;
+    const extended = await renderVariation({ name: "dev + a claim", stack: "dev", overrides: [claim] });
+    assert.match(JSON.stringify(extended.manifests), /c\.KubeSpawner\.volume_mounts\.extend\(/);
+    assert.deepEqual(await violationsOf(fencePolicies(devConfig()), "dev", extended), []);
+    // A snippet that mounts the whole notebooks claim too (the hub would refuse to start, see
+    // hubExtraConfig.test.ts): the rule reads the snippet the config runs.
     const r = await renderVariation(dev);
-    const whole = editHubConfig(r, (t) => t.replace(/, "subPath": "notebooks\/\{username\}"/, ""));
-    const found = await violationsOf(fencePolicies(devConfig()), "dev", whole);
-    assert.deepEqual(
-      found.map((f) => f.policy),
-      ["notebooks-not-served-unauthenticated"],
-    );
-    assert.match(found[0].message, /KubeSpawner's user pods mount the whole claim notebooks/);
-    // A snippet counts too: the hub runs it after the config (and would refuse to start, see hubExtraConfig.test.ts).
     const snippet = `c.KubeSpawner.volume_mounts.extend([{"name": "notebooks", "mountPath": "/srv/everyone"}])\n`;
     const viaSnippet = {
       ...r,
@@ -576,7 +575,11 @@ describe("fence policies on the program's rendered resources", () => {
         };
       }),
     };
-    const bySnippet = await violationsOf(fencePolicies(devConfig()), "dev", viaSnippet);
-    assert.match(bySnippet.map((f) => f.message).join("\n"), /mount the whole claim notebooks/);
+    const found = await violationsOf(fencePolicies(devConfig()), "dev", viaSnippet);
+    assert.deepEqual(
+      found.map((f) => f.policy),
+      ["user-servers-mount-own-folder"],
+    );
+    assert.match(found[0].message, /would mount the whole claim of volume notebooks at \/srv\/everyone read-write/);
   });
 });

@@ -3,8 +3,8 @@ import { describe, it } from "node:test";
 import type { JsonObject } from "../render/mocks";
 import { ownClaims, isOwnSecret } from "../stacks/hubNamespaceObjects";
 import { reservedEnvNames, reservedEnvPrefixes } from "../stacks/userServerExtras";
-import { hubPodOf } from "./support/hubPod";
-import { kubeSpawnerPod } from "./support/kubeSpawnerPod";
+import { hubPodOf, type HubPod } from "./support/hubPod";
+import { userPodsFromConfig } from "./support/hubConfigPython";
 import { KubernetesSchema, kubernetesVersions } from "./support/kubernetesSchema";
 import { manifests, rendered } from "./support/rendered";
 import { rejectedKeys, validate } from "./support/validate";
@@ -16,6 +16,13 @@ import { rejectedKeys, validate } from "./support/validate";
  */
 
 const json = (v: unknown) => JSON.stringify(v);
+
+/** The pod the hub image's KubeSpawner makes for a user (not an admin) from the rendered config folder. */
+function kubeSpawnerPod(hub: HubPod, user: string): JsonObject {
+  const [result] = userPodsFromConfig(hub.configText, [{ user, admin: false }], hub.env, hub.configFiles);
+  if (!("pod" in result)) throw new Error(`KubeSpawner refused ${user}'s pod: ${result.error}`);
+  return result.pod as JsonObject;
+}
 const obj = (v: unknown): JsonObject =>
   typeof v === "object" && v !== null && !Array.isArray(v) ? (v as JsonObject) : {};
 const list = (v: unknown): JsonObject[] => (Array.isArray(v) ? (v as JsonObject[]) : []);

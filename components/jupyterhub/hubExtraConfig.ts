@@ -84,6 +84,8 @@ export const protectedSettings: readonly ProtectedSettings[] = [
       "storage_pvc_ensure",
       "delete_pvc",
       "profile_list",
+      // The course folders' hook: it adds admins' mounts and refuses any other mount of the notebooks claim.
+      "modify_pod_hook",
     ],
   },
 ];

@@ -126,14 +126,14 @@ export type PodResult = ({ pod: Record<string, unknown> } | { error: string }) &
  * (test/support/kubespawner_pod.py), all in one Python process. No cluster is involved.
  */
 export function userPodsFromConfigs(
-  items: { configText: string; requests: PodRequest[] }[],
+  items: { configText: string; requests: PodRequest[]; siblings?: Record<string, string> }[],
   env: Record<string, string> = {},
 ): PodResult[][] {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hub-pods-"));
   try {
     const input = items.map((item, i) => {
-      const config = path.join(dir, `${i}.py`);
-      fs.writeFileSync(config, item.configText);
+      // Each in a folder of its own, with its ConfigMap's other files (hubExtraConfig snippets).
+      const config = writeConfigFolder(path.join(dir, String(i)), item.configText, item.siblings ?? {});
       return { config, requests: item.requests };
     });
     const kubeconfig = path.join(dir, "kubeconfig");
@@ -152,11 +152,12 @@ export function userPodsFromConfigs(
   }
 }
 
-/** userPodsFromConfigs for one config. */
+/** userPodsFromConfigs for one config (and the other files of its folder). */
 export function userPodsFromConfig(
   configText: string,
   requests: PodRequest[],
   env: Record<string, string> = {},
+  siblings: Record<string, string> = {},
 ): PodResult[] {
-  return userPodsFromConfigs([{ configText, requests }], env)[0];
+  return userPodsFromConfigs([{ configText, requests, siblings }], env)[0];
 }
