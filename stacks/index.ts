@@ -149,10 +149,7 @@ export function validateValues(values: Record<string, unknown>, project: Project
 }
 
 /** The validated config, with the search password (if any) as a secret Output. */
-export function withSecretPassword(
-  config: StackConfig,
-  password: pulumi.Input<string> | undefined,
-): ValidatedConfig {
+export function withSecretPassword(config: StackConfig, password: pulumi.Input<string> | undefined): ValidatedConfig {
   return { ...config, ldapLookupDnSearchPassword: password === undefined ? undefined : pulumi.secret(password) };
 }
 
