@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { isBucketVolume } from "../components/jupyterhub/userServerExtras";
 import { kubeSpawnerUserPodLabels } from "../policy/fenceRules";
 import { allowed, selecting, type Endpoint, type PodRef, type Port } from "../policy/networkPolicy";
 import type { Rendering } from "../render";
@@ -128,9 +129,14 @@ describe("the network fence, as the rendered NetworkPolicies admit traffic", () 
       }
       // The pods whose egress is fenced reach the link-local resolvers on port 53 and nothing else
       // there: not the metadata server's credentials, not NodeLocal DNSCache's health or metrics.
+      // (With a Cloud Storage bucket, user pods reach the GKE metadata server's port 80: see
+      // "the GKE metadata server" below.)
+      const bucket = cfg.userVolumes.some(isBucketVolume);
       for (const [who, from] of [...needDns.filter(([w]) => w !== "hub"), ...noEgress]) {
         for (const port of [80, 443, 8080, 9253]) {
-          assert.ok(!allowed(c.policies, from, metadataServer, tcp(port)), `${who} -> 169.254.169.254:${port}`);
+          if (!(bucket && who === "user pod" && port === 80)) {
+            assert.ok(!allowed(c.policies, from, metadataServer, tcp(port)), `${who} -> 169.254.169.254:${port}`);
+          }
           assert.ok(!allowed(c.policies, from, nodeLocalDns, tcp(port)), `${who} -> 169.254.20.10:${port}`);
         }
         // Other link-local addresses (node-local services) stay closed, DNS port or not.
@@ -204,12 +210,27 @@ describe("issue 8 findings", () => {
       }
     });
 
-    it(`${v.name}: finding 2, user pods cannot reach the metadata server`, async (t) => {
+    it(`${v.name}: finding 2, user pods cannot reach the metadata server (but for a bucket's GKE metadata server)`, async (t) => {
       if (!cfg.networkPolicies) return t.skip("networkPolicies: false (a cluster that enforces none)");
       const c = clusterOf(await renderVariation(v));
       assert.ok(selecting(c.policies, c.user, "Egress").length > 0, "no egress policy selects user pods");
+      // Cloud Storage FUSE's sidecar, in the user's pod, gets its token from the GKE metadata server:
+      // port 80 on Dataplane V2, 169.254.169.252:988 where Calico sends it; never anything else.
+      const bucket = cfg.userVolumes.some(isBucketVolume);
+      const gkeMetadataServer = { ip: "169.254.169.252" };
       for (const port of [80, 443, 8080]) {
-        assert.ok(!allowed(c.policies, c.user, metadataServer, tcp(port)), `user pod -> 169.254.169.254:${port}`);
+        assert.equal(
+          allowed(c.policies, c.user, metadataServer, tcp(port)),
+          bucket && port === 80,
+          `user pod -> 169.254.169.254:${port}`,
+        );
+      }
+      for (const port of [80, 988]) {
+        assert.equal(
+          allowed(c.policies, c.user, gkeMetadataServer, tcp(port)),
+          bucket && port === 988,
+          `user pod -> 169.254.169.252:${port}`,
+        );
       }
     });
 
