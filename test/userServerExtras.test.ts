@@ -3,8 +3,8 @@ import { describe, it } from "node:test";
 import type { JsonObject } from "../render/mocks";
 import { ownClaims, isOwnSecret } from "../stacks/hubNamespaceObjects";
 import { reservedEnvNames, reservedEnvPrefixes } from "../stacks/userServerExtras";
-import { hubPodOf, type HubPod } from "./support/hubPod";
-import { userPodsFromConfig } from "./support/hubConfigPython";
+import { hubPodOf } from "./support/hubPod";
+import { userPodsFromConfigs } from "./support/hubConfigPython";
 import { KubernetesSchema, kubernetesVersions } from "./support/kubernetesSchema";
 import { manifests, rendered } from "./support/rendered";
 import { rejectedKeys, validate } from "./support/validate";
@@ -17,15 +17,45 @@ import { rejectedKeys, validate } from "./support/validate";
 
 const json = (v: unknown) => JSON.stringify(v);
 
-/** The pod the hub image's KubeSpawner makes for a user (not an admin) from the rendered config folder. */
-function kubeSpawnerPod(hub: HubPod, user: string): JsonObject {
-  const [result] = userPodsFromConfig(hub.configText, [{ user, admin: false }], hub.env, hub.configFiles);
-  if (!("pod" in result)) throw new Error(`KubeSpawner refused ${user}'s pod: ${result.error}`);
-  return result.pod as JsonObject;
-}
 const obj = (v: unknown): JsonObject =>
   typeof v === "object" && v !== null && !Array.isArray(v) ? (v as JsonObject) : {};
 const list = (v: unknown): JsonObject[] => (Array.isArray(v) ? (v as JsonObject[]) : []);
+
+/**
+ * alice's pod (not an admin), as the hub image's KubeSpawner makes it from the rendered config
+ * folder of the dev stack with each set of overrides; built once, all in one Python process.
+ */
+const pods = new Map<string, Promise<JsonObject>>();
+function alicePod(overrides: string[]): Promise<JsonObject> {
+  const key = JSON.stringify(overrides);
+  if (!pods.has(key)) {
+    const all = [[...extras], [`userVolumes=${json(volumes.slice(0, 1))}`], []];
+    const built = Promise.all(all.map((o) => rendered("dev", o))).then((renders) => {
+      const hubs = renders.map(hubPodOf);
+      const results = userPodsFromConfigs(
+        hubs.map((hub) => ({
+          configText: hub.configText,
+          siblings: hub.configFiles,
+          requests: [{ user: "alice", admin: false }],
+        })),
+        hubs[0].env,
+      );
+      return results.map(([r]) => {
+        if (!("pod" in r)) throw new Error(`KubeSpawner refused alice's pod: ${r.error}`);
+        return r.pod as JsonObject;
+      });
+    });
+    all.forEach((o, i) =>
+      pods.set(
+        JSON.stringify(o),
+        built.then((p) => p[i]),
+      ),
+    );
+  }
+  const pod = pods.get(key);
+  if (!pod) throw new Error(`no pod is built for ${key}`);
+  return pod;
+}
 
 const environment = [
   { name: "COURSE", value: "Data science {2026}: $HOME stays literal" },
@@ -187,7 +217,7 @@ describe("userEnvironment, userVolumes, userPostStart: bad items are refused, na
 describe("the pod KubeSpawner 7.0.0 makes from the rendered config", () => {
   it("carries the variables as given (a value literally, braces and all; a Secret's key as a secretKeyRef)", async () => {
     const hub = hubPodOf(await rendered("dev", extras));
-    const pod = kubeSpawnerPod(hub, "alice");
+    const pod = await alicePod(extras);
     const container = list(obj(pod.spec).containers)[0];
     const env = list(container.env).filter((e) => ["COURSE", "COURSE_TOKEN"].includes(String(e.name)));
     assert.deepEqual(env, [
@@ -200,7 +230,7 @@ describe("the pod KubeSpawner 7.0.0 makes from the rendered config", () => {
   });
 
   it("mounts the claims read-only unless said otherwise, one folder with subPath; the bucket through Cloud Storage FUSE", async () => {
-    const pod = kubeSpawnerPod(hubPodOf(await rendered("dev", extras)), "alice");
+    const pod = await alicePod(extras);
     const spec = obj(pod.spec);
     const container = list(spec.containers)[0];
     assert.deepEqual(list(spec.volumes).slice(1), [
@@ -230,7 +260,7 @@ describe("the pod KubeSpawner 7.0.0 makes from the rendered config", () => {
 
   it("with a bucket: GKE's sidecar annotation, the user pods' own ServiceAccount (no token), only nodes with the GKE metadata server", async () => {
     const r = await rendered("dev", extras);
-    const pod = kubeSpawnerPod(hubPodOf(r), "alice");
+    const pod = await alicePod(extras);
     const spec = obj(pod.spec);
     assert.equal(obj(obj(pod.metadata).annotations)["gke-gcsfuse/volumes"], "true");
     assert.equal(spec.serviceAccountName, "singleuser");
@@ -251,7 +281,7 @@ describe("the pod KubeSpawner 7.0.0 makes from the rendered config", () => {
 
   it("without a bucket: no ServiceAccount, annotation or node affinity of ours", async () => {
     const r = await rendered("dev", [`userVolumes=${json(volumes.slice(0, 1))}`]);
-    const pod = kubeSpawnerPod(hubPodOf(r), "alice");
+    const pod = await alicePod([`userVolumes=${json(volumes.slice(0, 1))}`]);
     const spec = obj(pod.spec);
     assert.ok(!("gke-gcsfuse/volumes" in obj(obj(pod.metadata).annotations)));
     assert.ok(!spec.serviceAccountName, "no ServiceAccount of its own");
@@ -261,17 +291,17 @@ describe("the pod KubeSpawner 7.0.0 makes from the rendered config", () => {
   });
 
   it("runs the postStart command, as given, as the notebook container's lifecycle hook", async () => {
-    const pod = kubeSpawnerPod(hubPodOf(await rendered("dev", extras)), "alice");
+    const pod = await alicePod(extras);
     const container = list(obj(pod.spec).containers)[0];
     assert.deepEqual(container.lifecycle, { postStart: { exec: { command: postStart } } });
-    const none = kubeSpawnerPod(hubPodOf(await rendered("dev", [])), "alice");
+    const none = await alicePod([]);
     // KubeSpawner writes an empty lifecycle when it has no hooks.
     assert.deepEqual(obj(list(obj(none.spec).containers)[0].lifecycle), {}, "no hook when userPostStart is empty");
   });
 
   for (const version of kubernetesVersions) {
     it(`is a valid Pod in the Kubernetes ${version.minor} API schema`, async () => {
-      const pod = kubeSpawnerPod(hubPodOf(await rendered("dev", extras)), "alice");
+      const pod = await alicePod(extras);
       const schema = KubernetesSchema.load(version.minor, version.module);
       assert.deepEqual(schema.validate({ apiVersion: "v1", kind: "Pod", ...pod }), []);
     });
