@@ -14,21 +14,20 @@ import {
   userPostStartSchema,
   userVolumesSchema,
 } from "./userServerExtras";
-import { cpuGuaranteeQuantity, cpuQuantity, dns1123Subdomain, pinnedImage, smallQuantity } from "./values";
+import {
+  cpuGuaranteeQuantity,
+  cpuQuantity,
+  dns1123Label,
+  dns1123Subdomain,
+  pinnedImage,
+  smallQuantity,
+} from "./values";
 
 /**
  * The validation rules for every key declared in Pulumi.yaml. Types, descriptions and
  * defaults live in Pulumi.yaml (the CLI applies them); this file says which values are
  * acceptable and how keys depend on each other. A test keeps the two key sets equal.
  */
-
-const dns1123Label = z
-  .string()
-  .max(63, "must be at most 63 characters")
-  .regex(
-    /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/,
-    "must be a DNS-1123 label: lower-case letters, digits and '-', starting and ending with a letter or digit",
-  );
 
 /** Whole Gi or Ti: what a GCE disk can be, and what we accept for every volume we size. */
 export const diskQuantity = z

@@ -3,14 +3,12 @@ import { z } from "zod";
 import type { UserEnvVar, UserVolume } from "../components/jupyterhub/userServerExtras";
 import { notebookHome, ownUserPodVolumes } from "../components/jupyterhub/userServers";
 import { isOwnSecret, ownClaims } from "./hubNamespaceObjects";
+import { dns1123Label, dns1123Subdomain } from "./values";
 
 /**
  * The rules for what a stack adds to every user's pod (userEnvironment, userVolumes,
  * userPostStart): each item is checked field by field, and the errors name the item and the field.
  */
-
-const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const dns1123Subdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /**
  * Variables the hub and KubeSpawner set for every server (JupyterHub 5.5 Spawner.get_env: the
@@ -31,14 +29,9 @@ const envName = z
     message: `is set by the hub or KubeSpawner for every server (${[...reservedEnvPrefixes.map((p) => `${p}*`), ...reservedEnvNames].join(", ")})`,
   });
 
-const secretName = z
-  .string()
-  .max(253)
-  .regex(dns1123Subdomain, "must be the name of a Secret (a DNS-1123 subdomain)")
-  .refine((n) => !isOwnSecret(n), {
-    message:
-      "is a Secret of this program (the hub's, the file browser's, the LDAP servers'): never give it to user pods",
-  });
+const secretName = dns1123Subdomain.refine((n) => !isOwnSecret(n), {
+  message: "is a Secret of this program (the hub's, the file browser's, the LDAP servers'): never give it to user pods",
+});
 
 const envVar = z
   .object({
@@ -129,19 +122,15 @@ const mountPath = z
 
 const volume = z
   .object({
-    name: z
-      .string()
-      .max(63)
-      .regex(dns1123Label, "must be a DNS-1123 label (lower-case letters, digits and '-')")
-      .refine((n) => !ownUserPodVolumes.names.includes(n) && !ownUserPodVolumes.prefixes.some((p) => n.startsWith(p)), {
+    name: dns1123Label.refine(
+      (n) => !ownUserPodVolumes.names.includes(n) && !ownUserPodVolumes.prefixes.some((p) => n.startsWith(p)),
+      {
         message: `is taken by a volume of our own (${[...ownUserPodVolumes.names, ...ownUserPodVolumes.prefixes.map((p) => `${p}*`)].join(", ")})`,
-      }),
+      },
+    ),
     mountPath,
     readOnly: z.boolean().default(true),
-    claimName: z
-      .string()
-      .max(253)
-      .regex(dns1123Subdomain, "must be the name of a PersistentVolumeClaim (a DNS-1123 subdomain)")
+    claimName: dns1123Subdomain
       .refine((n) => !ownClaims.includes(n), {
         message:
           "is a claim of this program (every user's notebooks, or the hub's database): never mount it in user pods",

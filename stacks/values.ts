@@ -6,6 +6,14 @@ import { cpuCores } from "./quantity";
  * such as profiles (profiles.ts).
  */
 
+export const dns1123Label = z
+  .string()
+  .max(63, "must be at most 63 characters")
+  .regex(
+    /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/,
+    "must be a DNS-1123 label: lower-case letters, digits and '-', starting and ending with a letter or digit",
+  );
+
 export const dns1123Subdomain = z
   .string()
   .max(253, "must be at most 253 characters")

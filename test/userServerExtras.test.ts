@@ -97,7 +97,7 @@ describe("userEnvironment, userVolumes, userPostStart: bad items are refused, na
     ],
     ["userEnvironment", [{ name: "A", secretName: "test-ldap", secretKey: "x" }], "userEnvironment[0][secretName]"],
     ["userEnvironment", [{ name: "A", secretName: "s", secretKey: "a/b" }], "userEnvironment[0][secretKey]"],
-    ["userEnvironment", [{ name: "A", value: "1", extra: true }], "userEnvironment[0]"],
+    ["userEnvironment", [{ name: "A", value: "1", extra: true }], "userEnvironment[0][extra]"],
     ["userVolumes", [{ name: "data", mountPath: "/data" }], "userVolumes[0]"],
     ["userVolumes", [{ name: "data", mountPath: "/data", claimName: "c", bucket: "my-bucket" }], "userVolumes[0]"],
     ["userVolumes", [{ name: "Data", mountPath: "/data", claimName: "c" }], "userVolumes[0][name]"],
