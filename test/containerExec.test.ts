@@ -76,7 +76,12 @@ describe("exec in a running container (the stand-in's postStart hooks)", () => {
   });
 
   it("runs as the container's user, in its working folder and environment, and sees its files", () => {
-    const r = exec(["sh", "-c", 'id -u; id -g; pwd; echo "$COURSE"; cat /tmp/main.pid; echo hook > poststart.txt']);
+    // As with the kubelet's hook, nothing orders this after the container's own first line: wait for it.
+    const r = exec([
+      "sh",
+      "-c",
+      'while [ ! -s /tmp/main.pid ]; do sleep 0.05; done; id -u; id -g; pwd; echo "$COURSE"; cat /tmp/main.pid; echo hook > poststart.txt',
+    ]);
     assert.equal(r.status, 0, r.stderr);
     const [uid, gid, cwd, course, mainPid] = r.stdout.trim().split("\n");
     assert.deepEqual([uid, gid, cwd, course], ["1000", "100", "/home/jovyan", "data science"]);
