@@ -260,10 +260,10 @@ describe("profiles: bad input is refused before any resource, naming the profile
     );
   });
 
-  test("the README's example is a valid prod stack", () => {
-    const readme = fs.readFileSync(path.join(__dirname, "..", "README.md"), "utf8");
-    const block = /\*\*Profiles and GPUs\*\*[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
-    assert.ok(block, "README.md has the profiles example");
+  test("the example in docs/courses.md is a valid prod stack", () => {
+    const page = fs.readFileSync(path.join(__dirname, "..", "docs", "courses.md"), "utf8");
+    const block = /\*\*Profiles and GPUs\*\*[\s\S]*?```yaml\n([\s\S]*?)```/.exec(page)?.[1];
+    assert.ok(block, "docs/courses.md has the profiles example");
     const example = parse(block) as Record<string, unknown>;
     const cfg = validate(
       "prod",
