@@ -44,10 +44,17 @@ export interface KernelLabOptions {
   fileSystem: FileSystem;
   /** The disk's size (sparse: only what is written takes room). XFS needs 300 MiB at least. */
   diskMiB: number;
+  /** More memory than the NFS checks need (the network policy lab runs kube-router in it). */
+  memoryMiB?: number;
+  /**
+   * Boot inside this network namespace of this machine (one the caller made), with these kernel
+   * arguments too: the network policy lab gives the kernel a TAP device there (`eth0=tuntap,...`).
+   */
+  network?: { namespace: string; kernelArgs: string[] };
 }
 
 /** The lab kernel's memory: nfsd, the client and a few shells fit in a fraction of it. */
-const memoryMiB = 256;
+const defaultMemoryMiB = 256;
 
 /** A container's programs come from this machine; every container here sets its own identity. */
 const thisMachine: ImageStandIn = { path: [], programFolders: [], entrypoint: [], cmd: [], uid: 0, gid: 0, env: {} };
@@ -125,22 +132,28 @@ export class KernelLab {
     });
     if (mkfs.status !== 0) throw new Error(`mkfs.${o.fileSystem}: ${mkfs.stderr}`);
     const log = fs.openSync(path.join(dir, "console.log"), "w");
+    const umlArgs = [
+      `mem=${o.memoryMiB ?? defaultMemoryMiB}M`,
+      "root=/dev/root",
+      "rootfstype=hostfs",
+      "rootflags=/",
+      "ro",
+      `init=${guestInit}`,
+      `lab=${dir}`,
+      // mconsole's socket and the kernel's pid file go here, not into ~/.uml.
+      `uml_dir=${dir}`,
+      "umid=lab",
+      "con=null",
+      "con0=null,fd:1",
+      ...(o.network?.kernelArgs ?? []),
+    ];
+    // `ip netns exec` execs the kernel: the process started is still the kernel's first one.
+    const [command, args]: [string, string[]] = o.network
+      ? ["ip", ["netns", "exec", o.network.namespace, kernel, ...umlArgs]]
+      : [kernel, umlArgs];
     const uml = spawn(
-      kernel,
-      [
-        `mem=${memoryMiB}M`,
-        "root=/dev/root",
-        "rootfstype=hostfs",
-        "rootflags=/",
-        "ro",
-        `init=${guestInit}`,
-        `lab=${dir}`,
-        // mconsole's socket and the kernel's pid file go here, not into ~/.uml.
-        `uml_dir=${dir}`,
-        "umid=lab",
-        "con=null",
-        "con0=null,fd:1",
-      ],
+      command,
+      args,
       // Its own process group: the kernel runs as several host processes, ended together.
       { detached: true, stdio: ["ignore", log, log], env: { ...process.env, TMPDIR: dir } },
     );
