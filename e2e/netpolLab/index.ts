@@ -51,6 +51,9 @@ export const labNode = {
   apiServerPort: 443,
 } as const;
 
+/** The Services' range (kubeadm's default), given to the API server and to kube-router. */
+const serviceCidr = "10.96.0.0/12";
+
 /** One cell of the connectivity matrix (e2e/netpolLab/matrix.tsv). */
 export interface Cell {
   from: string;
@@ -147,7 +150,13 @@ export class NetpolLab {
   static async start(bin: string): Promise<NetpolLab> {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "netpol-lab-"));
     const netns = `jhnfs-netpol-${process.pid}`;
-    const cluster = new KwokCluster(bin, tmp, `jhnfs-netpol-${process.pid}`, kwokLeavesTheStandInAlone);
+    const cluster = new KwokCluster(
+      bin,
+      tmp,
+      `jhnfs-netpol-${process.pid}`,
+      // The node is the lab's; the Service range is set, as kube-router must be told it.
+      `${kwokLeavesTheStandInAlone}- name: kube-apiserver\n  extraArgs:\n  - key: service-cluster-ip-range\n    value: ${serviceCidr}\n`,
+    );
     let lab: KernelLab | undefined;
     let started: NetpolLab | undefined;
     try {
@@ -229,8 +238,7 @@ export class NetpolLab {
       metadata: { name },
     }));
     const services: object[] = wanted("Service").map((s) => {
-      // A ClusterIP the stack pins (the NFS Service's) is from the cluster's range, not this API
-      // server's: let it allocate one.
+      // The rendering's ClusterIPs are its mocks' outputs: the API server allocates the real ones.
       const { clusterIP: _ip, clusterIPs: _ips, ...spec } = s.spec as JsonObject;
       return { ...s, spec };
     });
@@ -371,7 +379,7 @@ export class NetpolLab {
    * its rules (its first full sync).
    */
   async startKubeRouter(): Promise<void> {
-    const config = JSON.parse(this.kubectl(["config", "view", "--minify", "--raw", "-o", "json"])) as {
+    const config = JSON.parse(this.kubectl(["config", "view", "--minify", "--raw", "--flatten", "-o", "json"])) as {
       clusters: { cluster: { server: string; "tls-server-name"?: string } }[];
     };
     const cluster = config.clusters[0].cluster;
@@ -380,48 +388,42 @@ export class NetpolLab {
     cluster.server = `https://${labNode.hostSide}:${labNode.apiServerPort}`;
     const kubeconfig = path.join(this.lab.dir, "kube-router.kubeconfig");
     fs.writeFileSync(kubeconfig, JSON.stringify(config));
-    const range = this.serviceClusterIpRange();
     await this.node(
       [
         `setsid ${q(path.join(this.bin, "kube-router"))} --kubeconfig=${q(kubeconfig)} --hostname-override=${labNode.name}`,
         "--run-firewall=true --run-router=false --run-service-proxy=false --enable-cni=false",
-        `--service-cluster-ip-range=${range} --enable-ipv6=false --health-port=0 --metrics-port=0 -v=1`,
+        `--service-cluster-ip-range=${serviceCidr} --enable-ipv6=false --health-port=0 --metrics-port=0 -v=1`,
         ">/run/kube-router.log 2>&1 </dev/null &",
+        "\necho $! >/run/kube-router.pid",
       ].join(" "),
     );
     await this.waitForSync();
   }
 
-  /** The kube-router log so far (kept in the lab's kernel). */
-  kubeRouterLog(): Promise<string> {
-    return this.node("cat /run/kube-router.log");
+  /** The kube-router log so far (kept in the lab's kernel), and whether it still runs. */
+  async kubeRouterLog(): Promise<{ log: string; running: boolean }> {
+    const out = await this.node("kill -0 $(cat /run/kube-router.pid) 2>/dev/null && echo running || echo exited\ncat /run/kube-router.log");
+    const [state, ...log] = out.split("\n");
+    return { log: log.join("\n"), running: state === "running" };
   }
 
   /** Waits until kube-router has finished one more full sync of its rules than before. */
   async waitForSync(): Promise<void> {
     const deadline = Date.now() + 120_000;
     for (;;) {
-      const log = await this.kubeRouterLog();
+      const { log, running } = await this.kubeRouterLog();
       const done = log.split("\n").filter((l) => l.includes("sync iptables took")).length;
       if (done > this.syncs) {
         this.syncs = done;
         return;
       }
-      if (/\bF\d{4} /.test(log) || Date.now() > deadline) {
-        throw new Error(`kube-router wrote no rules:\n${log.split("\n").slice(-30).join("\n")}`);
+      if (!running || Date.now() > deadline) {
+        throw new Error(
+          `kube-router ${running ? "wrote no rules in 120 s" : "exited"}:\n${log.split("\n").slice(-30).join("\n")}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 500));
     }
-  }
-
-  /** The service CIDR the API server allocates ClusterIPs from (kube-router must be told it). */
-  private serviceClusterIpRange(): string {
-    for (const pid of this.cluster.readPids()) {
-      const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
-      const flag = cmdline.find((a) => a.startsWith("--service-cluster-ip-range="));
-      if (flag) return flag.split("=")[1];
-    }
-    throw new Error("the API server's --service-cluster-ip-range was not found");
   }
 
   pod(role: string): LabPod {
