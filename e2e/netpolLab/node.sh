@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # The network policy lab's node, inside the kernel lab's kernel (sourced by its requests): what a
 # GKE node with a bridge CNI has, built from the kernel's own pieces. The lab kernel's first network
 # namespace is the node's: its eth0 (a TAP device whose other end is in a namespace the test made
@@ -6,6 +7,8 @@
 # bridge. Nothing here touches this machine's network: all of it lives in the lab's kernel.
 
 pod_bridge=cbr0
+# The lab's requests set podnet to podnet.py's path before sourcing this file.
+: "${podnet:?podnet names podnet.py}"
 
 # node_up NODE_IP/PREFIX BRIDGE_IP/PREFIX PUBLIC_IP: the node's network.
 node_up() {
