@@ -25,7 +25,10 @@
 #      169.254.169.254:53 (where NodeLocal DNSCache and Cloud DNS answer on GKE), over UDP and TCP;
 #   3. the hub's own pod opens all of them (the paths exist: only the fence closes them);
 #   4. the proxy's own pod (an ephemeral container in it, so the proxy's policy applies) gets the
-#      same DNS answers, and cannot reach 169.254.169.254:80 or 169.254.20.10:8080.
+#      same DNS answers, and cannot reach 169.254.169.254:80, 169.254.20.10:8080 or the file browser.
+# The targets of 2 and 4 are the cells of the connectivity matrix (e2e/netpolLab/matrix.tsv) that
+# this cluster can place; the network policy lab (e2e/netpolLab) asserts every cell of it with
+# kube-router in a real kernel.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -467,7 +470,7 @@ case "${1:-}" in
     check
     ;;
   *)
-    sed -n '2,28p' "${BASH_SOURCE[0]}" >&2
+    sed -n '2,31p' "${BASH_SOURCE[0]}" >&2
     exit 2
     ;;
 esac
