@@ -205,7 +205,9 @@ export class NetpolLab {
 
   /** The relay from the TAP device's host side to the API server on 127.0.0.1. */
   private async startRelay(): Promise<void> {
-    const server = new URL(this.kubectl(["config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"]));
+    const server = new URL(
+      this.kubectl(["config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"]),
+    );
     const relay = spawn(
       "python3",
       [relayScript, `/run/netns/${this.netns}`, `${labNode.hostSide}:${labNode.apiServerPort}`, server.host],
@@ -239,7 +241,9 @@ export class NetpolLab {
     }));
     const services: object[] = wanted("Service").map((s) => {
       // The rendering's ClusterIPs are its mocks' outputs: the API server allocates the real ones.
-      const { clusterIP: _ip, clusterIPs: _ips, ...spec } = s.spec as JsonObject;
+      const spec = { ...(s.spec as JsonObject) };
+      delete spec.clusterIP;
+      delete spec.clusterIPs;
       return { ...s, spec };
     });
     const kubeDns = this.pods.find((p) => p.role === "kube-dns");
@@ -250,7 +254,12 @@ export class NetpolLab {
         metadata: { name: "kube-dns", namespace: kubeDns.namespace },
         spec: {
           selector: kubeDns.labels,
-          ports: kubeDns.ports.map((x) => ({ name: x.name ?? "", port: 53, protocol: x.protocol ?? "TCP", targetPort: 53 })),
+          ports: kubeDns.ports.map((x) => ({
+            name: x.name ?? "",
+            port: 53,
+            protocol: x.protocol ?? "TCP",
+            targetPort: 53,
+          })),
         },
       });
     }
@@ -294,7 +303,10 @@ export class NetpolLab {
     }
 
     const records = Object.fromEntries(
-      this.services.map((s) => [`${s.metadata.name}.${s.metadata.namespace}.svc.cluster.local`, String(s.spec?.clusterIP)]),
+      this.services.map((s) => [
+        `${s.metadata.name}.${s.metadata.namespace}.svc.cluster.local`,
+        String(s.spec?.clusterIP),
+      ]),
     );
     const lines: string[] = [];
     for (const [i, p] of this.pods.entries()) {
@@ -305,7 +317,10 @@ export class NetpolLab {
           : { tcp: p.ports.filter((x) => (x.protocol ?? "TCP") === "TCP").map((x) => `${p.ip}:${x.containerPort}`) }),
         records,
       });
-      lines.push(`pod_up ${q(p.name)} veth${i} ${p.ip}/24 ${labNode.bridgeIp}`, `serve ${q(p.name)} ${q(spec)} /run/${p.name}.log`);
+      lines.push(
+        `pod_up ${q(p.name)} veth${i} ${p.ip}/24 ${labNode.bridgeIp}`,
+        `serve ${q(p.name)} ${q(spec)} /run/${p.name}.log`,
+      );
     }
     // On the node: NodeLocal DNSCache (DNS, and its health port), the metadata server (Cloud DNS
     // on 53, credentials on 80).
@@ -323,7 +338,10 @@ export class NetpolLab {
 
   /** Applies objects in one request; resolves with them as the API server returns them. */
   private apply(objects: object[]): KubeObject[] {
-    const out = this.kubectl(["apply", "-f", "-", "-o", "json"], JSON.stringify({ apiVersion: "v1", kind: "List", items: objects }));
+    const out = this.kubectl(
+      ["apply", "-f", "-", "-o", "json"],
+      JSON.stringify({ apiVersion: "v1", kind: "List", items: objects }),
+    );
     const parsed = JSON.parse(out) as KubeObject | { items: KubeObject[] };
     return "items" in parsed ? parsed.items : [parsed];
   }
@@ -402,7 +420,9 @@ export class NetpolLab {
 
   /** The kube-router log so far (kept in the lab's kernel), and whether it still runs. */
   async kubeRouterLog(): Promise<{ log: string; running: boolean }> {
-    const out = await this.node("kill -0 $(cat /run/kube-router.pid) 2>/dev/null && echo running || echo exited\ncat /run/kube-router.log");
+    const out = await this.node(
+      "kill -0 $(cat /run/kube-router.pid) 2>/dev/null && echo running || echo exited\ncat /run/kube-router.log",
+    );
     const [state, ...log] = out.split("\n");
     return { log: log.join("\n"), running: state === "running" };
   }
@@ -446,11 +466,13 @@ export class NetpolLab {
       return { ip, port: c.to === "api-server" ? labNode.apiServerPort : c.port };
     }
     const pod = this.pod(c.to);
-    if (!pod.ports.some((x) => x.containerPort === c.port)) throw new Error(`${cellName(c)}: ${c.to}'s containers declare no port ${c.port}`);
+    if (!pod.ports.some((x) => x.containerPort === c.port))
+      throw new Error(`${cellName(c)}: ${c.to}'s containers declare no port ${c.port}`);
     if (c.via === "pod") return { ip: pod.ip, port: c.port };
     for (const s of this.services) {
       const selector = (s.spec?.selector ?? {}) as Record<string, string>;
-      if (s.metadata.namespace !== pod.namespace || !Object.entries(selector).every(([k, v]) => pod.labels[k] === v)) continue;
+      if (s.metadata.namespace !== pod.namespace || !Object.entries(selector).every(([k, v]) => pod.labels[k] === v))
+        continue;
       for (const port of (s.spec?.ports ?? []) as { port: number; targetPort?: number | string }[]) {
         const target =
           typeof port.targetPort === "string"
@@ -484,14 +506,18 @@ export class NetpolLab {
     const outputs: string[] = [];
     for (const [from, items] of bySource) {
       const pod = this.pod(from);
-      const file = this.writeSpec(`probe-${from}`, items.map(({ id, cell }) => ({ id, kind: cell.probe, ...this.target(cell), name: hub.name })));
+      const file = this.writeSpec(
+        `probe-${from}`,
+        items.map(({ id, cell }) => ({ id, kind: cell.probe, ...this.target(cell), name: hub.name })),
+      );
       const out = path.join(this.lab.dir, `probe-${from}.out`);
       outputs.push(out);
       scripts.push(`ip netns exec ${q(pod.name)} python3 ${q(podnet)} probe ${q(file)} >${q(out)} &`);
     }
     await this.node(`${scripts.join("\n")}\nwait`);
     for (const out of outputs) {
-      for (const [id, r] of Object.entries(JSON.parse(fs.readFileSync(out, "utf8")) as Record<string, ProbeResult>)) results.set(id, r);
+      for (const [id, r] of Object.entries(JSON.parse(fs.readFileSync(out, "utf8")) as Record<string, ProbeResult>))
+        results.set(id, r);
     }
     return cells.map((cell, i) => {
       const seen = results.get(String(i)) ?? { result: "error", detail: "no result" };
