@@ -12,10 +12,12 @@ on 127.0.0.1 here, and nothing of this machine's own network is changed or opene
 import ctypes
 import os
 import selectors
+import signal
 import socket
 import sys
 
 CLONE_NEWNET = 0x40000000
+PR_SET_PDEATHSIG = 1
 libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -26,6 +28,8 @@ def setns(fd):
 
 def main():
     netns, listen, target = sys.argv[1:4]
+    # Ends with the test that started it, even when that test is killed.
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     home = os.open("/proc/self/ns/net", os.O_RDONLY)
     lab = os.open(netns, os.O_RDONLY)
     setns(lab)
