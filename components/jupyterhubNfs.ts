@@ -4,6 +4,7 @@ import { readProjectFile, validateValues, withSecretPassword, type StackConfig, 
 import { refuseDiskShrink } from "../stacks/diskShrink";
 import type { ProfileConfig } from "../stacks/profiles";
 import { bytes, cpuCores, diskGb } from "../stacks/quantity";
+import { quotaBytes, userQuotaOverridesBytes } from "../stacks/userQuotas";
 import { TestLdapServer } from "./auth/testLdapServer";
 import { namespaceMetadata } from "./common";
 import { FileBrowser } from "./fileBrowser";
@@ -61,6 +62,7 @@ export function deployJupyterHubNfs(cfg: ValidatedConfig, parent?: pulumi.Resour
     { ...opts, retainOnDelete: keepNfsNamespace },
   );
 
+  const quotasOn = cfg.userQuotaDefault !== "";
   const disk =
     cfg.diskKind === "gce"
       ? new GceDisk(
@@ -75,6 +77,9 @@ export function deployJupyterHubNfs(cfg: ValidatedConfig, parent?: pulumi.Resour
             adopt: cfg.diskAdopt,
             // Cluster-scoped, so named after the stack's own NFS namespace (unique in the cluster).
             storageClassName: `${cfg.nfsNamespace}-notebook-disk`,
+            // Per-user quotas are XFS project quotas (stacks/diskShrink.ts refuses them on an ext4 disk).
+            fileSystem: quotasOn ? "xfs" : "ext4",
+            projectQuotas: quotasOn,
             snapshots: cfg.diskSnapshots
               ? { retentionDays: cfg.diskSnapshotRetentionDays, startTime: cfg.diskSnapshotStartTime }
               : undefined,
@@ -119,6 +124,14 @@ export function deployJupyterHubNfs(cfg: ValidatedConfig, parent?: pulumi.Resour
         { path: notebooksDir, uid: notebookUid, gid: notebookGid, mode: "0751" },
         { path: sharedDir, uid: notebookUid, gid: notebookGid, mode: "0750" },
       ],
+      userQuotas: quotasOn
+        ? {
+            image: cfg.userQuotaImage,
+            folder: notebooksDir,
+            defaultBytes: quotaBytes(cfg.userQuotaDefault),
+            overridesBytes: userQuotaOverridesBytes(cfg.userQuotaOverrides),
+          }
+        : undefined,
     },
     opts,
   );

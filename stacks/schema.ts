@@ -7,6 +7,7 @@ import { inCidr } from "../policy/networkPolicy";
 import { isBucketVolume } from "../components/jupyterhub/userServerExtras";
 import { hubExtraConfigSchema } from "./hubExtraConfig";
 import { checkProfiles, profilesSchema } from "./profiles";
+import { checkUserQuotas, quotaQuantity, userQuotaOverridesSchema } from "./userQuotas";
 import { bytes, cpuCores } from "./quantity";
 import {
   googleServiceAccount,
@@ -166,6 +167,12 @@ export const stackConfigSchema = z
     userPostStart: userPostStartSchema,
     hubExtraConfig: hubExtraConfigSchema,
 
+    // Per-user quotas (stacks/userQuotas.ts).
+    userQuotaDefault: z.union([z.literal(""), quotaQuantity]),
+    userQuotaOverrides: userQuotaOverridesSchema,
+    userQuotaOvercommit: z.boolean(),
+    userQuotaImage: pinnedImage,
+
     fileBrowser: z.boolean(),
     fileBrowserImage: pinnedImage,
     fileBrowserServiceType: serviceType,
@@ -237,6 +244,7 @@ export const stackConfigSchema = z
       fail("cullMaxAgeSeconds", "needs cullIdleSeconds above 0: the culler runs only then");
     }
     checkProfiles(c, (path, message) => ctx.addIssue({ code: "custom", path, message }));
+    checkUserQuotas(c, (path, message) => ctx.addIssue({ code: "custom", path, message }));
 
     if (c.ldapTestServer) {
       if (c.ldapTestUsers.length === 0) fail("ldapTestUsers", "must name at least one user when ldapTestServer is on");
