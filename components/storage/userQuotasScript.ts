@@ -80,7 +80,10 @@ def xfs_quota(root, command):
         encoding="utf8",
         errors="surrogateescape",
     )
-    if result.returncode != 0:
+    # It exits 0 after some failures too (a mount whose device it cannot open: "xfs_quota: cannot
+    # setup path for mount ..."), saying so on stderr with its name first.
+    errors = [line for line in result.stderr.splitlines() if line.startswith("xfs_quota:")]
+    if result.returncode != 0 or errors:
         raise RuntimeError(f"xfs_quota -c '{command}': {result.stderr.strip()}")
     return result.stdout
 

@@ -256,7 +256,13 @@ export class KernelLab {
    */
   async startNfsServer(
     deployment: JsonObject,
-    o: { exportLine?: (line: string) => string; manageGids?: boolean; hostname?: string } = {},
+    o: {
+      exportLine?: (line: string) => string;
+      manageGids?: boolean;
+      hostname?: string;
+      /** The disk's PersistentVolume: the disk is mounted with its mountOptions, as its fsType. */
+      diskVolume?: JsonObject;
+    } = {},
   ): Promise<void> {
     const pod = nfsServerPod(deployment);
     const { container, spec } = pod;
@@ -271,7 +277,7 @@ export class KernelLab {
     if (!hostname) throw new Error("the NFS server pod has no spec.hostname");
     await this.ok(
       [
-        `mountpoint -q ${q(pod.mountPath)} || { mkdir -p ${q(pod.mountPath)} && mount /dev/loop0 ${q(pod.mountPath)}; }`,
+        `mountpoint -q ${q(pod.mountPath)} || { mkdir -p ${q(pod.mountPath)} && mount ${this.diskMountArgs(o.diskVolume)} /dev/loop0 ${q(pod.mountPath)}; }`,
         "[ -e /run/nfs.conf.debian ] || cp /etc/nfs.conf /run/nfs.conf.debian",
         o.manageGids
           ? "cp /run/nfs.conf.debian /etc/nfs.conf"
@@ -285,6 +291,55 @@ export class KernelLab {
     await this.ok(
       `unshare --uts sh -c ${q(`hostname ${q(hostname)} && . ${q(nfsServerScript)} && nfs_start ${q(exportsFile)} ${q(run.gid ?? "")} -- ${run.folders.map(q).join(" ")}`)}`,
     );
+  }
+
+  /**
+   * `mount` arguments for the disk as the CSI driver mounts a volume: its file system type and the
+   * volume's mountOptions (CSI mount flags). None without a volume (the disk as mkfs left it).
+   */
+  private diskMountArgs(volume: JsonObject | undefined): string {
+    if (!volume) return "";
+    const spec = volume.spec as { csi?: { fsType?: string }; mountOptions?: string[] };
+    const fsType = spec.csi?.fsType;
+    if (fsType !== this.fileSystem) throw new Error(`the disk's volume says ${fsType}; the lab's disk is ${this.fileSystem}`);
+    const options = (spec.mountOptions ?? []).join(",");
+    return `-t ${q(fsType)}${options ? ` -o ${q(options)}` : ""}`;
+  }
+
+  /**
+   * Starts the NFS server pod's other containers (its sidecars) in the background, each as its pod
+   * spec says, with the pod's claim and its ConfigMap volumes (`configMaps`: the rendered
+   * ConfigMaps, written into folders of the lab as the kubelet writes a ConfigMap volume). Resolves
+   * with the folder of each ConfigMap volume, so a test can change it as the kubelet would.
+   */
+  async startNfsSidecars(deployment: JsonObject, configMaps: JsonObject[]): Promise<Record<string, string>> {
+    const pod = nfsServerPod(deployment);
+    const volumes: Record<string, string> = { [pod.volume]: pod.mountPath };
+    for (const v of pod.spec.volumes ?? []) {
+      if (!v.configMap) continue;
+      const cm = configMaps.find((m) => (m.metadata as JsonObject).name === v.configMap?.name);
+      if (!cm) throw new Error(`no ConfigMap ${v.configMap.name} rendered`);
+      const dir = path.join(this.dir, "configmaps", v.name);
+      fs.mkdirSync(dir, { recursive: true });
+      for (const [key, value] of Object.entries((cm.data ?? {}) as Record<string, string>)) {
+        fs.writeFileSync(path.join(dir, key), value, { mode: 0o644 });
+      }
+      volumes[v.name] = dir;
+    }
+    for (const c of pod.spec.containers.slice(1)) {
+      const log = path.join(this.dir, `${c.name}.log`);
+      // Its own session, so that stopNfsSidecars ends the container's processes together.
+      await this.ok(
+        `setsid sh -c ${q(this.containerScript(pod.spec, c, volumes))} >${q(log)} 2>&1 </dev/null & echo $! >/run/sidecar-${c.name}.pid`,
+      );
+    }
+    return volumes;
+  }
+
+  /** A sidecar's output so far (started by startNfsSidecars). */
+  sidecarLog(name: string): string {
+    const log = path.join(this.dir, `${name}.log`);
+    return fs.existsSync(log) ? fs.readFileSync(log, "utf8") : "";
   }
 
   /**
