@@ -436,10 +436,11 @@ describe("per-user quotas: XFS project quotas kept by the NFS server pod's sidec
     await limitBecomes("bob", 40 * mib);
   });
 
+  // XFS reports a full project as a full disk (ENOSPC, not EDQUOT), and NFS passes it on.
   it("alice stops at her quota with a write error while bob keeps writing", async () => {
     const alice = await write("alice", "big.bin", 30);
     assert.notEqual(alice.status, 0, "alice wrote past her quota");
-    assert.match(alice.stderr, /Disk quota exceeded/);
+    assert.match(alice.stderr, /No space left on device/);
     const [used] = (await report()).alice;
     assert.ok(used <= 20 * mib && used > 19 * mib, `alice uses ${used} bytes`);
     const bob = await write("bob", "first.bin", 30);
@@ -468,7 +469,7 @@ describe("per-user quotas: XFS project quotas kept by the NFS server pod's sidec
     ]);
     const more = await write("bob", "third.bin", 1);
     assert.notEqual(more.status, 0);
-    assert.match(more.stderr, /Disk quota exceeded/);
+    assert.match(more.stderr, /No space left on device/);
     assert.ok((await report()).bob[0] >= 60 * mib, "bob's files are all there");
   });
 
@@ -477,7 +478,7 @@ describe("per-user quotas: XFS project quotas kept by the NFS server pod's sidec
     await limitBecomes("carol", 20 * mib);
     const carol = await write("carol", "big.bin", 30);
     assert.notEqual(carol.status, 0);
-    assert.match(carol.stderr, /Disk quota exceeded/);
+    assert.match(carol.stderr, /No space left on device/);
   });
 
   it("the usage exporter serves each folder's usage and quota and the file system's fill on :9102/metrics", async () => {
