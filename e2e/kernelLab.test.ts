@@ -332,7 +332,7 @@ describe("per-user quotas: XFS project quotas kept by the NFS server pod's sidec
   let quotasDir: string;
 
   before(async () => {
-    r = await rendered("dev", ["diskKind=gce", "diskZone=europe-west1-b", "userQuotaDefault=20Mi", overrides("40Mi")]);
+    r = await rendered("dev", ["diskKind=gce", "diskZone=europe-west1-b", "userQuotaDefault=4Mi", overrides("8Mi")]);
     const hubConfig = manifests(r, "ConfigMap").find((m) => "jupyterhub_config.py" in ((m.data ?? {}) as object));
     const configText = String((hubConfig?.data as Record<string, string>)["jupyterhub_config.py"]);
     // The pods the hub image's own KubeSpawner builds (its folder names, its subPaths).
@@ -415,7 +415,7 @@ describe("per-user quotas: XFS project quotas kept by the NFS server pod's sidec
     const next = await rendered("dev", [
       "diskKind=gce",
       "diskZone=europe-west1-b",
-      "userQuotaDefault=20Mi",
+      "userQuotaDefault=4Mi",
       overrides(quota),
     ]);
     const cm = manifest(next, "ConfigMap", "user-quotas");
@@ -432,51 +432,51 @@ describe("per-user quotas: XFS project quotas kept by the NFS server pod's sidec
   it("the disk is XFS mounted with prjquota, as the disk's PersistentVolume says, and every folder gets its project and limit", async () => {
     const mounted = await lab().ok("grep ' /exports ' /proc/mounts");
     assert.match(mounted, / xfs [^ ]*prjquota/);
-    await limitBecomes("alice", 20 * mib);
-    await limitBecomes("bob", 40 * mib);
+    await limitBecomes("alice", 4 * mib);
+    await limitBecomes("bob", 8 * mib);
   });
 
   // XFS reports a full project as a full disk (ENOSPC, not EDQUOT), and NFS passes it on.
   it("alice stops at her quota with a write error while bob keeps writing", async () => {
-    const alice = await write("alice", "big.bin", 30);
+    const alice = await write("alice", "big.bin", 6);
     assert.notEqual(alice.status, 0, "alice wrote past her quota");
     assert.match(alice.stderr, /No space left on device/);
     const [used] = (await report()).alice;
-    assert.ok(used <= 20 * mib && used > 19 * mib, `alice uses ${used} bytes`);
-    const bob = await write("bob", "first.bin", 30);
+    assert.ok(used <= 4 * mib && used > 3 * mib, `alice uses ${used} bytes`);
+    const bob = await write("bob", "first.bin", 6);
     assert.equal(bob.status, 0, bob.stderr);
     // What she sees in her server: her quota as the size of her home folder's file system.
     const df = await inNotebook("alice", `stat -f -c '%b %S' ${notebookDir}`);
     const [blocks, size] = df.stdout.trim().split(" ").map(Number);
-    assert.equal(blocks * size, 20 * mib, "df in her server shows her quota");
+    assert.equal(blocks * size, 4 * mib, "df in her server shows her quota");
   });
 
   it("an override raised reaches the running enforcer without a restart: bob writes past his old quota", async () => {
-    await setBobQuota("80Mi");
-    await limitBecomes("bob", 80 * mib);
-    const bob = await write("bob", "second.bin", 30);
+    await setBobQuota("16Mi");
+    await limitBecomes("bob", 16 * mib);
+    const bob = await write("bob", "second.bin", 6);
     assert.equal(bob.status, 0, bob.stderr);
-    assert.ok((await report()).bob[0] >= 60 * mib);
+    assert.ok((await report()).bob[0] >= 12 * mib);
   });
 
   it("a quota lowered below what a folder holds deletes nothing, and refuses further writes", async () => {
-    await setBobQuota("10Mi");
-    await limitBecomes("bob", 10 * mib);
+    await setBobQuota("2Mi");
+    await limitBecomes("bob", 2 * mib);
     const files = await lab().ok("stat -c '%n %s' /exports/notebooks/bob/first.bin /exports/notebooks/bob/second.bin");
     assert.deepEqual(files.trim().split("\n"), [
-      `/exports/notebooks/bob/first.bin ${30 * mib}`,
-      `/exports/notebooks/bob/second.bin ${30 * mib}`,
+      `/exports/notebooks/bob/first.bin ${6 * mib}`,
+      `/exports/notebooks/bob/second.bin ${6 * mib}`,
     ]);
     const more = await write("bob", "third.bin", 1);
     assert.notEqual(more.status, 0);
     assert.match(more.stderr, /No space left on device/);
-    assert.ok((await report()).bob[0] >= 60 * mib, "bob's files are all there");
+    assert.ok((await report()).bob[0] >= 12 * mib, "bob's files are all there");
   });
 
   it("a folder made after the enforcer started gets the default quota", async () => {
     await startServer("carol");
-    await limitBecomes("carol", 20 * mib);
-    const carol = await write("carol", "big.bin", 30);
+    await limitBecomes("carol", 4 * mib);
+    const carol = await write("carol", "big.bin", 6);
     assert.notEqual(carol.status, 0);
     assert.match(carol.stderr, /No space left on device/);
   });
@@ -498,11 +498,11 @@ describe("per-user quotas: XFS project quotas kept by the NFS server pod's sidec
       assert.equal(sample("jupyterhub_nfs_user_used_bytes", user), kernel[user][0], `${user}'s usage`);
       assert.equal(sample("jupyterhub_nfs_user_quota_bytes", user), kernel[user][1], `${user}'s quota`);
     }
-    // What was written: alice stopped at her 20 MiB, bob holds his two files of 30 MiB.
-    assert.ok(sample("jupyterhub_nfs_user_used_bytes", "alice") > 19 * mib);
-    assert.ok(sample("jupyterhub_nfs_user_used_bytes", "bob") >= 60 * mib);
-    assert.equal(sample("jupyterhub_nfs_user_quota_bytes", "alice"), 20 * mib);
-    assert.equal(sample("jupyterhub_nfs_user_quota_bytes", "bob"), 10 * mib);
+    // What was written: alice stopped at her 4 MiB, bob holds his two files of 6 MiB.
+    assert.ok(sample("jupyterhub_nfs_user_used_bytes", "alice") > 3 * mib);
+    assert.ok(sample("jupyterhub_nfs_user_used_bytes", "bob") >= 12 * mib);
+    assert.equal(sample("jupyterhub_nfs_user_quota_bytes", "alice"), 4 * mib);
+    assert.equal(sample("jupyterhub_nfs_user_quota_bytes", "bob"), 2 * mib);
     const [blocks, free, size] = (await lab().ok("stat -f -c '%b %f %S' /exports")).trim().split(" ").map(Number);
     assert.equal(sample("jupyterhub_nfs_filesystem_size_bytes"), blocks * size);
     assert.equal(sample("jupyterhub_nfs_filesystem_used_bytes"), (blocks - free) * size);

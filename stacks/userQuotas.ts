@@ -108,7 +108,7 @@ export function checkUserQuotas(
       const gib = (b: number) => `${(b / 1024 ** 3).toFixed(1)} GiB`;
       fail(
         ["userQuotaOvercommit"],
-        `is false, but the quotas promise at least ${gib(promised)} (the overrides, and userQuotaDefault for each of the ` +
+        `keeps the quotas within the disk, and they promise at least ${gib(promised)} (the overrides, and userQuotaDefault for each of the ` +
           `${others} other users the config names) on a disk of ${c.diskSize}: raise diskSize, lower the quotas, ` +
           "or set userQuotaOvercommit to true",
       );
