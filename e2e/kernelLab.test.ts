@@ -238,6 +238,80 @@ for (const rootSquash of [false, true]) {
   });
 }
 
+for (const rootSquash of [false, true]) {
+  describe(`course folders through the kernel's NFS (shared/, every user's folder for admins), ${rootSquash ? "on an export that squashes root" : "as the image exports"}`, () => {
+    const lab = labFor("ext4", 64);
+    const requests = [
+      { user: "alice", admin: true },
+      { user: "bob", admin: false },
+      { user: "john.doe", admin: false },
+    ];
+    let pods: PodSpec[];
+    let mount: string;
+    before(async () => {
+      const r = await rendered("dev", ["sharedFolder=true", "adminAllUsersFolder=true"]);
+      const hubConfig = manifests(r, "ConfigMap").find((m) => "jupyterhub_config.py" in ((m.data ?? {}) as object));
+      // The pods the hub image's own KubeSpawner builds, with the admin-only mounts added for alice.
+      pods = userPodsFromConfig(
+        String((hubConfig?.data as Record<string, string>)["jupyterhub_config.py"]),
+        requests,
+      ).map((res, i) => {
+        if (!("pod" in res)) throw new Error(`${requests[i].user}: ${res.error}`);
+        return (res.pod as { spec: PodSpec }).spec;
+      });
+      await lab().startNfsServer(manifest(r, "Deployment", "nfs-server"), rootSquash ? { exportLine: squashing } : {});
+      mount = await lab().mountVolume(manifest(r, "PersistentVolume", "notebooks-pv-"));
+    });
+
+    /** The pod's notebook container with a shell script for its command. */
+    const inNotebook = (spec: PodSpec, script: string) =>
+      lab().runContainer(
+        spec,
+        { ...spec.containers[0], command: ["sh", "-c", script], args: [] },
+        { notebooks: mount },
+      );
+
+    it("shared/ is read-only for a user and read-write for an admin, who also reaches every user's folder", async () => {
+      assert.equal((await lab().ok("stat -c '%u %g %a' /exports/shared")).trim(), "1000 100 750");
+      for (const [i, pod] of pods.entries()) {
+        for (const c of pod.initContainers ?? []) {
+          const a = await lab().runContainer(pod, c, { notebooks: mount });
+          assert.equal(a.status, 0, `${requests[i].user}'s init container ${c.name}: ${a.stderr}`);
+        }
+      }
+      const [alice, bob, john] = pods;
+      const johnFolder = String(john.containers[0].volumeMounts?.find((m) => m.subPath)?.subPath).split("/")[1];
+      const byAlice = await inNotebook(
+        alice,
+        "echo week1 > /home/jovyan/shared/welcome.md && echo graded > /home/jovyan/allusers/bob/feedback.md && ls /home/jovyan/allusers",
+      );
+      assert.equal(byAlice.status, 0, byAlice.stderr);
+      assert.deepEqual(byAlice.stdout.trim().split("\n").sort(), ["alice", "bob", johnFolder].sort());
+      assert.equal((await lab().ok("stat -c '%u %g' /exports/notebooks/bob/feedback.md")).trim(), "1000 100");
+
+      const byBob = await inNotebook(
+        bob,
+        "cat /home/jovyan/shared/welcome.md /home/jovyan/feedback.md && echo seen >> /home/jovyan/feedback.md && ls /home/jovyan && echo mine > /home/jovyan/shared/mine.md",
+      );
+      assert.notEqual(byBob.status, 0, "bob wrote into shared/");
+      assert.match(byBob.stderr, /Read-only file system/);
+      assert.deepEqual(byBob.stdout.trim().split("\n"), ["week1", "graded", "feedback.md", "shared"]);
+      assert.equal(await lab().ok("cat /exports/notebooks/bob/feedback.md"), "graded\nseen\n");
+      assert.equal((await lab().run("test -e /exports/shared/mine.md")).status, 1);
+    });
+
+    if (rootSquash) {
+      it("without its init container a user's pod cannot start: the runtime would make shared/'s mount point as root", async () => {
+        await lab().ok("mkdir -m 0750 /exports/notebooks/carol && chown 1000:100 /exports/notebooks/carol");
+        const carol = JSON.parse(JSON.stringify(pods[1]).replaceAll("notebooks/bob", "notebooks/carol")) as PodSpec;
+        const a = await inNotebook(carol, "true");
+        assert.notEqual(a.status, 0);
+        assert.match(a.stderr, /shared.*Permission denied/);
+      });
+    }
+  });
+}
+
 describe("the NFS server restarts under a client holding a locked file open", () => {
   const lab = labFor("ext4", 64);
   let stack: Stack;
@@ -367,7 +441,11 @@ describe("per-user quotas: XFS project quotas kept by the NFS server pod's sidec
   /** A shell script run in the user's notebook container (its subPath mount, its identity). */
   function inNotebook(user: string, script: string) {
     const pod = pods[user];
-    return lab().runContainer(pod, { ...pod.containers[0], command: ["sh", "-c", script], args: [] }, { notebooks: mount });
+    return lab().runContainer(
+      pod,
+      { ...pod.containers[0], command: ["sh", "-c", script], args: [] },
+      { notebooks: mount },
+    );
   }
 
   /** Writes `n` MiB into a new file of the user's folder from their notebook container. */
@@ -377,7 +455,7 @@ describe("per-user quotas: XFS project quotas kept by the NFS server pod's sidec
   /** {folder: [used bytes, hard limit bytes]} from the kernel's report, by the folders' project IDs. */
   async function report(): Promise<Record<string, [number, number]>> {
     const out = await lab().ok(
-      "for d in /exports/notebooks/*/; do printf '%s %s\\n' \"$(basename \"$d\")\" \"$(lsattr -pd \"$d\" | awk '{print $1}')\"; done; echo; xfs_quota -x -c 'report -p -b -n -N' /exports",
+      'for d in /exports/notebooks/*/; do printf \'%s %s\\n\' "$(basename "$d")" "$(lsattr -pd "$d" | awk \'{print $1}\')"; done; echo; xfs_quota -x -c \'report -p -b -n -N\' /exports',
     );
     const [folders, quota] = out.split("\n\n");
     const byId = new Map(

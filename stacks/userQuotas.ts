@@ -49,9 +49,7 @@ const overrideUser = z
       "(docs/operations.md, User names, and which folder is whose)",
   });
 
-export const userQuotaOverridesSchema = z.array(
-  z.object({ user: overrideUser, quota: quotaQuantity }).strict(),
-);
+export const userQuotaOverridesSchema = z.array(z.object({ user: overrideUser, quota: quotaQuantity }).strict());
 
 export type UserQuotaOverride = z.infer<typeof userQuotaOverridesSchema>[number];
 
@@ -72,10 +70,7 @@ interface QuotaKeys {
 }
 
 /** The cross-key rules of the quota keys; `fail` names the key (and the list item). */
-export function checkUserQuotas(
-  c: QuotaKeys,
-  fail: (path: (string | number)[], message: string) => void,
-): void {
+export function checkUserQuotas(c: QuotaKeys, fail: (path: (string | number)[], message: string) => void): void {
   if (c.userQuotaDefault === "") {
     if (c.userQuotaOverrides.length > 0) {
       fail(["userQuotaOverrides"], "needs userQuotaDefault: quotas are on only with a default for every user");

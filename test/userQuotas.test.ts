@@ -74,7 +74,17 @@ describe("per-user quota keys", () => {
   });
 
   it("agree with KubeSpawner 7.0's own folder names (its safe_slug of the lower-cased name)", () => {
-    const names = ["alice", "Bob", "2ndyear", "john.doe", "a--b", "x_y", "carol-", `${"l".repeat(48)}`, `${"l".repeat(49)}`];
+    const names = [
+      "alice",
+      "Bob",
+      "2ndyear",
+      "john.doe",
+      "a--b",
+      "x_y",
+      "carol-",
+      `${"l".repeat(48)}`,
+      `${"l".repeat(49)}`,
+    ];
     const out = spawnSync(
       path.join(pythonEnvBin("hub"), "python"),
       [
@@ -108,7 +118,9 @@ describe("per-user quota keys", () => {
     ]);
     // An override replaces that user's default: 9 x 20 + 20 fits.
     assert.doesNotThrow(() => validate("prod", [...base, 'userQuotaOverrides=[{"user":"User0","quota":"20Gi"}]']));
-    assert.doesNotThrow(() => validate("prod", [...base.slice(0, 3), 'userQuotaOverrides=[{"user":"user0","quota":"1Ti"}]']));
+    assert.doesNotThrow(() =>
+      validate("prod", [...base.slice(0, 3), 'userQuotaOverrides=[{"user":"user0","quota":"1Ti"}]']),
+    );
   });
 });
 
@@ -118,12 +130,18 @@ describe("per-user quotas, rendered", () => {
     const pv = manifest(on, "PersistentVolume", "notebook-disk-pv-");
     assert.equal(at(pv, "spec", "csi", "fsType"), "xfs");
     assert.deepEqual(at(pv, "spec", "mountOptions"), ["prjquota"]);
-    assert.equal((resource(on, "gcp:compute/disk:Disk", "notebook-disk-disk").inputs.labels as JsonObject)["file-system"], "xfs");
+    assert.equal(
+      (resource(on, "gcp:compute/disk:Disk", "notebook-disk-disk").inputs.labels as JsonObject)["file-system"],
+      "xfs",
+    );
     const off = await render("prod", []);
     const pvOff = manifest(off, "PersistentVolume", "notebook-disk-pv-");
     assert.equal(at(pvOff, "spec", "csi", "fsType"), "ext4");
     assert.equal(at(pvOff, "spec", "mountOptions"), undefined);
-    assert.equal((resource(off, "gcp:compute/disk:Disk", "notebook-disk-disk").inputs.labels as JsonObject)["file-system"], undefined);
+    assert.equal(
+      (resource(off, "gcp:compute/disk:Disk", "notebook-disk-disk").inputs.labels as JsonObject)["file-system"],
+      undefined,
+    );
     assert.ok(!off.manifests.some((m) => m.kind === "ConfigMap" && (m.metadata as JsonObject).name === "user-quotas"));
   });
 
@@ -137,7 +155,10 @@ describe("per-user quotas, rendered", () => {
     );
     const exporter = containers[2];
     assert.deepEqual(exporter.ports, [{ name: "metrics", containerPort: 9102, protocol: "TCP" }]);
-    assert.ok((exporter.volumeMounts as JsonObject[]).every((m) => m.readOnly === true), "the exporter writes nothing");
+    assert.ok(
+      (exporter.volumeMounts as JsonObject[]).every((m) => m.readOnly === true),
+      "the exporter writes nothing",
+    );
     assert.equal(containers[1].image, "ghcr.io/2i2c-org/jupyterhub-home-nfs:1.2.0");
     // New quotas do not roll the NFS server (every user's files would pause): only the program does.
     const other = await render("prod", ["userQuotaDefault=5Gi"]);
@@ -154,6 +175,9 @@ describe("per-user quotas, rendered", () => {
     });
     const xfs = { "jupyterhub-notebooks": { sizeGb: 200, labels: { "file-system": "xfs" } } };
     await assert.doesNotReject(render("prod", quotasOn, xfs));
-    await assert.rejects(render("prod", [], xfs), /userQuotaDefault: is empty, but the disk jupyterhub-notebooks is XFS/);
+    await assert.rejects(
+      render("prod", [], xfs),
+      /userQuotaDefault: is empty, but the disk jupyterhub-notebooks is XFS/,
+    );
   });
 });

@@ -301,7 +301,8 @@ export class KernelLab {
     if (!volume) return "";
     const spec = volume.spec as { csi?: { fsType?: string }; mountOptions?: string[] };
     const fsType = spec.csi?.fsType;
-    if (fsType !== this.fileSystem) throw new Error(`the disk's volume says ${fsType}; the lab's disk is ${this.fileSystem}`);
+    if (fsType !== this.fileSystem)
+      throw new Error(`the disk's volume says ${fsType}; the lab's disk is ${this.fileSystem}`);
     const options = (spec.mountOptions ?? []).join(",");
     return `-t ${q(fsType)}${options ? ` -o ${q(options)}` : ""}`;
   }
