@@ -271,14 +271,30 @@ for (const rootSquash of [false, true]) {
         { notebooks: mount },
       );
 
-    it("shared/ is read-only for a user and read-write for an admin, who also reaches every user's folder", async () => {
-      assert.equal((await lab().ok("stat -c '%u %g %a' /exports/shared")).trim(), "1000 100 750");
+    before(async () => {
       for (const [i, pod] of pods.entries()) {
         for (const c of pod.initContainers ?? []) {
           const a = await lab().runContainer(pod, c, { notebooks: mount });
           assert.equal(a.status, 0, `${requests[i].user}'s init container ${c.name}: ${a.stderr}`);
         }
       }
+    });
+
+    if (rootSquash) {
+      // Found here (the local-folder model missed it): the runtime, root on the node and so nobody
+      // on this export, looks up the mount point shared/ inside the user's folder, mode 0750, and is
+      // refused, although the init container made it. With course folders on, no user's pod starts
+      // on an export that squashes root. The image's export does not squash.
+      it("the runtime cannot reach shared/'s mount point inside a user's 0750 folder: the pod does not start", async () => {
+        const a = await inNotebook(pods[1], "true");
+        assert.notEqual(a.status, 0);
+        assert.match(a.stderr, /notebooks\/bob\/shared.*Permission denied/);
+      });
+      return;
+    }
+
+    it("shared/ is read-only for a user and read-write for an admin, who also reaches every user's folder", async () => {
+      assert.equal((await lab().ok("stat -c '%u %g %a' /exports/shared")).trim(), "1000 100 750");
       const [alice, bob, john] = pods;
       const johnFolder = String(john.containers[0].volumeMounts?.find((m) => m.subPath)?.subPath).split("/")[1];
       const byAlice = await inNotebook(
@@ -299,16 +315,6 @@ for (const rootSquash of [false, true]) {
       assert.equal(await lab().ok("cat /exports/notebooks/bob/feedback.md"), "graded\nseen\n");
       assert.equal((await lab().run("test -e /exports/shared/mine.md")).status, 1);
     });
-
-    if (rootSquash) {
-      it("without its init container a user's pod cannot start: the runtime would make shared/'s mount point as root", async () => {
-        await lab().ok("mkdir -m 0750 /exports/notebooks/carol && chown 1000:100 /exports/notebooks/carol");
-        const carol = JSON.parse(JSON.stringify(pods[1]).replaceAll("notebooks/bob", "notebooks/carol")) as PodSpec;
-        const a = await inNotebook(carol, "true");
-        assert.notEqual(a.status, 0);
-        assert.match(a.stderr, /shared.*Permission denied/);
-      });
-    }
   });
 }
 

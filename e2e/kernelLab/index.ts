@@ -219,7 +219,7 @@ export class KernelLab {
    */
   containerScript(spec: PodSpec, container: Container, volumes: Record<string, string>): string {
     const scratch = `/run/containers/${++this.requests}`;
-    const { argv } = containerCommandLine({
+    const { argv, process: proc } = containerCommandLine({
       spec,
       container,
       image: thisMachine,
@@ -237,7 +237,14 @@ export class KernelLab {
         const dir = path.join(root, String(m.subPath));
         return `sh -c ${q(prepareSubPathScript)} sh ${q(dir)} "$(stat -c %a ${q(root)})"`;
       });
-    return [...subPaths, argv.map(q).join(" ")].join(" && \\\n");
+    // Mount points inside another mount (shared/ in the home folder), made as the runtime makes
+    // them: as root, 0755, through the node's mount (where the export may squash root).
+    const mountPoints = proc.mountPoints.map((m) =>
+      m.parentReadOnly
+        ? `{ echo ${q(`mount point ${m.target}: its parent is mounted read-only`)} >&2; false; }`
+        : `{ [ -e ${q(m.point)} ] || mkdir -m 0755 ${q(m.point)} || { echo ${q(`mount point ${m.target} (made by the runtime, as root) failed`)} >&2; false; }; }`,
+    );
+    return [...subPaths, ...mountPoints, argv.map(q).join(" ")].join(" && \\\n");
   }
 
   /** Runs one container of a pod spec (see containerScript). */
