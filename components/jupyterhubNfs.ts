@@ -6,12 +6,14 @@ import type { ProfileConfig } from "../stacks/profiles";
 import { bytes, cpuCores, diskGb } from "../stacks/quantity";
 import { quotaBytes, userQuotaOverridesBytes } from "../stacks/userQuotas";
 import { TestLdapServer } from "./auth/testLdapServer";
+import { UserCapacity, UserScheduler, type UserPlacement } from "./capacity";
 import { namespaceMetadata } from "./common";
 import { FileBrowser } from "./fileBrowser";
 import { JupyterHub, sharedDir, type LdapSettings, type UserProfile } from "./jupyterhub";
 import { HttpsIngress, httpsIngressServiceAnnotations } from "./jupyterhub/httpsIngress";
 import { isBucketVolume } from "./jupyterhub/userServerExtras";
-import { notebookHome } from "./jupyterhub/userServers";
+import { profilePlacement } from "./jupyterhub/profiles";
+import { avoidNodeOfTerms, notebookHome } from "./jupyterhub/userServers";
 import { NetworkFence } from "./network";
 import { GceDisk } from "./storage/gceDisk";
 import { NfsServer } from "./storage/nfsServer";
@@ -35,6 +37,76 @@ function userProfile(p: ProfileConfig): UserProfile {
     memoryGuaranteeBytes: memoryGuarantee !== undefined ? bytes(memoryGuarantee) : undefined,
     // The schema refuses one without the other.
     gpus: gpuCount !== undefined && gpuType !== undefined ? { count: gpuCount, type: gpuType } : undefined,
+  };
+}
+
+/**
+ * The capacity keys (userPriorityClasses, userPlaceholders, imagePrePuller, userScheduler): the
+ * PriorityClasses, the placeholders, the pre-puller and the user scheduler, and what KubeSpawner is
+ * told of them. Placeholders are the size of the default profile's guarantee (the one KubeSpawner
+ * starts when a request names none, so what most of a class starts), placed where its pods go.
+ */
+function userCapacity(
+  cfg: ValidatedConfig,
+  profiles: UserProfile[],
+  avoidNodeOf: { namespace: string; podLabels: Record<string, string> },
+  opts: pulumi.CustomResourceOptions,
+): { priorityClassName?: pulumi.Output<string>; schedulerName?: string; schedulerPods?: Record<string, string> } {
+  const scheduler = cfg.userScheduler
+    ? new UserScheduler(
+        "user-scheduler",
+        { namespace: cfg.namespace, image: cfg.userSchedulerImage, schedulerName: `${cfg.namespace}-user-scheduler` },
+        opts,
+      )
+    : undefined;
+  // KubeSpawner starts the profile marked default, else the first (the schema allows one default).
+  const defaultProfile = profiles.find((p) => p.default) ?? profiles[0];
+  const placement: UserPlacement = {
+    ...(defaultProfile ? profilePlacement(defaultProfile) : { nodeSelector: {}, tolerations: [] }),
+    affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: avoidNodeOfTerms(avoidNodeOf) } },
+  };
+  const tolerations = profiles.flatMap((p) => profilePlacement(p).tolerations);
+  const images = [
+    cfg.singleuserImage,
+    ...profiles.flatMap((p) => [...(p.image !== undefined ? [p.image] : []), ...p.imageChoices.map((c) => c.image)]),
+  ];
+  const capacity =
+    cfg.userPriorityClasses || cfg.imagePrePuller
+      ? new UserCapacity(
+          "user-capacity",
+          {
+            namespace: cfg.namespace,
+            pauseImage: cfg.pauseImage,
+            ...(cfg.userPriorityClasses && {
+              priorityClassNames: {
+                user: `${cfg.namespace}-user`,
+                imagePuller: `${cfg.namespace}-image-puller`,
+                placeholder: `${cfg.namespace}-user-placeholder`,
+              },
+            }),
+            ...(cfg.userPlaceholders > 0 && {
+              placeholders: {
+                count: cfg.userPlaceholders,
+                cpu: defaultProfile?.cpuGuarantee ?? cpuCores(cfg.userCpuGuarantee),
+                memoryBytes: defaultProfile?.memoryGuaranteeBytes ?? bytes(cfg.userMemoryGuarantee),
+                placement,
+              },
+            }),
+            ...(cfg.imagePrePuller && {
+              prePuller: {
+                images: [...new Set(images)],
+                tolerations: [...new Map(tolerations.map((t) => [JSON.stringify(t), t])).values()],
+              },
+            }),
+            schedulerName: scheduler?.schedulerName,
+          },
+          opts,
+        )
+      : undefined;
+  return {
+    priorityClassName: capacity?.userPriorityClassName,
+    schedulerName: scheduler?.schedulerName,
+    schedulerPods: scheduler?.podSelector,
   };
 }
 
@@ -200,6 +272,10 @@ export function deployJupyterHubNfs(cfg: ValidatedConfig, parent?: pulumi.Resour
         allowedGroups: cfg.allowedGroups,
       };
 
+  const profiles = cfg.profiles.map(userProfile);
+  const avoidNodeOf = { namespace: cfg.nfsNamespace, podLabels: nfsServer.podSelector };
+  const capacity = userCapacity(cfg, profiles, avoidNodeOf, opts);
+
   // A bucket volume is mounted with the user pods' own Google token (Workload Identity Federation).
   const bucketVolumes = cfg.userVolumes.some(isBucketVolume);
   const hub = new JupyterHub(
@@ -221,7 +297,7 @@ export function deployJupyterHubNfs(cfg: ValidatedConfig, parent?: pulumi.Resour
         userServiceAccount:
           cfg.userGoogleServiceAccount !== "" ? { googleServiceAccount: cfg.userGoogleServiceAccount } : {},
       }),
-      hub: pulumi.all([ldap, notebooks.claimName]).apply(([ldapSettings, notebooksClaim]) => ({
+      hub: pulumi.all([ldap, notebooks.claimName, capacity.priorityClassName]).apply(([ldapSettings, notebooksClaim, priorityClassName]) => ({
         ldap: ldapSettings,
         allowedUsers: cfg.allowedUsers,
         allowAllUsers: cfg.allowAllUsers,
@@ -241,8 +317,10 @@ export function deployJupyterHubNfs(cfg: ValidatedConfig, parent?: pulumi.Resour
           defaultUrl: cfg.userDefaultUrl,
           startTimeoutSeconds: cfg.userStartTimeoutSeconds,
           httpTimeoutSeconds: cfg.userHttpTimeoutSeconds,
-          avoidNodeOf: { namespace: cfg.nfsNamespace, podLabels: nfsServer.podSelector },
-          profiles: cfg.profiles.map(userProfile),
+          avoidNodeOf,
+          profiles,
+          priorityClassName,
+          schedulerName: capacity.schedulerName,
           environment: cfg.userEnvironment,
           extraVolumes: cfg.userVolumes,
           postStart: cfg.userPostStart,
@@ -285,6 +363,7 @@ export function deployJupyterHubNfs(cfg: ValidatedConfig, parent?: pulumi.Resour
           userPods: hub.userPods,
           fileBrowser: fileBrowser && { ...fileBrowser.pods, exposed: cfg.fileBrowserServiceType !== "ClusterIP" },
           testLdap: testLdap?.pods,
+          userScheduler: capacity.schedulerPods,
         },
         userEgressCidrs: cfg.userEgressAllowedCidrs,
         userPodsReachGkeMetadataServer: bucketVolumes,

@@ -173,6 +173,14 @@ export const stackConfigSchema = z
     userQuotaOvercommit: z.boolean(),
     userQuotaImage: pinnedImage,
 
+    // Capacity (components/capacity).
+    userPriorityClasses: z.boolean(),
+    userPlaceholders: z.number().int().min(0, "must be 0 (none) or more").max(1000, "must be at most 1000"),
+    imagePrePuller: z.boolean(),
+    pauseImage: pinnedImage,
+    userScheduler: z.boolean(),
+    userSchedulerImage: pinnedImage,
+
     fileBrowser: z.boolean(),
     fileBrowserImage: pinnedImage,
     fileBrowserServiceType: serviceType,
@@ -332,6 +340,13 @@ export const stackConfigSchema = z
       fail(
         "userGoogleServiceAccount",
         "is for Cloud Storage buckets in userVolumes (Workload Identity Federation for their mounts), and none is listed",
+      );
+    }
+
+    if (c.userPlaceholders > 0 && !c.userPriorityClasses) {
+      fail(
+        "userPlaceholders",
+        "needs userPriorityClasses true: without a priority below the users' a placeholder is never preempted, and keeps users out",
       );
     }
 

@@ -31,6 +31,13 @@ describe("versions/images.ts and Pulumi.yaml", () => {
     });
   }
 
+  it("the user scheduler's image is the Kubernetes release the e2e toolchain builds kube-scheduler from", () => {
+    const build = fs.readFileSync(path.join(root, "e2e", "toolchain", "build.sh"), "utf8");
+    const pinned = /^KUBERNETES_VERSION=(v\S+)/m.exec(build)?.[1];
+    assert.ok(pinned, "KUBERNETES_VERSION in e2e/toolchain/build.sh");
+    assert.equal(tagOf(images.userScheduler.reference), pinned);
+  });
+
   it("the hub image is of the z2jh release, the notebook image the Jupyter Docker Stacks build, we follow", () => {
     assert.equal(tagOf(images.hub.reference), z2jhVersion);
     assert.equal(tagOf(images.singleuser.reference), dockerStacksTag);

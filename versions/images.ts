@@ -48,7 +48,11 @@ export type LocalPrograms =
       /** Its direct dependencies as the image installs them (`npm ci` from the package's own lock). */
       dependencies: Record<string, string>;
     }
-  | { kind: "debian"; package: string; why: string };
+  | { kind: "debian"; package: string; why: string }
+  /** A binary of the e2e toolchain (e2e/toolchain/build.sh), built from the same source at the same version. */
+  | { kind: "toolchain"; binary: string; why: string }
+  /** Nothing: the tests never run this image's program (kwok's simulated pods run no container). */
+  | { kind: "none"; why: string };
 
 export interface ImageVersion {
   /** The Pulumi.yaml key whose default this is. */
@@ -241,6 +245,27 @@ export const images = {
       kind: "debian",
       package: "slapd",
       why: "Debian's slapd and ldap-utils run the image's own start-up scripts (test/bitnamiOpenldap.test.ts) and serve the e2e journey's directory",
+    },
+  },
+  pause: {
+    configKey: "pauseImage",
+    // z2jh 4.4.0's tag for its placeholders and image puller (values.yaml scheduling.userPlaceholder.image).
+    reference: "registry.k8s.io/pause:3.10.1",
+    programs: {
+      kind: "none",
+      why: "the placeholders and the pre-puller run on kwok's simulated nodes in e2e/capacity.test.ts, where no container runs",
+    },
+  },
+  userScheduler: {
+    configKey: "userSchedulerImage",
+    // The Kubernetes release of the e2e toolchain (KUBERNETES_VERSION in e2e/toolchain/build.sh);
+    // the image holds /usr/local/bin/kube-scheduler (build/server-image/Dockerfile), which our
+    // Deployment runs by path, so its ENTRYPOINT is never used.
+    reference: "registry.k8s.io/kube-scheduler:v1.36.1",
+    programs: {
+      kind: "toolchain",
+      binary: "kube-scheduler",
+      why: "e2e/capacity.test.ts runs the toolchain's kube-scheduler (k8s.io/kubernetes at the same version) as the user scheduler's container",
     },
   },
 } as const satisfies Record<string, ImageVersion>;

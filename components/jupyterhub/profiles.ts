@@ -82,11 +82,18 @@ function kubespawnerOverride(p: UserProfile): Record<string, unknown> {
   if (p.memoryGuaranteeBytes !== undefined) override.mem_guarantee = p.memoryGuaranteeBytes;
   // A limit alone: the API server copies an extended resource's limit into its request.
   if (p.gpus) override.extra_resource_limits = { [gpuResource]: String(p.gpus.count) };
-  const nodeSelector = { ...p.nodeSelector, ...(p.gpus ? { [gkeAcceleratorLabel]: p.gpus.type } : {}) };
+  const { nodeSelector, tolerations } = profilePlacement(p);
   if (Object.keys(nodeSelector).length > 0) override.node_selector = nodeSelector;
-  const tolerations = [...p.tolerations, ...(p.gpus ? [gpuToleration] : [])];
   if (tolerations.length > 0) override.tolerations = tolerations;
   return override;
+}
+
+/** Which nodes a profile's pods may go to: its own selector and tolerations, and a GPU node's. */
+export function profilePlacement(p: UserProfile): { nodeSelector: Record<string, string>; tolerations: Toleration[] } {
+  return {
+    nodeSelector: { ...p.nodeSelector, ...(p.gpus ? { [gkeAcceleratorLabel]: p.gpus.type } : {}) },
+    tolerations: [...p.tolerations, ...(p.gpus ? [gpuToleration] : [])],
+  };
 }
 
 /** One entry of KubeSpawner's profile_list. */

@@ -84,6 +84,27 @@ export interface UserServerSettings extends UserServerExtras {
    * above. None: every server is started with the settings above, and no form is shown.
    */
   profiles: UserProfile[];
+  /** The user pods' PriorityClass (components/capacity), when the stack makes one. */
+  priorityClassName?: string;
+  /** The scheduler that places user pods (the user scheduler's profile), when not the default one. */
+  schedulerName?: string;
+}
+
+/**
+ * The preferred pod anti-affinity that keeps user pods (and the placeholders holding their room) off
+ * the node of the pods `avoid` names, when there is another node.
+ */
+export function avoidNodeOfTerms(avoid: NonNullable<UserServerSettings["avoidNodeOf"]>) {
+  return [
+    {
+      weight: 100,
+      podAffinityTerm: {
+        labelSelector: { matchLabels: avoid.podLabels },
+        namespaces: [avoid.namespace],
+        topologyKey: "kubernetes.io/hostname",
+      },
+    },
+  ];
 }
 
 /** The init container that makes the user's folder (and the mount points in it). */
@@ -173,16 +194,19 @@ export function userServerConfigLines(namespace: string, u: UserServerSettings):
     lines.push(
       "# Keep user pods off the NFS server's node when there is another: preferred, not required, so",
       "# a one-node cluster still schedules them.",
-      `c.KubeSpawner.pod_anti_affinity_preferred = ${py([
-        {
-          weight: 100,
-          podAffinityTerm: {
-            labelSelector: { matchLabels: u.avoidNodeOf.podLabels },
-            namespaces: [u.avoidNodeOf.namespace],
-            topologyKey: "kubernetes.io/hostname",
-          },
-        },
-      ])}`,
+      `c.KubeSpawner.pod_anti_affinity_preferred = ${py(avoidNodeOfTerms(u.avoidNodeOf))}`,
+    );
+  }
+  if (u.priorityClassName !== undefined) {
+    lines.push(
+      "# Above the placeholders, which a user's pod preempts when no node has room for it.",
+      `c.KubeSpawner.priority_class_name = ${py(u.priorityClassName)}`,
+    );
+  }
+  if (u.schedulerName !== undefined) {
+    lines.push(
+      "# The user scheduler packs user pods onto the fewest nodes, so empty ones can be removed.",
+      `c.KubeSpawner.scheduler_name = ${py(u.schedulerName)}`,
     );
   }
   lines.push("", ...courseFolderHookLines(home, u.folders));

@@ -8,6 +8,7 @@ import type { HubNamespacePods } from "./pods";
 import { proxySpec } from "./proxyPolicy";
 import { testLdapSpec } from "./testLdapPolicy";
 import { userPodsSpec } from "./userPodsPolicy";
+import { userSchedulerSpec } from "./userSchedulerPolicy";
 
 export type { HubNamespacePods, PodsOnPort } from "./pods";
 export { metadataServerIp, nodeLocalDnsIp, nonPublicRanges } from "./addresses";
@@ -47,6 +48,7 @@ export class NetworkFence extends pulumi.ComponentResource {
     ];
     if (pods.fileBrowser) specs.push(["file-browser", fileBrowserSpec(pods, pods.fileBrowser)]);
     if (pods.testLdap) specs.push(["test-ldap", testLdapSpec(pods, pods.testLdap)]);
+    if (pods.userScheduler) specs.push(["user-scheduler", userSchedulerSpec(pods.userScheduler)]);
 
     this.policyNames = specs.map(
       ([policy, spec]) =>

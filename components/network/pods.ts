@@ -14,4 +14,6 @@ export interface HubNamespacePods {
   /** The file browser, and whether its Service is exposed beyond the cluster (NodePort, LoadBalancer). */
   fileBrowser?: PodsOnPort & { exposed: boolean };
   testLdap?: PodsOnPort;
+  /** The user scheduler's pods (components/capacity), which talk to the Kubernetes API only. */
+  userScheduler?: Record<string, string>;
 }
