@@ -144,6 +144,14 @@ const variationOverrides: Record<string, string[]> = {
     `allowedGroups=${JSON.stringify([testLdapGroupDn, gpuGroupDn])}`,
     `profiles=${JSON.stringify(exampleProfiles)}`,
   ],
+  "capacity: priority classes, placeholders, image pre-puller, user scheduler; profiles": [
+    `allowedGroups=${JSON.stringify([testLdapGroupDn, gpuGroupDn])}`,
+    `profiles=${JSON.stringify(exampleProfiles)}`,
+    "userPriorityClasses=true",
+    "userPlaceholders=3",
+    "imagePrePuller=true",
+    "userScheduler=true",
+  ],
 };
 
 /** Each stack file as it is, then each variation on the dev stack (or the first stack if there is no dev). */
