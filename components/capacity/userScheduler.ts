@@ -121,7 +121,10 @@ export class UserScheduler extends pulumi.ComponentResource {
     );
     const role = new k8s.rbac.v1.Role(
       `${name}-write`,
-      { metadata: { name: "user-scheduler", namespace: args.namespace, labels }, rules: userSchedulerRoleRules(leaseName) },
+      {
+        metadata: { name: "user-scheduler", namespace: args.namespace, labels },
+        rules: userSchedulerRoleRules(leaseName),
+      },
       child,
     );
     new k8s.rbac.v1.RoleBinding(
