@@ -68,7 +68,8 @@ export function userSchedulerRoleRules(lease: string): k8s.types.input.rbac.v1.P
     { apiGroups: [""], resources: ["pods/binding"], verbs: ["create"] },
     { apiGroups: [""], resources: ["pods/status"], verbs: ["patch", "update"] },
     { apiGroups: [""], resources: ["pods"], verbs: ["delete"] },
-    { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create", "patch", "update"] },
+    // Scheduling events go through events.k8s.io; leader election still records in the core group.
+    { apiGroups: ["", "events.k8s.io"], resources: ["events"], verbs: ["create", "patch", "update"] },
     // create cannot be limited to a name (the object has none yet when it is checked).
     { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
     { apiGroups: ["coordination.k8s.io"], resources: ["leases"], resourceNames: [lease], verbs: ["get", "update"] },
