@@ -23,7 +23,7 @@ import { testLdapGroupDn } from "../components/auth/testLdapDirectory";
 import { gkeAcceleratorLabel, gpuResource } from "../components/jupyterhub/profiles";
 import { renderStack, type Rendering } from "../render";
 import type { JsonObject } from "../render/mocks";
-import { userPodsFromConfig } from "../test/support/hubConfigPython";
+import { userPodsFromConfigs } from "../test/support/hubConfigPython";
 import { hubPodOf } from "../test/support/hubPod";
 import { freeLoopbackPort } from "../test/support/nginx";
 import { exampleProfiles, gpuGroupDn } from "../test/support/variations";
@@ -63,12 +63,11 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** A rendered object as `kubectl apply` takes it: what the mocks filled in (uid, status) left out. */
+/** A rendered object as `kubectl apply` takes it: of its metadata, only what a user would write. */
 function applicable(m: JsonObject): JsonObject {
   const meta = obj(m.metadata);
-  const { status: _status, ...rest } = m;
   return {
-    ...rest,
+    ...m,
     metadata: {
       name: meta.name,
       ...(meta.namespace !== undefined && { namespace: meta.namespace }),
@@ -114,7 +113,10 @@ describe("capacity on the real scheduler: pre-puller, user scheduler packing, pl
   let scheduler: DeploymentProcess | undefined;
   let tmp: string;
   let packed: Rendering;
-  let spread: Rendering;
+  let userPods: { packed: JsonObject[]; spread: JsonObject[]; late: JsonObject };
+  const students = Array.from({ length: USERS }, (_, i) => `student-${i + 1}`);
+  /** A name as real directories hold them (KubeSpawner escapes the dot in the pod's name). */
+  const lateUser = "john.doe";
   const t0 = Date.now();
 
   const pods = (selector: string): Pod[] =>
@@ -134,16 +136,8 @@ describe("capacity on the real scheduler: pre-puller, user scheduler packing, pl
     }
   }
 
-  /** KubeSpawner's pods for `users` from a rendering's hub config, created as the hub would create them. */
-  function spawn(r: Rendering, users: string[]): string[] {
-    const results = userPodsFromConfig(
-      hubPodOf(r).configText,
-      users.map((user) => ({ user, admin: false })),
-    );
-    const made = results.map((result) => {
-      if (!("pod" in result)) throw new Error(`KubeSpawner refused: ${result.error}`);
-      return result.pod;
-    });
+  /** Creates pods as the hub would; returns their names. */
+  function spawn(made: JsonObject[]): string[] {
     cluster.kubectl(
       ["create", "-n", HUB_NS, "-f", "-"],
       JSON.stringify({ apiVersion: "v1", kind: "List", items: made }),
@@ -177,7 +171,20 @@ describe("capacity on the real scheduler: pre-puller, user scheduler packing, pl
     const bin = ensureToolchain();
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), "jhnfs-capacity-"));
     packed = await renderStack({ stack: "dev", overrides: [...capacityKeys, "userScheduler=true"] });
-    spread = await renderStack({ stack: "dev", overrides: capacityKeys });
+    const spread = await renderStack({ stack: "dev", overrides: capacityKeys });
+    // KubeSpawner's pods for the class (and a late user), from each hub config, in one Python process.
+    const made = userPodsFromConfigs(
+      [packed, spread].map((r) => ({
+        configText: hubPodOf(r).configText,
+        requests: [...students, lateUser].map((user) => ({ user, admin: false })),
+      })),
+    ).map((results) =>
+      results.map((result) => {
+        if (!("pod" in result)) throw new Error(`KubeSpawner refused: ${result.error}`);
+        return result.pod as JsonObject;
+      }),
+    );
+    userPods = { packed: made[0].slice(0, USERS), late: made[0][USERS], spread: made[1].slice(0, USERS) };
     cluster = new KwokCluster(bin, tmp, `jhnfs-capacity-${process.pid}`);
     cluster.start();
     // kwokctl's own node (32 cores) would take every pod: only the nodes below count.
@@ -315,10 +322,7 @@ describe("capacity on the real scheduler: pre-puller, user scheduler packing, pl
   });
 
   test(`with the user scheduler, ${USERS} users' pods (KubeSpawner's) fill the fewest nodes`, async () => {
-    const names = spawn(
-      packed,
-      Array.from({ length: USERS }, (_, i) => `student-${i + 1}`),
-    );
+    const names = spawn(userPods.packed);
     const placement = await bound(names);
     const nodes = new Set(placement.values());
     const fewest = Math.ceil(USERS / (NODE_CPU / USER_CPU));
@@ -333,10 +337,7 @@ describe("capacity on the real scheduler: pre-puller, user scheduler packing, pl
   });
 
   test(`without it (the cluster's default scheduler), the same ${USERS} pods spread over every node`, async () => {
-    const names = spawn(
-      spread,
-      Array.from({ length: USERS }, (_, i) => `student-${i + 1}`),
-    );
+    const names = spawn(userPods.spread);
     const placement = await bound(names);
     const nodes = new Set(placement.values());
     assert.equal(nodes.size, USER_NODES.length, `on ${[...nodes].join(", ")}`);
@@ -353,7 +354,7 @@ describe("capacity on the real scheduler: pre-puller, user scheduler packing, pl
       const running = pods("app.kubernetes.io/name=user-placeholder").filter((p) => p.spec.nodeName);
       return running.length === count ? running : undefined;
     });
-    const [name] = spawn(packed, ["john.doe"]);
+    const [name] = spawn([userPods.late]);
     const [node] = [...(await bound([name])).values()];
     assert.ok(USER_NODES.includes(node));
     const after = await until("the preempted placeholder's replacement Pending", 60_000, () => {
@@ -366,17 +367,17 @@ describe("capacity on the real scheduler: pre-puller, user scheduler packing, pl
     assert.equal(unschedulable?.reason, "Unschedulable", "no room left: what makes the autoscaler add a node");
     const onNode = after.filter((p) => p.spec.nodeName === node);
     assert.equal(onNode.length, NODE_CPU / USER_CPU - 1, "one placeholder gave its room on the user's node");
-    const events = cluster.kubectl([
-      "get",
-      "events",
-      "-n",
-      HUB_NS,
-      "--field-selector",
-      "reason=Preempted",
-      "-o",
-      "json",
-    ]);
-    assert.match(events, new RegExp(`Preempted by pod|${HUB_NS}/${name}`));
+    // The scheduler's record on the victim: a placeholder, preempted for the user's pod.
+    const events = (
+      JSON.parse(
+        cluster.kubectl(["get", "events", "-n", HUB_NS, "--field-selector", "reason=Preempted", "-o", "json"]),
+      ) as { items: { involvedObject: { name: string }; message: string }[] }
+    ).items;
+    assert.equal(events.length, 1, JSON.stringify(events));
+    const userPod = cluster.get("pod", name, HUB_NS);
+    assert.match(events[0].involvedObject.name, /^user-placeholder-/);
+    assert.ok(events[0].message.includes(String(userPod?.metadata.uid)), events[0].message);
+    console.log(`# capacity: ${events[0].involvedObject.name}: ${events[0].message}`);
   });
 
   test("the user scheduler was refused nothing under the rendered RBAC", () => {
