@@ -15,6 +15,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { testLdapOutsider } from "../components/auth/testLdapDirectory";
+import { priorities } from "../components/capacity";
 import { gkeAcceleratorLabel, gpuResource, gpuToleration } from "../components/jupyterhub/profiles";
 import { bytes } from "../stacks/quantity";
 import { images } from "../versions/images";
@@ -186,11 +187,19 @@ describe(
       assert.match(lab.text, /JupyterLab/);
     });
 
-    test("the pod KubeSpawner made: notebooks claim, per-user subPath, init container, security context, limits, no token", async () => {
+    test("the pod KubeSpawner made: notebooks claim, per-user subPath, init container, security context, limits, no token, the user PriorityClass", async () => {
       const pod = need(await userPod(need(stack, "stack"), "alice"), "alice's pod");
       const s = need(stack, "stack");
-      const spec = pod.spec as unknown as PodSpec & { automountServiceAccountToken?: boolean };
+      const spec = pod.spec as unknown as PodSpec & {
+        automountServiceAccountToken?: boolean;
+        priorityClassName?: string;
+        priority?: number;
+      };
       assert.equal(spec.nodeName, STAND_IN_NODE, "run by the kubelet stand-in");
+      // The API server's Priority admission resolved the class the stack made (it refuses a pod
+      // naming a class that does not exist).
+      assert.equal(spec.priorityClassName, `${HUB_NS}-user`);
+      assert.equal(spec.priority, priorities.user);
       assert.match(
         String(pod.status?.podIP),
         /^127\./,

@@ -221,6 +221,8 @@ export class JourneyStack {
       [`${P}:sharedFolder`]: { value: "true" },
       [`${P}:adminAllUsersFolder`]: { value: "true" },
       [`${P}:namedServersPerUser`]: { value: String(NAMED_SERVERS_PER_USER) },
+      // User pods carry the user PriorityClass (e2e/capacity.test.ts shows what it is for).
+      [`${P}:userPriorityClasses`]: { value: "true" },
       [`${P}:userDefaultUrl`]: { value: DEFAULT_URL },
       [`${P}:userStartTimeoutSeconds`]: { value: "120" },
       [`${P}:userHttpTimeoutSeconds`]: { value: "60" },
