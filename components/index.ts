@@ -28,5 +28,12 @@ export {
 export { HttpsIngress, type HttpsIngressArgs } from "./jupyterhub/httpsIngress";
 export type { HubConfigSnippet } from "./jupyterhub/hubExtraConfig";
 export type { UserBucketVolume, UserClaimVolume, UserEnvVar, UserVolume } from "./jupyterhub/userServerExtras";
+export {
+  UserCapacity,
+  UserScheduler,
+  type UserCapacityArgs,
+  type UserPlacement,
+  type UserSchedulerArgs,
+} from "./capacity";
 export { NetworkFence, type HubNamespacePods, type NetworkFenceArgs, type PodsOnPort } from "./network";
 export { StackConfigError, type StackConfig } from "../stacks";
