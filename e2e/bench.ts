@@ -12,8 +12,11 @@
  *     the kubelet stand-in for the container runtime): from the login request to the user's
  *     server answering through the proxy, a second start of it, and the hub's start-up from
  *     process start to /hub/health answering. No image pulls: the spawn's own cost.
+ *   - the burst (e2e/journey/burst.ts): `--users N` users (30 unless given) log in at the same
+ *     moment, each runs a cell in a kernel and stops; per user and p50/p95/max, the hub's CPU and
+ *     memory, its API-server requests per spawn.
  *
- *   npm run bench [-- --runs N] [-- --only render|pulumi|journey]
+ *   npm run bench [-- --runs N] [-- --only render|pulumi|journey|burst] [-- --users N]
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -28,8 +31,9 @@ import { ensureToolchain, repoRoot, writeNodePlugins } from "./lib/toolchain";
 import { journeyImages } from "./journey/journeyImages";
 import { JourneyStack } from "./journey/journeyStack";
 import { loginAndSpawn, startAgain, stopServer } from "./journey/journeySteps";
+import { burstNames, failures, formatBurst, runBurst } from "./journey/burst";
 
-const PARTS = ["render", "pulumi", "journey"] as const;
+const PARTS = ["render", "pulumi", "journey", "burst"] as const;
 type Part = (typeof PARTS)[number];
 
 function argValue(name: string): string | undefined {
@@ -39,6 +43,8 @@ function argValue(name: string): string | undefined {
 
 const RUNS = Number(argValue("--runs") ?? "3");
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`--runs must be a whole number of at least 1`);
+const BURST_USERS = Number(argValue("--users") ?? "30");
+if (!Number.isInteger(BURST_USERS) || BURST_USERS < 1) throw new Error(`--users must be a whole number of at least 1`);
 const only = argValue("--only");
 if (only !== undefined && !(PARTS as readonly string[]).includes(only)) {
   throw new Error(`--only must be one of ${PARTS.join(", ")}, not ${only}`);
@@ -202,6 +208,47 @@ async function benchJourney(): Promise<string[]> {
   ];
 }
 
+/** The burst: one stack, BURST_USERS users of its test directory logging in at once. */
+async function benchBurst(): Promise<string[]> {
+  const bin = ensureToolchain();
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "jhnfs-bench-burst-"));
+  const names = burstNames(BURST_USERS);
+  const stack = new JourneyStack(
+    bin,
+    tmp,
+    journeyImages(path.join(tmp, "images")),
+    true,
+    names.map((n) => n.user),
+  );
+  const stop = async (): Promise<void> => {
+    const errors = await stack.stop();
+    if (errors.length > 0) throw errors[0];
+  };
+  process.once("SIGINT", () => {
+    void stop().finally(() => process.exit(130));
+  });
+  let lines: string[];
+  try {
+    await stack.deploy();
+    await stack.startStandIn();
+    await stack.startLdap();
+    await stack.startProxy();
+    await stack.startHub();
+    const passwords = stack.outputs.ldapTestPasswords as Record<string, string>;
+    const report = await runBurst(
+      stack,
+      names.map((n) => ({ ...n, password: stack.need(passwords[n.user], `${n.user}'s LDAP password`) })),
+    );
+    lines = formatBurst(report);
+    const failed = failures(report);
+    if (failed.length > 0) lines.push(`--- the stand-in's and the harness's last notes:`, stack.notes(40));
+  } finally {
+    await stop();
+  }
+  fs.rmSync(tmp, { recursive: true, force: true });
+  return lines;
+}
+
 async function main(): Promise<void> {
   const cpu = os.cpus()[0]?.model ?? "unknown CPU";
   const header = `machine: ${os.cpus().length} cores (${cpu}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node.js ${process.version}, runs per figure: ${RUNS}`;
@@ -214,6 +261,7 @@ async function main(): Promise<void> {
     render: benchRender,
     pulumi: benchPulumi,
     journey: benchJourney,
+    burst: benchBurst,
   };
   for (const part of parts) {
     lines.push(...(await benches[part]()));

@@ -100,6 +100,31 @@ const kwokLeavesTheStandInAlone = [
   "",
 ].join("\n");
 
+/**
+ * The API server's audit policy: the requests of the hub namespace's service accounts (the hub's,
+ * which KubeSpawner uses), one line each when the response is complete; nothing else, so the
+ * control plane does no audit work for the stand-in, kwok or the controllers. The burst counts
+ * KubeSpawner's requests per spawn from it (e2e/journey/burst.ts).
+ */
+const hubRequestsAudit = [
+  "apiVersion: audit.k8s.io/v1",
+  "kind: Policy",
+  "omitStages: [RequestReceived, ResponseStarted]",
+  "rules:",
+  "- level: Metadata",
+  `  userGroups: ["system:serviceaccounts:${HUB_NS}"]`,
+  "- level: None",
+  "",
+].join("\n");
+
+/** One request of the audit log (the fields the burst reads). */
+export interface AuditedRequest {
+  verb: string;
+  user: { username: string };
+  objectRef?: { resource?: string; subresource?: string };
+  responseStatus?: { code?: number };
+}
+
 export interface JourneyImages {
   hub: ImageStandIn;
   singleuser: ImageStandIn;
@@ -142,6 +167,8 @@ export class JourneyStack {
   readonly courseToken = `journey-${Math.random().toString(36).slice(2, 12)}`;
   /** The hub started from the first deployment's config, which must refuse to start. */
   private refusedHub?: DeploymentProcess;
+  /** The hub's ServiceAccount (`system:serviceaccount:<ns>:<name>` in the audit log), once the hub was started. */
+  private hubServiceAccount?: string;
   private readonly log: string[] = [];
 
   constructor(
@@ -187,7 +214,13 @@ export class JourneyStack {
   async deploy(): Promise<void> {
     // kwokctl's binary runtime has kwok manage every node; here every node but the stand-in's, so
     // that the kubelet stand-in alone writes the status of the pods on its node.
-    const cluster = new KwokCluster(this.bin, this.tmp, `jhnfs-journey-${process.pid}`, kwokLeavesTheStandInAlone);
+    const cluster = new KwokCluster(
+      this.bin,
+      this.tmp,
+      `jhnfs-journey-${process.pid}`,
+      kwokLeavesTheStandInAlone,
+      hubRequestsAudit,
+    );
     this.cluster = cluster;
     cluster.start();
     applyLocalStorage(cluster, stackNames, [this.volumes.data, this.volumes.hubDb, this.volumes.datasets]);
@@ -467,6 +500,7 @@ export class JourneyStack {
     for (const d of [saDir, overrideDir]) fs.mkdirSync(d, { recursive: true });
     const deployment = await api.request("GET", `/apis/apps/v1/namespaces/${HUB_NS}/deployments/hub`);
     const sa = String((deployment.spec?.template as { spec: { serviceAccountName?: string } }).spec.serviceAccountName);
+    this.hubServiceAccount = `system:serviceaccount:${HUB_NS}:${sa}`;
     const token = await api.request<{ status: { token: string } }>(
       "POST",
       `/api/v1/namespaces/${HUB_NS}/serviceaccounts/${sa}/token`,
@@ -527,6 +561,23 @@ export class JourneyStack {
     await proxy.stop();
     await proxy.start();
     await this.waitForHttp(`http://127.0.0.1:${this.need(this.ports, "ports").proxy}/_chp_healthz`, 30_000);
+  }
+
+  /** Where the audit log ends now: hubRequestsSince(mark) reads what comes after. */
+  auditMark(): number {
+    const log = this.need(this.cluster, "cluster").auditLog;
+    return fs.existsSync(log) ? fs.statSync(log).size : 0;
+  }
+
+  /** The requests the hub's ServiceAccount made to the API server since auditMark() returned `mark`. */
+  hubRequestsSince(mark: number): AuditedRequest[] {
+    const sa = this.need(this.hubServiceAccount, "the hub's ServiceAccount");
+    const text = fs.readFileSync(this.need(this.cluster, "cluster").auditLog).subarray(mark).toString("utf8");
+    return text
+      .split("\n")
+      .filter((l) => l.trim() !== "")
+      .map((l) => JSON.parse(l) as AuditedRequest)
+      .filter((e) => e.user.username === sa);
   }
 
   get proxyUrl(): string {
