@@ -28,6 +28,7 @@ import { applyLocalStorage, localStackVolumes } from "./lib/localStorage";
 import { type LocalStackNames, localStackConfig } from "./lib/stackConfig";
 import type { LoadMode } from "./lib/pulumi-op";
 import { ensureToolchain, repoRoot, writeNodePlugins } from "./lib/toolchain";
+import { chainSeconds, formatTrace, longestChain } from "./lib/upTrace";
 import { journeyImages } from "./journey/journeyImages";
 import { JourneyStack } from "./journey/journeyStack";
 import { loginAndSpawn, startAgain, stopServer } from "./journey/journeySteps";
@@ -108,6 +109,42 @@ function resetVolumes(c: KwokCluster, tmp: string): void {
   applyLocalStorage(c, benchNames, [data, hubDb]);
 }
 
+/** The engine floor's programs (e2e/engineFloor/), each on a stack of its own next to ours. */
+const FLOOR_PROGRAMS: [string, string][] = [
+  ["empty program", path.join(repoRoot, "e2e", "engineFloor", "empty.ts")],
+  ["one ConfigMap", path.join(repoRoot, "e2e", "engineFloor", "oneResource.ts")],
+];
+
+type PulumiStep = "preview" | "up" | "no-change up" | "destroy";
+
+/** preview, up, no-change up and destroy of one stack, RUNS times; each op's wall times. */
+async function pulumiRounds(
+  pulumi: PulumiEnv,
+  label: string,
+  options: { loadMode?: LoadMode; entry?: string },
+  beforeRound: () => void,
+  afterUp?: (up: Awaited<ReturnType<PulumiEnv["run"]>>, round: number) => Promise<void>,
+): Promise<Record<PulumiStep, number[]>> {
+  const t: Record<PulumiStep, number[]> = { preview: [], up: [], "no-change up": [], destroy: [] };
+  for (let i = 0; i < RUNS; i++) {
+    beforeRound();
+    const steps: [PulumiStep, () => ReturnType<PulumiEnv["run"]>][] = [
+      ["preview", () => pulumi.run("preview", options)],
+      ["up", () => pulumi.run("up", options)],
+      ["no-change up", () => pulumi.run("up", { ...options, expectNoChanges: true })],
+      ["destroy", () => pulumi.run("destroy", options)],
+    ];
+    for (const [step, run] of steps) {
+      const r = await run();
+      if (!r.ok) throw new Error(`${label} ${step} failed: ${r.error}\n${r.stdout}`);
+      t[step].push(r.processSeconds);
+      console.error(`bench: ${label} run ${i + 1} ${step} ${r.processSeconds.toFixed(1)} s`);
+      if (step === "up" && afterUp) await afterUp(r, i);
+    }
+  }
+  return t;
+}
+
 async function benchPulumi(): Promise<string[]> {
   const lines: string[] = [];
   const bin = ensureToolchain();
@@ -119,34 +156,51 @@ async function benchPulumi(): Promise<string[]> {
     stop();
     process.exit(130);
   });
+  const line = (label: string, mode: string, xs: number[]): string =>
+    `pulumi ${label.padEnd(13)} ${mode.padEnd(18)} ${median(xs).toFixed(1)} s   (median of ${xs.length})`;
   try {
     cluster.start();
-    const pulumi = new PulumiEnv({ bin, pluginDir, tmp, kubeconfig: cluster.kubeconfig, stackName: "bench" });
+    const env = (stackName: string): PulumiEnv =>
+      new PulumiEnv({ bin, pluginDir, tmp, kubeconfig: cluster.kubeconfig, stackName });
+    // The floor first: the same CLI, engine, backend and Kubernetes plugin, with (next to) nothing to do.
+    for (const [label, entry] of FLOOR_PROGRAMS) {
+      const floor = env(`floor-${path.basename(entry, ".ts").toLowerCase()}`);
+      await floor.createStack({});
+      const t = await pulumiRounds(floor, `floor (${label})`, { entry }, () => undefined);
+      for (const [step, xs] of Object.entries(t)) lines.push(line(step, `floor: ${label}`, xs));
+      await floor.removeStack();
+    }
+    const pulumi = env("bench");
     await pulumi.createStack(localStackConfig(benchNames));
     const modes: LoadMode[] = ["tsx", "ts-node-typecheck", "js"];
+    let trace: string[] = [];
+    let ratios: string[] = [];
     for (const mode of modes) {
-      const t: Record<string, number[]> = { preview: [], up: [], "no-change up": [], destroy: [] };
-      for (let i = 0; i < RUNS; i++) {
-        resetVolumes(cluster, tmp);
-        const steps: [string, () => ReturnType<PulumiEnv["run"]>][] = [
-          ["preview", () => pulumi.run("preview", { loadMode: mode })],
-          ["up", () => pulumi.run("up", { loadMode: mode })],
-          ["no-change up", () => pulumi.run("up", { loadMode: mode, expectNoChanges: true })],
-          ["destroy", () => pulumi.run("destroy", { loadMode: mode })],
-        ];
-        for (const [label, run] of steps) {
-          const r = await run();
-          if (!r.ok) throw new Error(`${mode} ${label} failed: ${r.error}\n${r.stdout}`);
-          t[label].push(r.processSeconds);
-          console.error(`bench: ${mode} run ${i + 1} ${label} ${r.processSeconds.toFixed(1)} s`);
-        }
-      }
-      for (const [label, xs] of Object.entries(t)) {
-        lines.push(
-          `pulumi ${label.padEnd(13)} ${mode.padEnd(18)} ${median(xs).toFixed(1)} s   (median of ${xs.length})`,
+      const t = await pulumiRounds(
+        pulumi,
+        mode,
+        { loadMode: mode },
+        () => resetVolumes(cluster, tmp),
+        async (up, round) => {
+          // One trace: the first `up` of the mode users run (transpile-only), from its events and the state it left.
+          if (mode !== "tsx" || round !== 0) return;
+          const chain = longestChain(up.spans, await pulumi.exportStack());
+          trace = formatTrace(up.spans, chain, up.seconds, up.programStartedAt);
+          // The whole `up` as a user waits for it (the process, Node.js start-up included) over the chain.
+          ratios = [
+            `  up / its longest chain: ${up.processSeconds.toFixed(1)} s / ${chainSeconds(chain).toFixed(1)} s = ` +
+              `${(up.processSeconds / chainSeconds(chain)).toFixed(2)} (aim: 1.5 or less)`,
+          ];
+        },
+      );
+      for (const [step, xs] of Object.entries(t)) lines.push(line(step, mode, xs));
+      if (mode === "tsx") {
+        ratios.push(
+          `  no-change up / full up: ${(median(t["no-change up"]) / median(t.up)).toFixed(2)} (aim: 0.15 or less; medians)`,
         );
       }
     }
+    lines.push(...trace, "ratios (tsx):", ...ratios);
     await pulumi.removeStack();
   } finally {
     stop();
