@@ -202,6 +202,11 @@ export function deployJupyterHubNfs(cfg: ValidatedConfig, parent?: pulumi.Resour
       }),
       dbSize: cfg.hubDbSize,
       dbStorageClassName: cfg.hubDbStorageClassName,
+      hubResources: {
+        cpuGuarantee: cfg.hubCpuGuarantee,
+        memoryGuarantee: cfg.hubMemoryGuarantee,
+        memoryLimit: cfg.hubMemoryLimit,
+      },
       ldapSearchPassword: cfg.ldapLookupDnSearchPassword,
       ldapCaCertificate: cfg.ldapTlsCaCertificate !== "" ? cfg.ldapTlsCaCertificate : undefined,
       ...(bucketVolumes && {
@@ -238,6 +243,8 @@ export function deployJupyterHubNfs(cfg: ValidatedConfig, parent?: pulumi.Resour
         cullIdleSeconds: cfg.cullIdleSeconds,
         cullMaxAgeSeconds: cfg.cullMaxAgeSeconds,
         cullConcurrency: cfg.cullConcurrency,
+        concurrentSpawnLimit: cfg.concurrentSpawnLimit,
+        activeServerLimit: cfg.activeServerLimit,
         extraConfig: cfg.hubExtraConfig,
       })),
     },

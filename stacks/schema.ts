@@ -159,6 +159,11 @@ export const stackConfigSchema = z
     cullIdleSeconds: z.number().int().min(0),
     cullMaxAgeSeconds: z.number().int().min(0, "must be 0 (no age limit) or more"),
     cullConcurrency: z.number().int().min(1, "must be at least 1"),
+    hubCpuGuarantee: cpuGuaranteeQuantity,
+    hubMemoryGuarantee: smallQuantity,
+    hubMemoryLimit: smallQuantity,
+    concurrentSpawnLimit: z.number().int().min(0, "must be 0 (no limit) or more"),
+    activeServerLimit: z.number().int().min(0, "must be 0 (no limit) or more"),
     profiles: profilesSchema,
     userEnvironment: userEnvironmentSchema,
     userVolumes: userVolumesSchema,
@@ -231,6 +236,10 @@ export const stackConfigSchema = z
     }
     if (bytes(c.userMemoryGuarantee) > bytes(c.userMemoryLimit)) {
       fail("userMemoryGuarantee", `must not be more than userMemoryLimit (${c.userMemoryLimit})`);
+    }
+
+    if (bytes(c.hubMemoryGuarantee) > bytes(c.hubMemoryLimit)) {
+      fail("hubMemoryGuarantee", `must not be more than hubMemoryLimit (${c.hubMemoryLimit})`);
     }
 
     if (c.cullMaxAgeSeconds > 0 && c.cullIdleSeconds === 0) {

@@ -140,6 +140,13 @@ const variationOverrides: Record<string, string[]> = {
     "userStartTimeoutSeconds=900",
     "userHttpTimeoutSeconds=120",
   ],
+  "a class of 500: a larger hub, spawn limits": [
+    "hubCpuGuarantee=1",
+    "hubMemoryGuarantee=1Gi",
+    "hubMemoryLimit=2Gi",
+    "concurrentSpawnLimit=30",
+    "activeServerLimit=500",
+  ],
   "profiles: two sizes, a choice of images, GPUs for one LDAP group": [
     `allowedGroups=${JSON.stringify([testLdapGroupDn, gpuGroupDn])}`,
     `profiles=${JSON.stringify(exampleProfiles)}`,
