@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import type { AuditedRequest, JourneyStack } from "./journeyStack";
-import { login, podOfUser, runInKernel, serverAnswers, serverPrefix, stopServer } from "./journeySteps";
+import { login, podOfUser, postSpawnForm, runInKernel, serverPrefix, spawnProgress, stopServer } from "./journeySteps";
 
 /**
  * The 9 a.m. class (issue 15): N users log in through the proxy at the same moment; each waits
@@ -131,12 +131,18 @@ function watchProcess(pid: number): { stop: () => HubUsage } {
   };
 }
 
-async function oneUser(s: JourneyStack, u: BurstUser, t0: number, timeoutMs: number): Promise<BurstUserResult> {
+async function oneUser(s: JourneyStack, u: BurstUser, t0: number): Promise<BurstUserResult> {
   const r: BurstUserResult = { user: u.user, typed: u.typed };
   const since = (): number => (Date.now() - t0) / 1000;
   try {
     const client = await login(s, u.typed, u.password);
-    await serverAnswers(s, client, u.user, timeoutMs);
+    await postSpawnForm(client, u.user);
+    const url = await spawnProgress(client, u.user);
+    // The page the spawn-pending page then opens: through the proxy, the server's OAuth round trip with the hub.
+    const lab = await client.get(`${url}lab`, 12);
+    if (lab.status !== 200 || !lab.url.startsWith(`${serverPrefix(u.user)}lab`)) {
+      throw new Error(`${u.user}'s JupyterLab: ${lab.status} at ${lab.url}`);
+    }
     r.serverSeconds = since();
     const saved = await client.api("PUT", `${serverPrefix(u.user)}api/contents/burst.ipynb`, NOTEBOOK);
     if (saved.status !== 201 && saved.status !== 200) {
@@ -158,12 +164,12 @@ async function oneUser(s: JourneyStack, u: BurstUser, t0: number, timeoutMs: num
 }
 
 /** Runs the burst: every user's login starts at the same moment. */
-export async function runBurst(s: JourneyStack, users: BurstUser[], timeoutMs = 300_000): Promise<BurstReport> {
+export async function runBurst(s: JourneyStack, users: BurstUser[]): Promise<BurstReport> {
   const hubPid = belowInit(s.need(s.need(s.hub, "hub").pid, "the hub's PID"));
   const mark = s.auditMark();
   const usage = watchProcess(hubPid);
   const t0 = Date.now();
-  const results = await Promise.all(users.map((u) => oneUser(s, u, t0, timeoutMs)));
+  const results = await Promise.all(users.map((u) => oneUser(s, u, t0)));
   const wallSeconds = (Date.now() - t0) / 1000;
   const hub = usage.stop();
   const hubRequests = new Map<string, number>();

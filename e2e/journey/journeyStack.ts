@@ -255,8 +255,11 @@ export class JourneyStack {
       [`${P}:adminAllUsersFolder`]: { value: "true" },
       [`${P}:namedServersPerUser`]: { value: String(NAMED_SERVERS_PER_USER) },
       [`${P}:userDefaultUrl`]: { value: DEFAULT_URL },
-      [`${P}:userStartTimeoutSeconds`]: { value: "120" },
-      [`${P}:userHttpTimeoutSeconds`]: { value: "60" },
+      // The burst starts a class of servers at once on this machine's cores (a cluster gives each
+      // its node's): with 60 s the hub gave up on servers still importing JupyterLab when the
+      // machine was shared (burst.ts).
+      [`${P}:userStartTimeoutSeconds`]: { value: "300" },
+      [`${P}:userHttpTimeoutSeconds`]: { value: "240" },
       // Users reach the proxy on loopback here, not through a Service.
       [`${P}:proxyServiceType`]: { value: "ClusterIP" },
       ...Object.fromEntries((this.testUsers ?? []).map((u, i) => [`${P}:ldapTestUsers[${i}]`, { value: u }])),

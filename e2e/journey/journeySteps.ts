@@ -64,6 +64,17 @@ export async function serverAnswers(
   server = "",
   choice: Record<string, string> = { profile: JOURNEY_PROFILES.small.slug },
 ): Promise<void> {
+  await postSpawnForm(client, user, server, choice);
+  await waitForServer(s, client, serverPrefix(user, server), timeoutMs);
+}
+
+/** Presses the spawn form's Start button with `choice` as its fields; the hub then redirects to its spawn-pending page. */
+export async function postSpawnForm(
+  client: WebClient,
+  user: string,
+  server = "",
+  choice: Record<string, string> = { profile: JOURNEY_PROFILES.small.slug },
+): Promise<void> {
   const form = await spawnForm(client, user, server);
   const posted = await client.request("POST", form.action, { form: choice, maxRedirects: 0, navigate: true });
   if (posted.status !== 302) {
@@ -71,7 +82,23 @@ export async function serverAnswers(
       `starting ${user}'s server ${JSON.stringify(server)} with ${JSON.stringify(choice)}: ${posted.status} ${posted.text.slice(0, 300)}`,
     );
   }
-  await waitForServer(s, client, serverPrefix(user, server), timeoutMs);
+}
+
+/**
+ * Waits for a spawn as the hub's spawn-pending page does in a browser: an EventSource on the
+ * progress API (GET /hub/api/users/<name>/server/progress, server-sent events, a keepalive every
+ * 8 s), which the hub ends with a `ready` event (and the server's URL) or a `failed` one. No
+ * polling: the hub is asked once per user, as by a real class.
+ */
+export async function spawnProgress(client: WebClient, user: string): Promise<string> {
+  const r = await client.api("GET", `/hub/api/users/${user}/server/progress`);
+  if (r.status !== 200) throw new Error(`${user}'s spawn progress: ${r.status} ${r.text.slice(0, 200)}`);
+  const events = [...r.text.matchAll(/^data: (.*)$/gm)].map(
+    (m) => JSON.parse(m[1]) as { ready?: boolean; failed?: boolean; url?: string; message?: string },
+  );
+  const last = events.at(-1);
+  if (!last?.ready || !last.url) throw new Error(`${user}'s spawn: ${last?.message ?? r.text.slice(-300)}`);
+  return last.url;
 }
 
 /**
