@@ -1,4 +1,5 @@
 import * as fs from "node:fs";
+import * as os from "node:os";
 import type { AuditedRequest, JourneyStack } from "./journeyStack";
 import { login, podOfUser, postSpawnForm, runInKernel, serverPrefix, spawnProgress, stopServer } from "./journeySteps";
 
@@ -65,6 +66,8 @@ export interface BurstReport {
   /** Seconds from the common start to the last user's server stopped. */
   wallSeconds: number;
   hub: HubUsage;
+  /** CPU seconds of the users' servers and kernels (every process of theirs, sampled). */
+  userCpuSeconds: number;
   /** The API requests of the hub's ServiceAccount during the burst, by verb and resource. */
   hubRequests: Map<string, number>;
 }
@@ -109,23 +112,59 @@ function belowInit(pid: number): number {
   return belowInit(child);
 }
 
-/** Samples a process's CPU time and memory from now until stop() is called. */
-function watchProcess(pid: number): { stop: () => HubUsage } {
+/**
+ * The processes of this burst's users' servers and kernels: every process whose environment names
+ * this hub (`JUPYTERHUB_API_URL`, which KubeSpawner gives each server and Jupyter Server
+ * hands on to its kernels), so no other journey running on the machine is counted.
+ */
+function userProcesses(hubUrl: string): number[] {
+  // Its path is KubeSpawner's business (`<hub_connect_url>/hub/api`): the hub's address is ours.
+  const marker = `\0JUPYTERHUB_API_URL=${hubUrl}/`;
+  return fs.readdirSync("/proc").flatMap((entry) => {
+    if (!/^\d+$/.test(entry)) return [];
+    try {
+      return `\0${fs.readFileSync(`/proc/${entry}/environ`, "latin1")}`.includes(marker) ? [Number(entry)] : [];
+    } catch {
+      return []; // ended while we looked
+    }
+  });
+}
+
+/**
+ * Samples the hub's CPU time and memory from now until stop() is called, and the CPU time of
+ * the users' servers and kernels (each process's last sample: a process that ends between two
+ * samples loses at most that last half second).
+ */
+function watchProcesses(pid: number, hubUrl: string): { stop: () => { hub: HubUsage; userCpuSeconds: number } } {
   const first = procSample(pid);
   let peak = first.rssKiB;
+  const userTicks = new Map<number, number>();
+  const sampleUsers = (): void => {
+    for (const p of userProcesses(hubUrl)) {
+      try {
+        userTicks.set(p, procSample(p).ticks);
+      } catch {
+        // ended while we looked: its last sample stands
+      }
+    }
+  };
   const timer = setInterval(() => {
     peak = Math.max(peak, procSample(pid).rssKiB);
-  }, 250);
+    sampleUsers();
+  }, 500);
   return {
     stop: () => {
       clearInterval(timer);
       const last = procSample(pid);
       peak = Math.max(peak, last.rssKiB);
       return {
-        comm: last.comm,
-        cpuSeconds: (last.ticks - first.ticks) / CLK_TCK,
-        peakRssMiB: peak / 1024,
-        hwmMiB: last.hwmKiB / 1024,
+        hub: {
+          comm: last.comm,
+          cpuSeconds: (last.ticks - first.ticks) / CLK_TCK,
+          peakRssMiB: peak / 1024,
+          hwmMiB: last.hwmKiB / 1024,
+        },
+        userCpuSeconds: [...userTicks.values()].reduce((a, b) => a + b, 0) / CLK_TCK,
       };
     },
   };
@@ -167,17 +206,17 @@ async function oneUser(s: JourneyStack, u: BurstUser, t0: number): Promise<Burst
 export async function runBurst(s: JourneyStack, users: BurstUser[]): Promise<BurstReport> {
   const hubPid = belowInit(s.need(s.need(s.hub, "hub").pid, "the hub's PID"));
   const mark = s.auditMark();
-  const usage = watchProcess(hubPid);
+  const usage = watchProcesses(hubPid, s.hubConnectUrl);
   const t0 = Date.now();
   const results = await Promise.all(users.map((u) => oneUser(s, u, t0)));
   const wallSeconds = (Date.now() - t0) / 1000;
-  const hub = usage.stop();
+  const { hub, userCpuSeconds } = usage.stop();
   const hubRequests = new Map<string, number>();
   for (const e of s.hubRequestsSince(mark)) {
     const key = requestKind(e);
     hubRequests.set(key, (hubRequests.get(key) ?? 0) + 1);
   }
-  return { users: results, wallSeconds, hub, hubRequests };
+  return { users: results, wallSeconds, hub, userCpuSeconds, hubRequests };
 }
 
 function requestKind(e: AuditedRequest): string {
@@ -222,6 +261,8 @@ export function formatBurst(report: BurstReport): string[] {
     `  hub process (${report.hub.comm}): ${report.hub.cpuSeconds.toFixed(1)} CPU s during the burst ` +
       `(${(report.hub.cpuSeconds / n).toFixed(2)} per user), peak RSS ${report.hub.peakRssMiB.toFixed(0)} MiB ` +
       `(VmHWM since start ${report.hub.hwmMiB.toFixed(0)} MiB)`,
+    `  users' servers and kernels: ${report.userCpuSeconds.toFixed(1)} CPU s (${(report.userCpuSeconds / n).toFixed(1)} per user), ` +
+      `on this machine's ${os.cpus().length} cores, which every server of the class shares here`,
   );
   const total = [...report.hubRequests.values()].reduce((a, b) => a + b, 0);
   // KubeSpawner's reflectors (pods, events) list and re-watch on a clock (a watch ends after 10 s

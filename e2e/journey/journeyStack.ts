@@ -518,6 +518,7 @@ export class JourneyStack {
     fs.writeFileSync(
       path.join(overrideDir, "journey_config.py"),
       renderJourneyOverrides(configInImage, {
+        hubConnectUrl: this.hubConnectUrl,
         hubPort: ports.hub,
         proxyApiPort: ports.proxyApi,
         ldapHost: slapd.host,
@@ -564,6 +565,11 @@ export class JourneyStack {
     await proxy.stop();
     await proxy.start();
     await this.waitForHttp(`http://127.0.0.1:${this.need(this.ports, "ports").proxy}/_chp_healthz`, 30_000);
+  }
+
+  /** Where the users' servers reach the hub (hub_connect_url, see renderJourneyOverrides). */
+  get hubConnectUrl(): string {
+    return `http://127.0.0.1:${this.need(this.ports, "ports").hub}`;
   }
 
   /** Where the audit log ends now: hubRequestsSince(mark) reads what comes after. */
@@ -669,7 +675,7 @@ export function replaceArgs(argv: string[], values: Record<string, string>): str
  */
 export function renderJourneyOverrides(
   ours: string,
-  a: { hubPort: number; proxyApiPort: number; ldapHost: string; ldapPort: number },
+  a: { hubConnectUrl: string; hubPort: number; proxyApiPort: number; ldapHost: string; ldapPort: number },
 ): string {
   return [
     "# The end-to-end journey's overrides (e2e/journey/journeyStack.ts): addresses only.",
@@ -687,7 +693,7 @@ export function renderJourneyOverrides(
     `c.JupyterHub.hub_port = ${a.hubPort}`,
     "# User pods reach the hub at this address inside their pod (the stand-in forwards it to the hub);",
     "# ours is the hub Service's DNS name, which nothing resolves here.",
-    `c.JupyterHub.hub_connect_url = "http://127.0.0.1:${a.hubPort}"`,
+    `c.JupyterHub.hub_connect_url = ${JSON.stringify(a.hubConnectUrl)}`,
     "# The proxy's API on loopback (ours: the proxy-api Service's DNS name).",
     `c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:${a.proxyApiPort}"`,
     "# Debian's slapd on loopback (ours: the test LDAP Service's DNS name, port 389).",
