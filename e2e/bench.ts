@@ -17,6 +17,7 @@
  *     memory, its API-server requests per spawn.
  *
  *   npm run bench [-- --runs N] [-- --only render|pulumi|journey|burst] [-- --users N]
+ *                 [-- --modes tsx,ts-node-typecheck,js]   (the Pulumi figures' ways of loading the program)
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -46,6 +47,9 @@ const RUNS = Number(argValue("--runs") ?? "3");
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`--runs must be a whole number of at least 1`);
 const BURST_USERS = Number(argValue("--users") ?? "30");
 if (!Number.isInteger(BURST_USERS) || BURST_USERS < 1) throw new Error(`--users must be a whole number of at least 1`);
+const MODES = (argValue("--modes") ?? "tsx,ts-node-typecheck,js").split(",") as LoadMode[];
+const knownModes: readonly string[] = ["tsx", "ts-node-typecheck", "js"];
+if (MODES.some((m) => !knownModes.includes(m))) throw new Error(`--modes takes ${knownModes.join(", ")}, not ${MODES.join(",")}`);
 const only = argValue("--only");
 if (only !== undefined && !(PARTS as readonly string[]).includes(only)) {
   throw new Error(`--only must be one of ${PARTS.join(", ")}, not ${only}`);
@@ -172,7 +176,7 @@ async function benchPulumi(): Promise<string[]> {
     }
     const pulumi = env("bench");
     await pulumi.createStack(localStackConfig(benchNames));
-    const modes: LoadMode[] = ["tsx", "ts-node-typecheck", "js"];
+    const modes = MODES;
     let trace: string[] = [];
     let ratios: string[] = [];
     for (const mode of modes) {

@@ -68,6 +68,8 @@ export interface BurstReport {
   hub: HubUsage;
   /** CPU seconds of the users' servers and kernels (every process of theirs, sampled). */
   userCpuSeconds: number;
+  /** The highest sum of their resident sets sampled (every 500 ms). */
+  userPeakRssMiB: number;
   /** The API requests of the hub's ServiceAccount during the burst, by verb and resource. */
   hubRequests: Map<string, number>;
 }
@@ -135,18 +137,26 @@ function userProcesses(hubUrl: string): number[] {
  * the users' servers and kernels (each process's last sample: a process that ends between two
  * samples loses at most that last half second).
  */
-function watchProcesses(pid: number, hubUrl: string): { stop: () => { hub: HubUsage; userCpuSeconds: number } } {
+function watchProcesses(
+  pid: number,
+  hubUrl: string,
+): { stop: () => { hub: HubUsage; userCpuSeconds: number; userPeakRssMiB: number } } {
   const first = procSample(pid);
   let peak = first.rssKiB;
   const userTicks = new Map<number, number>();
+  let userPeakKiB = 0;
   const sampleUsers = (): void => {
+    let rss = 0;
     for (const p of userProcesses(hubUrl)) {
       try {
-        userTicks.set(p, procSample(p).ticks);
+        const x = procSample(p);
+        userTicks.set(p, x.ticks);
+        rss += x.rssKiB;
       } catch {
         // ended while we looked: its last sample stands
       }
     }
+    userPeakKiB = Math.max(userPeakKiB, rss);
   };
   const timer = setInterval(() => {
     peak = Math.max(peak, procSample(pid).rssKiB);
@@ -165,6 +175,7 @@ function watchProcesses(pid: number, hubUrl: string): { stop: () => { hub: HubUs
           hwmMiB: last.hwmKiB / 1024,
         },
         userCpuSeconds: [...userTicks.values()].reduce((a, b) => a + b, 0) / CLK_TCK,
+        userPeakRssMiB: userPeakKiB / 1024,
       };
     },
   };
@@ -210,13 +221,13 @@ export async function runBurst(s: JourneyStack, users: BurstUser[]): Promise<Bur
   const t0 = Date.now();
   const results = await Promise.all(users.map((u) => oneUser(s, u, t0)));
   const wallSeconds = (Date.now() - t0) / 1000;
-  const { hub, userCpuSeconds } = usage.stop();
+  const { hub, userCpuSeconds, userPeakRssMiB } = usage.stop();
   const hubRequests = new Map<string, number>();
   for (const e of s.hubRequestsSince(mark)) {
     const key = requestKind(e);
     hubRequests.set(key, (hubRequests.get(key) ?? 0) + 1);
   }
-  return { users: results, wallSeconds, hub, userCpuSeconds, hubRequests };
+  return { users: results, wallSeconds, hub, userCpuSeconds, userPeakRssMiB, hubRequests };
 }
 
 function requestKind(e: AuditedRequest): string {
@@ -262,7 +273,8 @@ export function formatBurst(report: BurstReport): string[] {
       `(${(report.hub.cpuSeconds / n).toFixed(2)} per user), peak RSS ${report.hub.peakRssMiB.toFixed(0)} MiB ` +
       `(VmHWM since start ${report.hub.hwmMiB.toFixed(0)} MiB)`,
     `  users' servers and kernels: ${report.userCpuSeconds.toFixed(1)} CPU s (${(report.userCpuSeconds / n).toFixed(1)} per user), ` +
-      `on this machine's ${os.cpus().length} cores, which every server of the class shares here`,
+      `on this machine's ${os.cpus().length} cores, which every server of the class shares here; ` +
+      `their resident memory at its peak ${report.userPeakRssMiB.toFixed(0)} MiB (${(report.userPeakRssMiB / n).toFixed(0)} per user)`,
   );
   const total = [...report.hubRequests.values()].reduce((a, b) => a + b, 0);
   // KubeSpawner's reflectors (pods, events) list and re-watch on a clock (a watch ends after 10 s
