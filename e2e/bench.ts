@@ -312,7 +312,7 @@ async function main(): Promise<void> {
   const header = `machine: ${os.cpus().length} cores (${cpu}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node.js ${process.version}, runs per figure: ${RUNS}`;
   const lines: string[] = [];
   // The precompiled program (dist/), which the render and the Pulumi figures time.
-  if (parts.includes("render") || parts.includes("pulumi")) {
+  if (parts.includes("render") || (parts.includes("pulumi") && MODES.includes("js"))) {
     execFileSync("npm", ["run", "build"], { cwd: repoRoot, stdio: "inherit" });
   }
   const benches: Record<Part, () => Promise<string[]> | string[]> = {
