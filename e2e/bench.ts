@@ -49,7 +49,8 @@ const BURST_USERS = Number(argValue("--users") ?? "30");
 if (!Number.isInteger(BURST_USERS) || BURST_USERS < 1) throw new Error(`--users must be a whole number of at least 1`);
 const MODES = (argValue("--modes") ?? "tsx,ts-node-typecheck,js").split(",") as LoadMode[];
 const knownModes: readonly string[] = ["tsx", "ts-node-typecheck", "js"];
-if (MODES.some((m) => !knownModes.includes(m))) throw new Error(`--modes takes ${knownModes.join(", ")}, not ${MODES.join(",")}`);
+if (MODES.some((m) => !knownModes.includes(m)))
+  throw new Error(`--modes takes ${knownModes.join(", ")}, not ${MODES.join(",")}`);
 const only = argValue("--only");
 if (only !== undefined && !(PARTS as readonly string[]).includes(only)) {
   throw new Error(`--only must be one of ${PARTS.join(", ")}, not ${only}`);

@@ -191,7 +191,11 @@ describe("renderHubConfig", () => {
     const text = lines(renderHubConfig({ ...base, concurrentSpawnLimit: 30, activeServerLimit: 500 }));
     assert.ok(text.includes("c.JupyterHub.concurrent_spawn_limit = 30"));
     assert.ok(text.includes("c.JupyterHub.active_server_limit = 500"));
-    assert.ok(lines(renderHubConfig({ ...base, activeServerLimit: 0, concurrentSpawnLimit: 0 })).includes("c.JupyterHub.concurrent_spawn_limit = 0"));
+    assert.ok(
+      lines(renderHubConfig({ ...base, activeServerLimit: 0, concurrentSpawnLimit: 0 })).includes(
+        "c.JupyterHub.concurrent_spawn_limit = 0",
+      ),
+    );
   });
 
   it("turns the idle culler on and off, with its age limit and concurrency", () => {

@@ -87,7 +87,12 @@ export function chainSeconds(chain: ChainLink[]): number {
 }
 
 /** The trace as the bench prints it: every step, then the chain, what each link waits on, and the time outside steps. */
-export function formatTrace(spans: StepSpan[], chain: ChainLink[], upSeconds: number, programStartedAt?: number): string[] {
+export function formatTrace(
+  spans: StepSpan[],
+  chain: ChainLink[],
+  upSeconds: number,
+  programStartedAt?: number,
+): string[] {
   const f = (x: number): string => x.toFixed(2).padStart(6);
   const lines = [
     `trace of one \`pulumi up\` from empty (engine events; times in s since the operation started, ±0.2 s)` +
