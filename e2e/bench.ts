@@ -190,7 +190,7 @@ async function benchPulumi(): Promise<string[]> {
           // One trace: the first `up` of the mode users run (transpile-only), from its events and the state it left.
           if (mode !== "tsx" || round !== 0) return;
           const chain = longestChain(up.spans, await pulumi.exportStack());
-          trace = formatTrace(up.spans, chain, up.seconds, up.programStartedAt);
+          trace = formatTrace(up.spans, chain, up);
           // The whole `up` as a user waits for it (the process, Node.js start-up included) over the chain.
           ratios = [
             `  up / its longest chain: ${up.processSeconds.toFixed(1)} s / ${chainSeconds(chain).toFixed(1)} s = ` +

@@ -90,13 +90,18 @@ export function chainSeconds(chain: ChainLink[]): number {
 export function formatTrace(
   spans: StepSpan[],
   chain: ChainLink[],
-  upSeconds: number,
-  programStartedAt?: number,
+  up: { seconds: number; programStartedAt?: number; loadSeconds: number },
 ): string[] {
   const f = (x: number): string => x.toFixed(2).padStart(6);
+  const first = Math.min(...spans.map((s) => s.start));
   const lines = [
-    `trace of one \`pulumi up\` from empty (engine events; times in s since the operation started, ±0.2 s)` +
-      (programStartedAt !== undefined ? `; the engine asked for the program at ${programStartedAt.toFixed(2)} s` : ""),
+    `trace of one \`pulumi up\` from empty (engine events; times in s since the operation started, ±0.2 s)`,
+    ...(up.programStartedAt !== undefined
+      ? [
+          `  ours before any resource: the engine asked for the program at ${up.programStartedAt.toFixed(2)} s; ` +
+            `loading its modules took ${up.loadSeconds.toFixed(2)} s; the first step started at ${first.toFixed(2)} s`,
+        ]
+      : []),
     `  ${"start".padStart(6)} ${"end".padStart(6)} ${"took".padStart(6)}  resource`,
     ...[...spans]
       .sort((a, b) => a.start - b.start)
@@ -112,6 +117,6 @@ export function formatTrace(
     ),
   ];
   const last = chain.at(-1);
-  if (last) lines.push(`  after the chain: ${(upSeconds - last.end).toFixed(2)} s to the end of the operation`);
+  if (last) lines.push(`  after the chain: ${(up.seconds - last.end).toFixed(2)} s to the end of the operation`);
   return lines;
 }
