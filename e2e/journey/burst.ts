@@ -116,16 +116,19 @@ function belowInit(pid: number): number {
 
 /**
  * The processes of this burst's users' servers and kernels: every process whose environment names
- * this hub (`JUPYTERHUB_API_URL`, which KubeSpawner gives each server and Jupyter Server
- * hands on to its kernels), so no other journey running on the machine is counted.
+ * this hub (`JUPYTERHUB_API_URL`) and one of the burst's users (`JUPYTERHUB_USER`), both of which
+ * KubeSpawner gives each server and Jupyter Server hands on to its kernels; so neither another
+ * journey running on the machine nor another user's server of this hub is counted.
  */
-function userProcesses(hubUrl: string): number[] {
+function userProcesses(hubUrl: string, users: string[]): number[] {
   // Its path is KubeSpawner's business (`<hub_connect_url>/hub/api`): the hub's address is ours.
-  const marker = `\0JUPYTERHUB_API_URL=${hubUrl}/`;
+  const hubMarker = `\0JUPYTERHUB_API_URL=${hubUrl}/`;
+  const userMarkers = users.map((u) => `\0JUPYTERHUB_USER=${u}\0`);
   return fs.readdirSync("/proc").flatMap((entry) => {
     if (!/^\d+$/.test(entry)) return [];
     try {
-      return `\0${fs.readFileSync(`/proc/${entry}/environ`, "latin1")}`.includes(marker) ? [Number(entry)] : [];
+      const env = `\0${fs.readFileSync(`/proc/${entry}/environ`, "latin1")}`;
+      return env.includes(hubMarker) && userMarkers.some((m) => env.includes(m)) ? [Number(entry)] : [];
     } catch {
       return []; // ended while we looked
     }
@@ -140,6 +143,7 @@ function userProcesses(hubUrl: string): number[] {
 function watchProcesses(
   pid: number,
   hubUrl: string,
+  users: string[],
 ): { stop: () => { hub: HubUsage; userCpuSeconds: number; userPeakRssMiB: number } } {
   const first = procSample(pid);
   let peak = first.rssKiB;
@@ -147,7 +151,7 @@ function watchProcesses(
   let userPeakKiB = 0;
   const sampleUsers = (): void => {
     let rss = 0;
-    for (const p of userProcesses(hubUrl)) {
+    for (const p of userProcesses(hubUrl, users)) {
       try {
         const x = procSample(p);
         userTicks.set(p, x.ticks);
@@ -217,7 +221,11 @@ async function oneUser(s: JourneyStack, u: BurstUser, t0: number): Promise<Burst
 export async function runBurst(s: JourneyStack, users: BurstUser[]): Promise<BurstReport> {
   const hubPid = belowInit(s.need(s.need(s.hub, "hub").pid, "the hub's PID"));
   const mark = s.auditMark();
-  const usage = watchProcesses(hubPid, s.hubConnectUrl);
+  const usage = watchProcesses(
+    hubPid,
+    s.hubConnectUrl,
+    users.map((u) => u.user),
+  );
   const t0 = Date.now();
   const results = await Promise.all(users.map((u) => oneUser(s, u, t0)));
   const wallSeconds = (Date.now() - t0) / 1000;
