@@ -98,7 +98,8 @@ function procSample(pid: number): { comm: string; ticks: number; rssKiB: number;
   const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   const ticks = Number(rest[11]) + Number(rest[12]);
   const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
-  const kib = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN);
+  // A process that has exited but is not yet reaped (a zombie) has no memory lines: it holds none.
+  const kib = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? 0);
   return { comm, ticks, rssKiB: kib("VmRSS"), hwmKiB: kib("VmHWM") };
 }
 
