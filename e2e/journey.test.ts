@@ -689,7 +689,11 @@ describe(
         // The notebook is on the export, in the user's own folder (KubeSpawner's slug for a dot).
         const folder = fs
           .readdirSync(path.join(s.exportDir, "notebooks"))
-          .filter((f) => f === u.user || f.startsWith(`${u.user.replace(/[^a-z0-9-]/g, "-")}---`));
+          // KubeSpawner's safe slug: unsafe characters as '-', an "x-" before a name that does not
+          // start with a letter (02grace: x-02grace---<hash>), then a hash of the name.
+          .filter(
+            (f) => f === u.user || new RegExp(`^(x-)?${u.user.replace(/[^a-z0-9-]/g, "-")}---[0-9a-f]+$`).test(f),
+          );
         assert.equal(folder.length, 1, `${u.user}'s one folder: ${folder.join(", ")}`);
         const saved = JSON.parse(
           fs.readFileSync(path.join(s.exportDir, "notebooks", folder[0], "burst.ipynb"), "utf8"),
