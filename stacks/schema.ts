@@ -5,6 +5,13 @@ import { loginNamePattern } from "../components/jupyterhub/hubConfig";
 import { metadataServerIp } from "../components/network/addresses";
 import { inCidr } from "../policy/networkPolicy";
 import { isBucketVolume } from "../components/jupyterhub/userServerExtras";
+import {
+  checkFilestore,
+  filestoreClientCidrsSchema,
+  filestoreNetworkSchema,
+  filestoreReservedIpRangeSchema,
+  filestoreTierSchema,
+} from "./filestore";
 import { hubExtraConfigSchema } from "./hubExtraConfig";
 import { checkProfiles, profilesSchema } from "./profiles";
 import { bytes, cpuCores } from "./quantity";
@@ -106,7 +113,7 @@ export const stackConfigSchema = z
     namespace: dns1123Label,
     nfsNamespace: dns1123Label,
 
-    diskKind: z.enum(["gce", "storageClass"]),
+    diskKind: z.enum(["gce", "storageClass", "filestore"]),
     diskName: dns1123Label,
     diskSize: diskQuantity,
     diskType: z.enum(["pd-standard", "pd-balanced", "pd-ssd"]),
@@ -127,6 +134,10 @@ export const stackConfigSchema = z
     diskRetainOnDelete: z.boolean(),
     diskProtect: z.boolean(),
     storageClassName: dns1123Subdomain,
+    filestoreTier: filestoreTierSchema,
+    filestoreNetwork: filestoreNetworkSchema,
+    filestoreReservedIpRange: filestoreReservedIpRangeSchema,
+    filestoreClientCidrs: filestoreClientCidrsSchema,
 
     nfsImage: pinnedImage,
     networkPolicies: z.boolean(),
@@ -210,12 +221,12 @@ export const stackConfigSchema = z
           "needs diskRetainOnDelete true: restoring in place replaces the disk, and the old one must be kept until the new one is checked",
         );
       }
-    } else {
+    } else if (c.diskKind === "storageClass") {
       if (c.diskSnapshot !== "") fail("diskSnapshot", "needs diskKind gce (a GCE snapshot makes a GCE disk)");
       if (c.diskAdopt) {
         fail(
           "diskAdopt",
-          "needs diskKind gce (a kept claim is adopted with PULUMI_K8S_UPSERT_EXISTING_OBJECTS, see docs/operations.md, Re-adopting a kept disk)",
+          "needs diskKind gce or filestore (a kept claim is adopted with PULUMI_K8S_UPSERT_EXISTING_OBJECTS, see docs/operations.md, Re-adopting a kept disk)",
         );
       }
       if (c.diskSnapshots) {
@@ -225,6 +236,8 @@ export const stackConfigSchema = z
         );
       }
     }
+
+    checkFilestore(c, fail);
 
     if (cpuCores(c.userCpuGuarantee) > cpuCores(c.userCpuLimit)) {
       fail("userCpuGuarantee", `must not be more than userCpuLimit (${c.userCpuLimit})`);
