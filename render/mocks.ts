@@ -181,7 +181,10 @@ export class RenderMocks implements pulumi.runtime.Mocks {
         typeof range === "string" && range !== ""
           ? range.split("/")[0].split(".").map(Number)
           : [10, 200, digest(seed, "filestore")[0], 8 * (digest(seed, "filestore")[1] % 32)];
-      state.networks = (inputs.networks as JsonObject[]).map((n) => ({ ...n, ipAddresses: [`${a}.${b}.${c}.${d + 2}`] }));
+      state.networks = (inputs.networks as JsonObject[]).map((n) => ({
+        ...n,
+        ipAddresses: [`${a}.${b}.${c}.${d + 2}`],
+      }));
       return { id: `projects/${project}/locations/${inputs.location}/instances/${resourceName}`, state };
     }
     return { id: `projects/${project}/${name}`, state };

@@ -17,7 +17,11 @@ export const filestoreNetworkSchema = z
 
 const ipv4Cidr = z.cidrv4({ error: "must be an IPv4 CIDR such as 10.0.0.0/20" });
 
-export const filestoreReservedIpRangeSchema = z.union([z.literal(""), ipv4Cidr]);
+export const filestoreReservedIpRangeSchema = z
+  .string()
+  .refine((v) => v === "" || ipv4Cidr.safeParse(v).success, {
+    message: "must be empty or an IPv4 CIDR such as 10.201.0.0/26",
+  });
 
 /** Filestore takes at most 64 ranges or addresses per share. */
 export const filestoreClientCidrsSchema = z.array(ipv4Cidr).max(64, "must list at most 64 ranges (Filestore's limit)");
@@ -67,17 +71,18 @@ export function checkFilestore(c: FilestoreKeys, fail: (key: keyof FilestoreKeys
     fail("diskSnapshot", "needs diskKind gce (a GCE snapshot makes a GCE disk, not a Filestore share)");
   }
   const range = c.filestoreReservedIpRange;
-  if (range !== "") {
+  // A range that is no CIDR is refused by its own rule already.
+  if (ipv4Cidr.safeParse(range).success) {
     const { prefix } = parseCidr(range);
     if (prefix !== tier.prefix) {
-      fail("filestoreReservedIpRange", `must be a /${tier.prefix} for a ${c.filestoreTier} instance (it is a /${prefix})`);
+      fail(
+        "filestoreReservedIpRange",
+        `must be a /${tier.prefix} for a ${c.filestoreTier} instance (it is a /${prefix})`,
+      );
     }
     // User pods may reach public addresses: an instance there would be open to their code.
     if (!nonPublicRanges.some((r) => inCidr(parseCidr(range).base, r) && parseCidr(r).prefix <= prefix)) {
-      fail(
-        "filestoreReservedIpRange",
-        `must lie in a range user pods may not reach (${nonPublicRanges.join(", ")})`,
-      );
+      fail("filestoreReservedIpRange", `must lie in a range user pods may not reach (${nonPublicRanges.join(", ")})`);
     }
     c.userEgressAllowedCidrs.forEach((allowed) => {
       if (overlaps(allowed, range)) {

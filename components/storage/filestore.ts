@@ -16,8 +16,22 @@ import { nfsMountOptions } from "./nfsVolume";
  * - the reserved range: a /29 for Basic, a /26 for the others.
  */
 export const filestoreTiers = {
-  BASIC_HDD: { minGb: 1024, maxGb: 65433, steps: [{ fromGb: 1024, stepGb: 1 }], nfsV41: false, regional: false, prefix: 29 },
-  BASIC_SSD: { minGb: 2560, maxGb: 65433, steps: [{ fromGb: 2560, stepGb: 1 }], nfsV41: false, regional: false, prefix: 29 },
+  BASIC_HDD: {
+    minGb: 1024,
+    maxGb: 65433,
+    steps: [{ fromGb: 1024, stepGb: 1 }],
+    nfsV41: false,
+    regional: false,
+    prefix: 29,
+  },
+  BASIC_SSD: {
+    minGb: 2560,
+    maxGb: 65433,
+    steps: [{ fromGb: 2560, stepGb: 1 }],
+    nfsV41: false,
+    regional: false,
+    prefix: 29,
+  },
   ZONAL: {
     minGb: 1024,
     maxGb: 102400,
@@ -40,7 +54,14 @@ export const filestoreTiers = {
     regional: true,
     prefix: 26,
   },
-  ENTERPRISE: { minGb: 1024, maxGb: 10240, steps: [{ fromGb: 1024, stepGb: 256 }], nfsV41: true, regional: true, prefix: 26 },
+  ENTERPRISE: {
+    minGb: 1024,
+    maxGb: 10240,
+    steps: [{ fromGb: 1024, stepGb: 256 }],
+    nfsV41: true,
+    regional: true,
+    prefix: 26,
+  },
 } as const;
 
 export type FilestoreTier = keyof typeof filestoreTiers;
