@@ -134,7 +134,9 @@ function serverDiskScript(mountPath: string, manageGids: boolean): string {
   return [
     `mountpoint -q ${q(mountPath)} || { mkdir -p ${q(mountPath)} && mount /dev/loop0 ${q(mountPath)}; }`,
     "[ -e /run/nfs.conf.debian ] || cp /etc/nfs.conf /run/nfs.conf.debian",
-    manageGids ? "cp /run/nfs.conf.debian /etc/nfs.conf" : "sed '/^manage-gids *=/d' /run/nfs.conf.debian >/etc/nfs.conf",
+    manageGids
+      ? "cp /run/nfs.conf.debian /etc/nfs.conf"
+      : "sed '/^manage-gids *=/d' /run/nfs.conf.debian >/etc/nfs.conf",
   ].join("\n");
 }
 
