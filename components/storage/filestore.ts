@@ -15,6 +15,30 @@ import { nfsMountOptions } from "./nfsVolume";
  * - where it lives: Basic and zonal in one zone, regional and enterprise in a region (the zone's);
  * - the reserved range: a /29 for Basic, a /26 for the others.
  */
+/** Zonal's capacities and protocol; regional is the same, in a region. */
+const zonal = {
+  minGb: 1024,
+  maxGb: 102400,
+  steps: [
+    { fromGb: 1024, stepGb: 256 },
+    { fromGb: 10240, stepGb: 2560 },
+  ],
+  nfsV41: true,
+  regional: false,
+  prefix: 26,
+};
+
+interface TierFacts {
+  minGb: number;
+  maxGb: number;
+  /** From `fromGb` on, capacity changes by `stepGb` (the last step at or below a size applies). */
+  steps: { fromGb: number; stepGb: number }[];
+  nfsV41: boolean;
+  regional: boolean;
+  /** The reserved range's prefix length. */
+  prefix: number;
+}
+
 export const filestoreTiers = {
   BASIC_HDD: {
     minGb: 1024,
@@ -32,28 +56,8 @@ export const filestoreTiers = {
     regional: false,
     prefix: 29,
   },
-  ZONAL: {
-    minGb: 1024,
-    maxGb: 102400,
-    steps: [
-      { fromGb: 1024, stepGb: 256 },
-      { fromGb: 10240, stepGb: 2560 },
-    ],
-    nfsV41: true,
-    regional: false,
-    prefix: 26,
-  },
-  REGIONAL: {
-    minGb: 1024,
-    maxGb: 102400,
-    steps: [
-      { fromGb: 1024, stepGb: 256 },
-      { fromGb: 10240, stepGb: 2560 },
-    ],
-    nfsV41: true,
-    regional: true,
-    prefix: 26,
-  },
+  ZONAL: zonal,
+  REGIONAL: { ...zonal, regional: true },
   ENTERPRISE: {
     minGb: 1024,
     maxGb: 10240,
@@ -62,7 +66,7 @@ export const filestoreTiers = {
     regional: true,
     prefix: 26,
   },
-} as const;
+} satisfies Record<string, TierFacts>;
 
 export type FilestoreTier = keyof typeof filestoreTiers;
 
