@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { filestoreCapacityProblem, filestoreMountOptions } from "../components/storage/filestore";
 import { nfsMountOptions } from "../components/storage/nfsVolume";
+import type { Rendering } from "../render";
 import { StackConfigError } from "../stacks";
 import { at, manifest, manifests, rendered, resource } from "./support/rendered";
 import { rejectedKeys, validate } from "./support/validate";
@@ -195,6 +196,27 @@ describe("diskKind filestore: what the program makes", () => {
     assert.deepEqual(resource(r, "jupyterhub-nfs:hub:JupyterHub", "jupyterhub").options.dependsOn, [
       "jupyterhub-nfs:storage:ShareFolders::share-folders",
     ]);
+  });
+
+  it("the hub's config is the in-cluster one but for keeping user pods off the NFS server's node (there is none)", async () => {
+    const hubConfig = (r: Rendering) =>
+      String(
+        (
+          manifests(r, "ConfigMap").find((m) => "jupyterhub_config.py" in ((m.data ?? {}) as object))?.data as Record<
+            string,
+            string
+          >
+        )["jupyterhub_config.py"],
+      );
+    const withFilestore = hubConfig(await rendered("prod", zonal)).split("\n");
+    const inCluster = hubConfig(await rendered("prod", ["diskSnapshots=false"])).split("\n");
+    const gone = inCluster.filter((line) => !withFilestore.includes(line));
+    assert.equal(gone.length, 3, gone.join("\n"));
+    assert.match(gone[2], /^c\.KubeSpawner\.pod_anti_affinity_preferred = .*"nfs-server"/);
+    assert.deepEqual(
+      withFilestore,
+      inCluster.filter((line) => !gone.includes(line)),
+    );
   });
 
   it("diskAdopt imports the kept instance", async () => {
