@@ -17,11 +17,9 @@ export const filestoreNetworkSchema = z
 
 const ipv4Cidr = z.cidrv4({ error: "must be an IPv4 CIDR such as 10.0.0.0/20" });
 
-export const filestoreReservedIpRangeSchema = z
-  .string()
-  .refine((v) => v === "" || ipv4Cidr.safeParse(v).success, {
-    message: "must be empty or an IPv4 CIDR such as 10.201.0.0/26",
-  });
+export const filestoreReservedIpRangeSchema = z.string().refine((v) => v === "" || ipv4Cidr.safeParse(v).success, {
+  message: "must be empty or an IPv4 CIDR such as 10.201.0.0/26",
+});
 
 /** Filestore takes at most 64 ranges or addresses per share. */
 export const filestoreClientCidrsSchema = z.array(ipv4Cidr).max(64, "must list at most 64 ranges (Filestore's limit)");
