@@ -4,6 +4,7 @@ import { readProjectFile, validateValues, withSecretPassword, type StackConfig, 
 import { refuseDiskShrink } from "../stacks/diskShrink";
 import type { ProfileConfig } from "../stacks/profiles";
 import { bytes, cpuCores, diskGb } from "../stacks/quantity";
+import { quotaBytes, userQuotaOverridesBytes } from "../stacks/userQuotas";
 import { TestLdapServer } from "./auth/testLdapServer";
 import { namespaceMetadata } from "./common";
 import { FileBrowser } from "./fileBrowser";
@@ -50,6 +51,7 @@ function nfsServerVolume(
   ownedFolders: OwnedFolder[],
   opts: pulumi.ComponentResourceOptions,
 ) {
+  const quotasOn = cfg.userQuotaDefault !== "";
   const disk =
     cfg.diskKind === "gce"
       ? new GceDisk(
@@ -64,6 +66,9 @@ function nfsServerVolume(
             adopt: cfg.diskAdopt,
             // Cluster-scoped, so named after the stack's own NFS namespace (unique in the cluster).
             storageClassName: `${cfg.nfsNamespace}-notebook-disk`,
+            // Per-user quotas are XFS project quotas (stacks/diskShrink.ts refuses them on an ext4 disk).
+            fileSystem: quotasOn ? "xfs" : "ext4",
+            projectQuotas: quotasOn,
             snapshots: cfg.diskSnapshots
               ? { retentionDays: cfg.diskSnapshotRetentionDays, startTime: cfg.diskSnapshotStartTime }
               : undefined,
@@ -98,6 +103,14 @@ function nfsServerVolume(
       claimName: disk.claimName,
       // Made on the server's own disk, where root is not squashed.
       ownedFolders,
+      userQuotas: quotasOn
+        ? {
+            image: cfg.userQuotaImage,
+            folder: notebooksDir,
+            defaultBytes: quotaBytes(cfg.userQuotaDefault),
+            overridesBytes: userQuotaOverridesBytes(cfg.userQuotaOverrides),
+          }
+        : undefined,
     },
     opts,
   );

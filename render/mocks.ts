@@ -48,6 +48,9 @@ function derivedString(seed: string, length: number, alphabet: string): string {
 
 const lowerAlnum = "abcdefghijklmnopqrstuvwxyz0123456789";
 
+/** GCE disks that exist already: name -> size in GiB, or size and labels. */
+export type ExistingDisks = Record<string, number | { sizeGb: number; labels: Record<string, string> }>;
+
 /**
  * Pulumi mocks that answer like the real providers would, deterministically: Services get
  * cluster IPs from the service range, auto-named objects a random-looking suffix, disks a self
@@ -58,13 +61,13 @@ export class RenderMocks implements pulumi.runtime.Mocks {
   private readonly clusterIPs = new Set<string>();
 
   /**
-   * @param existingDisks GCE disks that exist already, name -> size in GiB, as `gcp.compute.getDisk`
-   *   would find them. The render asks no cloud: by default no disk exists (a new stack).
+   * @param existingDisks GCE disks that exist already, name -> size in GiB (or size and labels), as
+   *   `gcp.compute.getDisk` would find them. The render asks no cloud: by default no disk exists (a new stack).
    */
   constructor(
     private readonly stack: string,
     private readonly config: Record<string, string>,
-    private readonly existingDisks: Record<string, number> = {},
+    private readonly existingDisks: ExistingDisks = {},
   ) {}
 
   call(args: pulumi.runtime.MockCallArgs): pulumi.runtime.MockCallResult {
@@ -78,7 +81,10 @@ export class RenderMocks implements pulumi.runtime.Mocks {
         const message = `invocation of ${args.token} returned an error: ${id} not found`;
         throw Object.assign(new Error(message), { details: message });
       }
-      return { id, name, project, zone: args.inputs.zone, size: this.existingDisks[name] };
+      const disk = this.existingDisks[name];
+      return typeof disk === "number"
+        ? { id, name, project, zone: args.inputs.zone, size: disk }
+        : { id, name, project, zone: args.inputs.zone, size: disk.sizeGb, labels: disk.labels };
     }
     throw new Error(`the program made an unexpected provider call ${args.token}; render does not mock it`);
   }

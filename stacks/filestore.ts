@@ -34,6 +34,7 @@ interface FilestoreKeys {
   filestoreReservedIpRange: string;
   filestoreClientCidrs: string[];
   userEgressAllowedCidrs: string[];
+  userQuotaDefault: string;
 }
 
 /** The first address of a CIDR and its prefix length. */
@@ -67,6 +68,12 @@ export function checkFilestore(c: FilestoreKeys, fail: (key: keyof FilestoreKeys
   }
   if (c.diskSnapshot !== "") {
     fail("diskSnapshot", "needs diskKind gce (a GCE snapshot makes a GCE disk, not a Filestore share)");
+  }
+  if (c.userQuotaDefault !== "") {
+    fail(
+      "userQuotaDefault",
+      "needs diskKind gce or storageClass: Filestore has no quota per folder (only the whole share's capacity)",
+    );
   }
   const range = c.filestoreReservedIpRange;
   // A range that is no CIDR is refused by its own rule already.

@@ -14,6 +14,7 @@ import {
 } from "./filestore";
 import { hubExtraConfigSchema } from "./hubExtraConfig";
 import { checkProfiles, profilesSchema } from "./profiles";
+import { checkUserQuotas, quotaQuantity, userQuotaOverridesSchema } from "./userQuotas";
 import { bytes, cpuCores } from "./quantity";
 import {
   googleServiceAccount,
@@ -177,6 +178,12 @@ export const stackConfigSchema = z
     userPostStart: userPostStartSchema,
     hubExtraConfig: hubExtraConfigSchema,
 
+    // Per-user quotas (stacks/userQuotas.ts).
+    userQuotaDefault: z.union([z.literal(""), quotaQuantity]),
+    userQuotaOverrides: userQuotaOverridesSchema,
+    userQuotaOvercommit: z.boolean(),
+    userQuotaImage: pinnedImage,
+
     fileBrowser: z.boolean(),
     fileBrowserImage: pinnedImage,
     fileBrowserServiceType: serviceType,
@@ -250,6 +257,7 @@ export const stackConfigSchema = z
       fail("cullMaxAgeSeconds", "needs cullIdleSeconds above 0: the culler runs only then");
     }
     checkProfiles(c, (path, message) => ctx.addIssue({ code: "custom", path, message }));
+    checkUserQuotas(c, (path, message) => ctx.addIssue({ code: "custom", path, message }));
 
     if (c.ldapTestServer) {
       if (c.ldapTestUsers.length === 0) fail("ldapTestUsers", "must name at least one user when ldapTestServer is on");

@@ -90,6 +90,8 @@ describe("diskKind filestore: config", () => {
     assert.deepEqual(rejectedKeys("prod", [...filestore, "diskSnapshots=true"]), ["diskSnapshots"]);
     assert.deepEqual(rejectedKeys("prod", [...filestore, "diskSnapshot=notebooks-20261101"]), ["diskSnapshot"]);
     assert.deepEqual(rejectedKeys("prod", [...filestore, "diskZone="]), ["diskZone"]);
+    // Filestore has no quota per folder; the kernel's XFS project quotas need the in-cluster server.
+    assert.deepEqual(rejectedKeys("prod", [...filestore, "userQuotaDefault=10Gi"]), ["userQuotaDefault"]);
   });
 });
 

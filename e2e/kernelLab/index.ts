@@ -130,9 +130,9 @@ export function filestoreExports(instance: JsonObject): { path: string; exports:
  * The lab's disk mounted at `mountPath` on the node (once), and /etc/nfs.conf as the server reads
  * it: Debian's, with its `manage-gids=y` kept only when asked (see startNfsServer).
  */
-function serverDiskScript(mountPath: string, manageGids: boolean): string {
+function serverDiskScript(mountPath: string, manageGids: boolean, mountArgs = ""): string {
   return [
-    `mountpoint -q ${q(mountPath)} || { mkdir -p ${q(mountPath)} && mount /dev/loop0 ${q(mountPath)}; }`,
+    `mountpoint -q ${q(mountPath)} || { mkdir -p ${q(mountPath)} && mount ${mountArgs} /dev/loop0 ${q(mountPath)}; }`,
     "[ -e /run/nfs.conf.debian ] || cp /etc/nfs.conf /run/nfs.conf.debian",
     manageGids
       ? "cp /run/nfs.conf.debian /etc/nfs.conf"
@@ -262,7 +262,7 @@ export class KernelLab {
    */
   containerScript(spec: PodSpec, container: Container, volumes: Record<string, string>): string {
     const scratch = `/run/containers/${++this.requests}`;
-    const { argv } = containerCommandLine({
+    const { argv, process: proc } = containerCommandLine({
       spec,
       container,
       image: thisMachine,
@@ -280,7 +280,14 @@ export class KernelLab {
         const dir = path.join(root, String(m.subPath));
         return `sh -c ${q(prepareSubPathScript)} sh ${q(dir)} "$(stat -c %a ${q(root)})"`;
       });
-    return [...subPaths, argv.map(q).join(" ")].join(" && \\\n");
+    // Mount points inside another mount (shared/ in the home folder), made as the runtime makes
+    // them: as root, 0755, through the node's mount (where the export may squash root).
+    const mountPoints = proc.mountPoints.map((m) =>
+      m.parentReadOnly
+        ? `{ echo ${q(`mount point ${m.target}: its parent is mounted read-only`)} >&2; false; }`
+        : `{ [ -e ${q(m.point)} ] || mkdir -m 0755 ${q(m.point)} || { echo ${q(`mount point ${m.target} (made by the runtime, as root) failed`)} >&2; false; }; }`,
+    );
+    return [...subPaths, ...mountPoints, argv.map(q).join(" ")].join(" && \\\n");
   }
 
   /** Runs one container of a pod spec (see containerScript). */
@@ -299,7 +306,13 @@ export class KernelLab {
    */
   async startNfsServer(
     deployment: JsonObject,
-    o: { exportLine?: (line: string) => string; manageGids?: boolean; hostname?: string } = {},
+    o: {
+      exportLine?: (line: string) => string;
+      manageGids?: boolean;
+      hostname?: string;
+      /** The disk's PersistentVolume: the disk is mounted with its mountOptions, as its fsType. */
+      diskVolume?: JsonObject;
+    } = {},
   ): Promise<void> {
     const pod = nfsServerPod(deployment);
     const { container, spec } = pod;
@@ -312,7 +325,7 @@ export class KernelLab {
     fs.writeFileSync(exportsFile, run.exports.map(o.exportLine ?? ((l) => l)).join("\n") + "\n");
     const hostname = o.hostname ?? spec.hostname;
     if (!hostname) throw new Error("the NFS server pod has no spec.hostname");
-    await this.ok(serverDiskScript(pod.mountPath, o.manageGids ?? false));
+    await this.ok(serverDiskScript(pod.mountPath, o.manageGids ?? false, this.diskMountArgs(o.diskVolume)));
     for (const c of spec.initContainers ?? []) {
       const a = await this.runContainer(spec, c, { [pod.volume]: pod.mountPath });
       if (a.status !== 0) throw new Error(`NFS server init container ${c.name}: ${a.stderr}`);
@@ -354,6 +367,56 @@ export class KernelLab {
       ].join("\n"),
     );
     return share;
+  }
+
+  /**
+   * `mount` arguments for the disk as the CSI driver mounts a volume: its file system type and the
+   * volume's mountOptions (CSI mount flags). None without a volume (the disk as mkfs left it).
+   */
+  private diskMountArgs(volume: JsonObject | undefined): string {
+    if (!volume) return "";
+    const spec = volume.spec as { csi?: { fsType?: string }; mountOptions?: string[] };
+    const fsType = spec.csi?.fsType;
+    if (fsType !== this.fileSystem)
+      throw new Error(`the disk's volume says ${fsType}; the lab's disk is ${this.fileSystem}`);
+    const options = (spec.mountOptions ?? []).join(",");
+    return `-t ${q(fsType)}${options ? ` -o ${q(options)}` : ""}`;
+  }
+
+  /**
+   * Starts the NFS server pod's other containers (its sidecars) in the background, each as its pod
+   * spec says, with the pod's claim and its ConfigMap volumes (`configMaps`: the rendered
+   * ConfigMaps, written into folders of the lab as the kubelet writes a ConfigMap volume). Resolves
+   * with the folder of each ConfigMap volume, so a test can change it as the kubelet would.
+   */
+  async startNfsSidecars(deployment: JsonObject, configMaps: JsonObject[]): Promise<Record<string, string>> {
+    const pod = nfsServerPod(deployment);
+    const volumes: Record<string, string> = { [pod.volume]: pod.mountPath };
+    for (const v of pod.spec.volumes ?? []) {
+      if (!v.configMap) continue;
+      const cm = configMaps.find((m) => (m.metadata as JsonObject).name === v.configMap?.name);
+      if (!cm) throw new Error(`no ConfigMap ${v.configMap.name} rendered`);
+      const dir = path.join(this.dir, "configmaps", v.name);
+      fs.mkdirSync(dir, { recursive: true });
+      for (const [key, value] of Object.entries((cm.data ?? {}) as Record<string, string>)) {
+        fs.writeFileSync(path.join(dir, key), value, { mode: 0o644 });
+      }
+      volumes[v.name] = dir;
+    }
+    for (const c of pod.spec.containers.slice(1)) {
+      const log = path.join(this.dir, `${c.name}.log`);
+      // Its own session, so that stopNfsSidecars ends the container's processes together.
+      await this.ok(
+        `setsid sh -c ${q(this.containerScript(pod.spec, c, volumes))} >${q(log)} 2>&1 </dev/null & echo $! >/run/sidecar-${c.name}.pid`,
+      );
+    }
+    return volumes;
+  }
+
+  /** A sidecar's output so far (started by startNfsSidecars). */
+  sidecarLog(name: string): string {
+    const log = path.join(this.dir, `${name}.log`);
+    return fs.existsSync(log) ? fs.readFileSync(log, "utf8") : "";
   }
 
   /**
