@@ -4,6 +4,7 @@ import { readProjectFile, validateValues, withSecretPassword, type StackConfig, 
 import { refuseDiskShrink } from "../stacks/diskShrink";
 import type { ProfileConfig } from "../stacks/profiles";
 import { bytes, cpuCores, diskGb } from "../stacks/quantity";
+import { quotaBytes, userQuotaOverridesBytes } from "../stacks/userQuotas";
 import { TestLdapServer } from "./auth/testLdapServer";
 import { namespaceMetadata } from "./common";
 import { FileBrowser } from "./fileBrowser";
@@ -12,9 +13,11 @@ import { HttpsIngress, httpsIngressServiceAnnotations } from "./jupyterhub/https
 import { isBucketVolume } from "./jupyterhub/userServerExtras";
 import { notebookHome } from "./jupyterhub/userServers";
 import { NetworkFence } from "./network";
+import { Filestore } from "./storage/filestore";
 import { GceDisk } from "./storage/gceDisk";
-import { NfsServer } from "./storage/nfsServer";
+import { NfsServer, type OwnedFolder } from "./storage/nfsServer";
 import { NfsVolume } from "./storage/nfsVolume";
+import { ShareFolders } from "./storage/shareFolders";
 import { StorageClassDisk } from "./storage/storageClassDisk";
 
 /** The notebook user of the Jupyter images (jovyan) and its group (users). */
@@ -38,29 +41,17 @@ function userProfile(p: ProfileConfig): UserProfile {
 }
 
 /**
- * Every resource of the program, wired: the namespaces, the disk, the NFS server and volume, the file
- * browser, the test LDAP server, JupyterHub, its HTTPS Ingress and the NetworkPolicies. `parent`
- * (the JupyterHubNfs component) is every top-level resource's parent; without one they sit at the
- * stack's root, where this project's own program (index.ts) has always put them, so their URNs stay.
- * Returns the stack outputs.
+ * The in-cluster NFS server on its backing disk (a GCE disk, or a StorageClass claim) and the NFS
+ * volume wired to its Service's ClusterIP.
  */
-export function deployJupyterHubNfs(cfg: ValidatedConfig, parent?: pulumi.Resource) {
-  const opts = { parent };
-  // Pod Security levels: see podSecurityLevel.
-  const hubNamespace = new k8s.core.v1.Namespace(
-    "hub-namespace",
-    { metadata: namespaceMetadata("hub", cfg.namespace, pulumi.getStack()) },
-    opts,
-  );
-  // Deleting a namespace deletes the claims in it. With a StorageClass disk the data claim lives
-  // here, so the namespace is kept whenever the disk is.
-  const keepNfsNamespace = cfg.diskKind === "storageClass" && cfg.diskRetainOnDelete;
-  const nfsNamespace = new k8s.core.v1.Namespace(
-    "nfs-namespace",
-    { metadata: namespaceMetadata("nfs", cfg.nfsNamespace, pulumi.getStack()) },
-    { ...opts, retainOnDelete: keepNfsNamespace },
-  );
-
+function nfsServerVolume(
+  cfg: ValidatedConfig,
+  hubNamespace: k8s.core.v1.Namespace,
+  nfsNamespace: k8s.core.v1.Namespace,
+  ownedFolders: OwnedFolder[],
+  opts: pulumi.ComponentResourceOptions,
+) {
+  const quotasOn = cfg.userQuotaDefault !== "";
   const disk =
     cfg.diskKind === "gce"
       ? new GceDisk(
@@ -75,6 +66,9 @@ export function deployJupyterHubNfs(cfg: ValidatedConfig, parent?: pulumi.Resour
             adopt: cfg.diskAdopt,
             // Cluster-scoped, so named after the stack's own NFS namespace (unique in the cluster).
             storageClassName: `${cfg.nfsNamespace}-notebook-disk`,
+            // Per-user quotas are XFS project quotas (stacks/diskShrink.ts refuses them on an ext4 disk).
+            fileSystem: quotasOn ? "xfs" : "ext4",
+            projectQuotas: quotasOn,
             snapshots: cfg.diskSnapshots
               ? { retentionDays: cfg.diskSnapshotRetentionDays, startTime: cfg.diskSnapshotStartTime }
               : undefined,
@@ -107,18 +101,16 @@ export function deployJupyterHubNfs(cfg: ValidatedConfig, parent?: pulumi.Resour
       // server shares it), and unchanged by every config change that keeps the NFS server where it is.
       hostname: cfg.nfsNamespace,
       claimName: disk.claimName,
-      // The notebook user makes its own folder in notebooks/ (the hub's init container), with or
-      // without root squash; admins write course material into shared/. Mode 0750: the file browser
-      // reads through the users group. shared/ is made whether sharedFolder is on or not, so that
-      // turning it on or off never restarts the NFS server (and pauses every user's files).
-      // notebooks/ is 0751, not 0750: the kubelet (root on the node) opens each user's subPath
-      // through it, and an export that squashes root makes it nobody there, who needs the search bit
-      // to get through (the kernel lab showed user pods unable to start with 0750). Listing stays
-      // closed. shared/ is itself a subPath's last step, which needs no search bit on it.
-      ownedFolders: [
-        { path: notebooksDir, uid: notebookUid, gid: notebookGid, mode: "0751" },
-        { path: sharedDir, uid: notebookUid, gid: notebookGid, mode: "0750" },
-      ],
+      // Made on the server's own disk, where root is not squashed.
+      ownedFolders,
+      userQuotas: quotasOn
+        ? {
+            image: cfg.userQuotaImage,
+            folder: notebooksDir,
+            defaultBytes: quotaBytes(cfg.userQuotaDefault),
+            overridesBytes: userQuotaOverridesBytes(cfg.userQuotaOverrides),
+          }
+        : undefined,
     },
     opts,
   );
@@ -134,6 +126,112 @@ export function deployJupyterHubNfs(cfg: ValidatedConfig, parent?: pulumi.Resour
     },
     opts,
   );
+  return {
+    notebooks,
+    nfsServer,
+    diskName: disk instanceof GceDisk ? disk.diskName : disk.claimName,
+    serverIp: nfsServer.clusterIP,
+    shareFolders: undefined,
+  };
+}
+
+/**
+ * A Filestore instance serving the notebooks (no NFS server pod), the same NFS volume wired to its
+ * address and share, and the Job that makes the share's top folders through that volume's claim.
+ */
+function filestoreVolume(
+  cfg: ValidatedConfig,
+  hubNamespace: k8s.core.v1.Namespace,
+  folders: OwnedFolder[],
+  opts: pulumi.ComponentResourceOptions,
+) {
+  const filestore = new Filestore(
+    "notebook-filestore",
+    {
+      instanceName: cfg.diskName,
+      tier: cfg.filestoreTier,
+      zone: cfg.diskZone,
+      capacityGb: diskGb(cfg.diskSize),
+      network: cfg.filestoreNetwork,
+      reservedIpRange: cfg.filestoreReservedIpRange,
+      clientCidrs: cfg.filestoreClientCidrs,
+      retainOnDelete: cfg.diskRetainOnDelete,
+      protect: cfg.diskProtect,
+      adopt: cfg.diskAdopt,
+    },
+    opts,
+  );
+  // The same wiring, to the instance's assigned address and its share.
+  const notebooks = new NfsVolume(
+    "notebooks",
+    {
+      server: filestore.ipAddress,
+      path: filestore.path,
+      mountOptions: filestore.mountOptions,
+      capacity: cfg.diskSize,
+      claimNamespace: hubNamespace.metadata.name,
+      claimName: "notebooks",
+    },
+    opts,
+  );
+  const shareFolders = new ShareFolders(
+    "share-folders",
+    { namespace: hubNamespace.metadata.name, claimName: notebooks.claimName, image: cfg.nfsImage, folders },
+    opts,
+  );
+  return {
+    notebooks,
+    nfsServer: undefined,
+    diskName: filestore.instance.name,
+    serverIp: filestore.ipAddress,
+    shareFolders,
+  };
+}
+
+/**
+ * Every resource of the program, wired: the namespaces, the disk, the NFS server and volume, the file
+ * browser, the test LDAP server, JupyterHub, its HTTPS Ingress and the NetworkPolicies. `parent`
+ * (the JupyterHubNfs component) is every top-level resource's parent; without one they sit at the
+ * stack's root, where this project's own program (index.ts) has always put them, so their URNs stay.
+ * Returns the stack outputs.
+ */
+export function deployJupyterHubNfs(cfg: ValidatedConfig, parent?: pulumi.Resource) {
+  const opts = { parent };
+  // Pod Security levels: see podSecurityLevel.
+  const hubNamespace = new k8s.core.v1.Namespace(
+    "hub-namespace",
+    { metadata: namespaceMetadata("hub", cfg.namespace, pulumi.getStack()) },
+    opts,
+  );
+  // Deleting a namespace deletes the claims in it. With a StorageClass disk the data claim lives
+  // here, so the namespace is kept whenever the disk is. Filestore needs no NFS namespace: no
+  // NFS server pod runs (and no privileged namespace is left empty for others to use).
+  const keepNfsNamespace = cfg.diskKind === "storageClass" && cfg.diskRetainOnDelete;
+  const nfsNamespace =
+    cfg.diskKind === "filestore"
+      ? undefined
+      : new k8s.core.v1.Namespace(
+          "nfs-namespace",
+          { metadata: namespaceMetadata("nfs", cfg.nfsNamespace, pulumi.getStack()) },
+          { ...opts, retainOnDelete: keepNfsNamespace },
+        );
+
+  // The top folders of the export. The notebook user makes its own folder in notebooks/ (the hub's
+  // init container), with or without root squash; admins write course material into shared/. Mode
+  // 0750: the file browser reads through the users group. shared/ is made whether sharedFolder is
+  // on or not, so that turning it on or off never restarts the NFS server (and pauses every user's
+  // files). notebooks/ is 0751, not 0750: the kubelet (root on the node) opens each user's subPath
+  // through it, and an export that squashes root makes it nobody there, who needs the search bit
+  // to get through (the kernel lab showed user pods unable to start with 0750). Listing stays
+  // closed. shared/ is itself a subPath's last step, which needs no search bit on it.
+  const topFolders: OwnedFolder[] = [
+    { path: notebooksDir, uid: notebookUid, gid: notebookGid, mode: "0751" },
+    { path: sharedDir, uid: notebookUid, gid: notebookGid, mode: "0750" },
+  ];
+
+  const { notebooks, nfsServer, diskName, serverIp, shareFolders } = nfsNamespace
+    ? nfsServerVolume(cfg, hubNamespace, nfsNamespace, topFolders, opts)
+    : filestoreVolume(cfg, hubNamespace, topFolders, opts);
 
   const fileBrowser = cfg.fileBrowser
     ? new FileBrowser(
@@ -233,7 +331,8 @@ export function deployJupyterHubNfs(cfg: ValidatedConfig, parent?: pulumi.Resour
           defaultUrl: cfg.userDefaultUrl,
           startTimeoutSeconds: cfg.userStartTimeoutSeconds,
           httpTimeoutSeconds: cfg.userHttpTimeoutSeconds,
-          avoidNodeOf: { namespace: cfg.nfsNamespace, podLabels: nfsServer.podSelector },
+          // The in-cluster NFS server's node: a user pod there would take its memory and CPU.
+          avoidNodeOf: nfsServer && { namespace: cfg.nfsNamespace, podLabels: nfsServer.podSelector },
           profiles: cfg.profiles.map(userProfile),
           environment: cfg.userEnvironment,
           extraVolumes: cfg.userVolumes,
@@ -248,7 +347,8 @@ export function deployJupyterHubNfs(cfg: ValidatedConfig, parent?: pulumi.Resour
         extraConfig: cfg.hubExtraConfig,
       })),
     },
-    opts,
+    // With Filestore, no user's server may start before the share's top folders exist.
+    shareFolders ? { ...opts, dependsOn: [shareFolders] } : opts,
   );
 
   const ingress =
@@ -295,10 +395,10 @@ export function deployJupyterHubNfs(cfg: ValidatedConfig, parent?: pulumi.Resour
       fileBrowserUsername: fileBrowser.username,
       fileBrowserPassword: fileBrowser.password,
     }),
-    nfsServerIp: nfsServer.clusterIP,
-    diskName: disk instanceof GceDisk ? disk.diskName : disk.claimName,
+    nfsServerIp: serverIp,
+    diskName,
     hubNamespace: hubNamespace.metadata.name,
-    nfsNamespace: nfsNamespace.metadata.name,
+    ...(nfsNamespace && { nfsNamespace: nfsNamespace.metadata.name }),
     notebooksClaim: notebooks.claimName,
     notebooksVolume: notebooks.volumeName,
     ...(testLdap && { ldapTestPasswords: testLdap.passwords }),

@@ -7,13 +7,15 @@
  * identities their pod specs give.
  */
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Container, PodSpec } from "./journey/podSpec";
+import type { Rendering } from "../render";
 import type { JsonObject } from "../render/mocks";
 import { KernelLab, nfsServerPod, type FileSystem } from "./kernelLab";
-import { loadHubConfig } from "../test/support/hubConfigPython";
-import { manifest, manifests, rendered } from "../test/support/rendered";
+import { loadHubConfig, userPodsFromConfig } from "../test/support/hubConfigPython";
+import { at, manifest, manifests, rendered, resource } from "../test/support/rendered";
 
 /** `{username}` as KubeSpawner expands it (for a plain name, the name itself). */
 function expand<T>(value: T, username: string): T {
@@ -29,8 +31,8 @@ interface Stack {
   fileBrowser: { spec: PodSpec; container: Container; volume: string; mountPath: string };
 }
 
-async function devStack(): Promise<Stack> {
-  const r = await rendered("dev");
+/** KubeSpawner's pod for a user, from the real hub config of a rendering; and the notebook folder in it. */
+function userPodsOf(r: Rendering): Pick<Stack, "userPod" | "notebookDir"> {
   const hubConfig = manifests(r, "ConfigMap").find((m) => "jupyterhub_config.py" in ((m.data ?? {}) as object));
   const loaded = loadHubConfig(String((hubConfig?.data as Record<string, string>)["jupyterhub_config.py"]), {
     LDAP_LOOKUP_DN_SEARCH_PASSWORD: "x",
@@ -53,6 +55,11 @@ async function devStack(): Promise<Stack> {
     ],
     volumes: ks.volumes as unknown as PodSpec["volumes"],
   });
+  return { userPod, notebookDir: String(loaded.config.Spawner.notebook_dir) };
+}
+
+async function devStack(): Promise<Stack> {
+  const r = await rendered("dev");
   // The file browser's nginx container, with its NFS claim only (its ConfigMap and Secret mounts
   // hold its config, not the files).
   const fb = (manifest(r, "Deployment", "file-browser").spec as JsonObject).template as JsonObject;
@@ -65,8 +72,7 @@ async function devStack(): Promise<Stack> {
   return {
     nfsDeployment: manifest(r, "Deployment", "nfs-server"),
     pv: manifest(r, "PersistentVolume", "notebooks-pv-"),
-    userPod,
-    notebookDir: String(loaded.config.Spawner.notebook_dir),
+    ...userPodsOf(r),
     fileBrowser: {
       spec: fbSpec,
       container: { ...fbContainer, volumeMounts: [fbMount] },
@@ -237,6 +243,86 @@ for (const rootSquash of [false, true]) {
   });
 }
 
+for (const rootSquash of [false, true]) {
+  describe(`course folders through the kernel's NFS (shared/, every user's folder for admins), ${rootSquash ? "on an export that squashes root" : "as the image exports"}`, () => {
+    const lab = labFor("ext4", 64);
+    const requests = [
+      { user: "alice", admin: true },
+      { user: "bob", admin: false },
+      { user: "john.doe", admin: false },
+    ];
+    let pods: PodSpec[];
+    let mount: string;
+    before(async () => {
+      const r = await rendered("dev", ["sharedFolder=true", "adminAllUsersFolder=true"]);
+      const hubConfig = manifests(r, "ConfigMap").find((m) => "jupyterhub_config.py" in ((m.data ?? {}) as object));
+      // The pods the hub image's own KubeSpawner builds, with the admin-only mounts added for alice.
+      pods = userPodsFromConfig(
+        String((hubConfig?.data as Record<string, string>)["jupyterhub_config.py"]),
+        requests,
+      ).map((res, i) => {
+        if (!("pod" in res)) throw new Error(`${requests[i].user}: ${res.error}`);
+        return (res.pod as { spec: PodSpec }).spec;
+      });
+      await lab().startNfsServer(manifest(r, "Deployment", "nfs-server"), rootSquash ? { exportLine: squashing } : {});
+      mount = await lab().mountVolume(manifest(r, "PersistentVolume", "notebooks-pv-"));
+    });
+
+    /** The pod's notebook container with a shell script for its command. */
+    const inNotebook = (spec: PodSpec, script: string) =>
+      lab().runContainer(
+        spec,
+        { ...spec.containers[0], command: ["sh", "-c", script], args: [] },
+        { notebooks: mount },
+      );
+
+    before(async () => {
+      for (const [i, pod] of pods.entries()) {
+        for (const c of pod.initContainers ?? []) {
+          const a = await lab().runContainer(pod, c, { notebooks: mount });
+          assert.equal(a.status, 0, `${requests[i].user}'s init container ${c.name}: ${a.stderr}`);
+        }
+      }
+    });
+
+    if (rootSquash) {
+      // Found here (the local-folder model missed it): the runtime, root on the node and so nobody
+      // on this export, looks up the mount point shared/ inside the user's folder, mode 0750, and is
+      // refused, although the init container made it. With course folders on, no user's pod starts
+      // on an export that squashes root. The image's export does not squash.
+      it("the runtime cannot reach shared/'s mount point inside a user's 0750 folder: the pod does not start", async () => {
+        const a = await inNotebook(pods[1], "true");
+        assert.notEqual(a.status, 0);
+        assert.match(a.stderr, /notebooks\/bob\/shared.*Permission denied/);
+      });
+      return;
+    }
+
+    it("shared/ is read-only for a user and read-write for an admin, who also reaches every user's folder", async () => {
+      assert.equal((await lab().ok("stat -c '%u %g %a' /exports/shared")).trim(), "1000 100 750");
+      const [alice, bob, john] = pods;
+      const johnFolder = String(john.containers[0].volumeMounts?.find((m) => m.subPath)?.subPath).split("/")[1];
+      const byAlice = await inNotebook(
+        alice,
+        "echo week1 > /home/jovyan/shared/welcome.md && echo graded > /home/jovyan/allusers/bob/feedback.md && ls /home/jovyan/allusers",
+      );
+      assert.equal(byAlice.status, 0, byAlice.stderr);
+      assert.deepEqual(byAlice.stdout.trim().split("\n").sort(), ["alice", "bob", johnFolder].sort());
+      assert.equal((await lab().ok("stat -c '%u %g' /exports/notebooks/bob/feedback.md")).trim(), "1000 100");
+
+      const byBob = await inNotebook(
+        bob,
+        "cat /home/jovyan/shared/welcome.md /home/jovyan/feedback.md && echo seen >> /home/jovyan/feedback.md && ls /home/jovyan && echo mine > /home/jovyan/shared/mine.md",
+      );
+      assert.notEqual(byBob.status, 0, "bob wrote into shared/");
+      assert.match(byBob.stderr, /Read-only file system/);
+      assert.deepEqual(byBob.stdout.trim().split("\n"), ["week1", "graded", "feedback.md", "shared"]);
+      assert.equal(await lab().ok("cat /exports/notebooks/bob/feedback.md"), "graded\nseen\n");
+      assert.equal((await lab().run("test -e /exports/shared/mine.md")).status, 1);
+    });
+  });
+}
+
 describe("the NFS server restarts under a client holding a locked file open", () => {
   const lab = labFor("ext4", 64);
   let stack: Stack;
@@ -317,3 +403,281 @@ for (const [fileSystem, fromMiB, toMiB] of [
     });
   });
 }
+
+/**
+ * diskKind filestore with a stand-in for the Filestore instance: no Filestore was created; the
+ * lab's kernel nfsd exports its disk as the instance's share with the instance's export options
+ * (filestoreExports), and the kernel's client mounts it as the kubelet mounts the rendered volume
+ * (its path, `/notebooks`, and its tier's options). The client range is the lab's loopback, which
+ * stands in for the nodes' subnet.
+ */
+for (const tier of ["ZONAL", "BASIC_HDD"] as const) {
+  describe(`a Filestore share (${tier}, stood in for by the kernel's nfsd with Filestore's export options)`, () => {
+    const lab = labFor("ext4", 64);
+    let r: Rendering;
+    let mount: string;
+    let share: string;
+    before(async () => {
+      r = await rendered("dev", [
+        "diskKind=filestore",
+        "diskZone=europe-west1-b",
+        "gcp:project=example-project",
+        `filestoreTier=${tier}`,
+        "diskSize=1Ti",
+        'filestoreClientCidrs=["127.0.0.0/8"]',
+      ]);
+      const instance = resource(r, "gcp:filestore/instance:Instance", "notebook-filestore-instance").inputs;
+      share = await lab().startFilestore(instance);
+      mount = await lab().mountVolume(manifest(r, "PersistentVolume", "notebooks-pv-"));
+    });
+
+    const job = () => at(manifest(r, "Job", "share-folders-job-"), "spec", "template", "spec") as unknown as PodSpec;
+
+    it("the export is the share with Filestore's options, mounted with the tier's NFS version", async () => {
+      const exported = await lab().ok("exportfs -v");
+      const line = exported.split("\n").findIndex((l) => l.trim() === share);
+      assert.ok(line >= 0, `the share ${share} is exported: ${exported}`);
+      // exportfs -v writes a long path alone on its line and the client and options on the next.
+      assert.match(exported.split("\n")[line + 1], /^\s*127\.0\.0\.0\/8\(.*\brw\b.*\bno_root_squash\b/);
+      const version = (await lab().ok(`grep ' ${mount} ' /proc/mounts`)).trim();
+      assert.match(version, tier === "ZONAL" ? /\bvers=4\.1\b/ : /\bvers=3\b/);
+    });
+
+    it("the folder Job makes notebooks/ (0751) and shared/ (0750), owned 1000:100, and a second run changes nothing", async () => {
+      assert.equal((await lab().ok(`stat -c '%u %g %a' ${share}`)).trim(), "0 0 755", "a new share's root");
+      for (const run of [1, 2]) {
+        const spec = job();
+        const a = await lab().runContainer(spec, spec.containers[0], { notebooks: mount });
+        assert.equal(a.status, 0, `run ${run}: ${a.stderr}`);
+        // Seen on the server's own disk, not through the client's attribute cache.
+        assert.equal((await lab().ok(`stat -c '%u %g %a' ${share}/notebooks`)).trim(), "1000 100 751");
+        assert.equal((await lab().ok(`stat -c '%u %g %a' ${share}/shared`)).trim(), "1000 100 750");
+      }
+    });
+
+    it("each user's init container then makes notebooks/<user>, and a notebook lands owned 1000:100", async () => {
+      const { userPod, notebookDir } = userPodsOf(r);
+      for (const user of ["alice", "bob"]) {
+        const pod = userPod(user);
+        for (const c of pod.initContainers ?? []) {
+          const a = await lab().runContainer(pod, c, { notebooks: mount });
+          assert.equal(a.status, 0, `${user}'s init container ${c.name}: ${a.stderr}`);
+        }
+        assert.equal((await lab().ok(`stat -c '%u %g %a' ${share}/notebooks/${user}`)).trim(), "1000 100 750");
+      }
+      const pod = userPod("alice");
+      const save = { ...pod.containers[0], command: ["sh", "-c", `echo '{}' > ${notebookDir}/saved.ipynb`] };
+      const a = await lab().runContainer(pod, save, { notebooks: mount });
+      assert.equal(a.status, 0, a.stderr);
+      assert.equal((await lab().ok(`stat -c '%u %g' ${share}/notebooks/alice/saved.ipynb`)).trim(), "1000 100");
+    });
+
+    if (tier === "ZONAL") {
+      it("why the share does not squash root: with ROOT_SQUASH nothing in the cluster could make its folders", async () => {
+        await lab().stopNfsServer();
+        await lab().ok(`rm -rf ${share}/notebooks ${share}/shared`);
+        const instance = resource(r, "gcp:filestore/instance:Instance", "notebook-filestore-instance").inputs;
+        await lab().startFilestore(instance, { exportLine: squashing });
+        await lab().ok("sync && echo 3 > /proc/sys/vm/drop_caches");
+        const spec = job();
+        const a = await lab().runContainer(spec, spec.containers[0], { notebooks: mount });
+        assert.notEqual(a.status, 0, "root, squashed to nobody, made a folder in the share's root");
+        assert.match(a.stderr, /Permission denied/);
+      });
+    }
+  });
+}
+describe("per-user quotas: XFS project quotas kept by the NFS server pod's sidecars, through the NFS mount", () => {
+  // mkfs.xfs makes nothing under 300 MiB.
+  const lab = labFor("xfs", 320);
+  const mib = 1024 * 1024;
+  // Bob as a user might type him in the config: his folder is bob, as KubeSpawner names it.
+  const overrides = (bob: string) => `userQuotaOverrides=[{"user":"Bob","quota":"${bob}"}]`;
+  let r: Awaited<ReturnType<typeof rendered>>;
+  let pods: Record<string, PodSpec>;
+  let notebookDir: string;
+  let mount: string;
+  let quotasDir: string;
+
+  before(async () => {
+    r = await rendered("dev", ["diskKind=gce", "diskZone=europe-west1-b", "userQuotaDefault=4Mi", overrides("8Mi")]);
+    const hubConfig = manifests(r, "ConfigMap").find((m) => "jupyterhub_config.py" in ((m.data ?? {}) as object));
+    const configText = String((hubConfig?.data as Record<string, string>)["jupyterhub_config.py"]);
+    // The pods the hub image's own KubeSpawner builds (its folder names, its subPaths).
+    const users = ["alice", "bob", "carol"];
+    const built = userPodsFromConfig(
+      configText,
+      users.map((user) => ({ user, admin: false })),
+    );
+    pods = Object.fromEntries(
+      built.map((res, i) => {
+        if (!("pod" in res)) throw new Error(`${users[i]}: ${res.error}`);
+        return [users[i], (res.pod as { spec: PodSpec }).spec];
+      }),
+    );
+    notebookDir = String(pods.alice.containers[0].volumeMounts?.find((m) => m.subPath)?.mountPath);
+    const nfsDeployment = manifest(r, "Deployment", "nfs-server");
+    await lab().startNfsServer(nfsDeployment, { diskVolume: manifest(r, "PersistentVolume", "notebook-disk-pv-") });
+    const volumes = await lab().startNfsSidecars(nfsDeployment, manifests(r, "ConfigMap"));
+    quotasDir = volumes["user-quotas"];
+    mount = await lab().mountVolume(manifest(r, "PersistentVolume", "notebooks-pv-"));
+    for (const user of ["alice", "bob"]) await startServer(user);
+  });
+
+  /** A user's init containers (their folder made, as at each server start). */
+  async function startServer(user: string) {
+    for (const c of pods[user].initContainers ?? []) {
+      const a = await lab().runContainer(pods[user], c, { notebooks: mount });
+      assert.equal(a.status, 0, `${user}'s init container ${c.name}: ${a.stderr}`);
+    }
+  }
+
+  /** A shell script run in the user's notebook container (its subPath mount, its identity). */
+  function inNotebook(user: string, script: string) {
+    const pod = pods[user];
+    return lab().runContainer(
+      pod,
+      { ...pod.containers[0], command: ["sh", "-c", script], args: [] },
+      { notebooks: mount },
+    );
+  }
+
+  /** Writes `n` MiB into a new file of the user's folder from their notebook container. */
+  const write = (user: string, file: string, n: number) =>
+    inNotebook(user, `dd if=/dev/zero of=${notebookDir}/${file} bs=1M count=${n} conv=fsync status=none`);
+
+  /** {folder: [used bytes, hard limit bytes]} from the kernel's report, by the folders' project IDs. */
+  async function report(): Promise<Record<string, [number, number]>> {
+    const out = await lab().ok(
+      'for d in /exports/notebooks/*/; do printf \'%s %s\\n\' "$(basename "$d")" "$(lsattr -pd "$d" | awk \'{print $1}\')"; done; echo; xfs_quota -x -c \'report -p -b -n -N\' /exports',
+    );
+    const [folders, quota] = out.split("\n\n");
+    const byId = new Map(
+      quota
+        .trim()
+        .split("\n")
+        .map((l) => l.trim().split(/\s+/))
+        .map((f) => [f[0].slice(1), [Number(f[1]) * 1024, Number(f[3]) * 1024] as [number, number]]),
+    );
+    return Object.fromEntries(
+      folders
+        .trim()
+        .split("\n")
+        .map((l) => l.split(" "))
+        .filter(([, id]) => byId.has(id) && id !== "0")
+        .map(([name, id]) => [name, byId.get(id) as [number, number]]),
+    );
+  }
+
+  /** Waits (a few of the enforcer's passes at most) until the user's folder has this limit. */
+  async function limitBecomes(user: string, bytes: number) {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const now = (await report())[user]?.[1];
+      if (now === bytes) return;
+      if (Date.now() > deadline) {
+        assert.fail(`${user}'s limit is ${now}, not ${bytes}:\n${lab().sidecarLog("quota-enforcer")}`);
+      }
+      await new Promise((res) => setTimeout(res, 500));
+    }
+  }
+
+  /** Rewrites quotas.json in the mounted ConfigMap, as the kubelet does when the ConfigMap changes. */
+  async function setBobQuota(quota: string) {
+    const next = await rendered("dev", [
+      "diskKind=gce",
+      "diskZone=europe-west1-b",
+      "userQuotaDefault=4Mi",
+      overrides(quota),
+    ]);
+    const cm = manifest(next, "ConfigMap", "user-quotas");
+    // The program does not change, so the pod is not rolled (its template is the same).
+    assert.deepEqual(
+      (manifest(next, "Deployment", "nfs-server").spec as JsonObject).template,
+      (manifest(r, "Deployment", "nfs-server").spec as JsonObject).template,
+    );
+    // The lab's folder is the guest's at the same path; a rename is atomic, as the kubelet's swap is.
+    fs.writeFileSync(path.join(quotasDir, ".quotas.json"), (cm.data as Record<string, string>)["quotas.json"]);
+    fs.renameSync(path.join(quotasDir, ".quotas.json"), path.join(quotasDir, "quotas.json"));
+  }
+
+  it("the disk is XFS mounted with prjquota, as the disk's PersistentVolume says, and every folder gets its project and limit", async () => {
+    const mounted = await lab().ok("grep ' /exports ' /proc/mounts");
+    assert.match(mounted, / xfs [^ ]*prjquota/);
+    await limitBecomes("alice", 4 * mib);
+    await limitBecomes("bob", 8 * mib);
+  });
+
+  // XFS reports a full project as a full disk (ENOSPC, not EDQUOT), and NFS passes it on.
+  it("alice stops at her quota with a write error while bob keeps writing", async () => {
+    const alice = await write("alice", "big.bin", 6);
+    assert.notEqual(alice.status, 0, "alice wrote past her quota");
+    assert.match(alice.stderr, /No space left on device/);
+    const [used] = (await report()).alice;
+    assert.ok(used <= 4 * mib && used > 3 * mib, `alice uses ${used} bytes`);
+    const bob = await write("bob", "first.bin", 6);
+    assert.equal(bob.status, 0, bob.stderr);
+    // What she sees in her server: her quota as the size of her home folder's file system.
+    const df = await inNotebook("alice", `stat -f -c '%b %S' ${notebookDir}`);
+    const [blocks, size] = df.stdout.trim().split(" ").map(Number);
+    assert.equal(blocks * size, 4 * mib, "df in her server shows her quota");
+  });
+
+  it("an override raised reaches the running enforcer without a restart: bob writes past his old quota", async () => {
+    await setBobQuota("16Mi");
+    await limitBecomes("bob", 16 * mib);
+    const bob = await write("bob", "second.bin", 6);
+    assert.equal(bob.status, 0, bob.stderr);
+    assert.ok((await report()).bob[0] >= 12 * mib);
+  });
+
+  it("a quota lowered below what a folder holds deletes nothing, and refuses further writes", async () => {
+    await setBobQuota("2Mi");
+    await limitBecomes("bob", 2 * mib);
+    const files = await lab().ok("stat -c '%n %s' /exports/notebooks/bob/first.bin /exports/notebooks/bob/second.bin");
+    assert.deepEqual(files.trim().split("\n"), [
+      `/exports/notebooks/bob/first.bin ${6 * mib}`,
+      `/exports/notebooks/bob/second.bin ${6 * mib}`,
+    ]);
+    const more = await write("bob", "third.bin", 1);
+    assert.notEqual(more.status, 0);
+    assert.match(more.stderr, /No space left on device/);
+    assert.ok((await report()).bob[0] >= 12 * mib, "bob's files are all there");
+  });
+
+  it("a folder made after the enforcer started gets the default quota", async () => {
+    await startServer("carol");
+    await limitBecomes("carol", 4 * mib);
+    const carol = await write("carol", "big.bin", 6);
+    assert.notEqual(carol.status, 0);
+    assert.match(carol.stderr, /No space left on device/);
+  });
+
+  it("the usage exporter serves each folder's usage and quota and the file system's fill on :9102/metrics", async () => {
+    const deployment = manifest(r, "Deployment", "nfs-server");
+    const exporter = nfsServerPod(deployment).spec.containers.find((c) => c.name === "usage-exporter");
+    const port = exporter?.ports?.find((p) => p.name === "metrics")?.containerPort;
+    assert.equal(port, 9102);
+    const text = await lab().ok(`curl -sf http://127.0.0.1:${port}/metrics`);
+    const sample = (name: string, user?: string) => {
+      const labels = user === undefined ? "" : `\\{user="${user}"\\}`;
+      const m = new RegExp(`^${name}${labels} (\\d+)$`, "m").exec(text);
+      assert.ok(m, `${name}${user ? ` for ${user}` : ""} in:\n${text}`);
+      return Number(m[1]);
+    };
+    const kernel = await report();
+    for (const user of ["alice", "bob", "carol"]) {
+      assert.equal(sample("jupyterhub_nfs_user_used_bytes", user), kernel[user][0], `${user}'s usage`);
+      assert.equal(sample("jupyterhub_nfs_user_quota_bytes", user), kernel[user][1], `${user}'s quota`);
+    }
+    // What was written: alice stopped at her 4 MiB, bob holds his two files of 6 MiB.
+    assert.ok(sample("jupyterhub_nfs_user_used_bytes", "alice") > 3 * mib);
+    assert.ok(sample("jupyterhub_nfs_user_used_bytes", "bob") >= 12 * mib);
+    assert.equal(sample("jupyterhub_nfs_user_quota_bytes", "alice"), 4 * mib);
+    assert.equal(sample("jupyterhub_nfs_user_quota_bytes", "bob"), 2 * mib);
+    const [blocks, free, size] = (await lab().ok("stat -f -c '%b %f %S' /exports")).trim().split(" ").map(Number);
+    assert.equal(sample("jupyterhub_nfs_filesystem_size_bytes"), blocks * size);
+    assert.equal(sample("jupyterhub_nfs_filesystem_used_bytes"), (blocks - free) * size);
+    assert.equal(sample("jupyterhub_nfs_quota_report_success"), 1);
+  });
+});

@@ -3,7 +3,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
 import { readProjectFile } from "../stacks";
-import { RenderMocks, unwrapSecrets, type JsonObject, type RegisteredResource } from "./mocks";
+import { RenderMocks, unwrapSecrets, type ExistingDisks, type JsonObject, type RegisteredResource } from "./mocks";
 import { loadCliConfig } from "./stackConfig";
 
 /** A resource as resources.json lists it. */
@@ -38,7 +38,7 @@ export interface RenderOptions {
   /** "key=value" pairs, as `pulumi config set key value`. */
   overrides?: string[];
   /** GCE disks that exist already (name -> GiB); by default none: the render is of a new stack. */
-  existingDisks?: Record<string, number>;
+  existingDisks?: ExistingDisks;
 }
 
 /** Kinds in the order `kubectl apply` could create them (what another object needs comes first). */
@@ -85,7 +85,7 @@ export interface EvaluateOptions {
   /** Fully-qualified config as the CLI hands it over. */
   values: Record<string, string>;
   secretKeys: string[];
-  existingDisks?: Record<string, number>;
+  existingDisks?: ExistingDisks;
 }
 
 /**

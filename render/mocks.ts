@@ -48,6 +48,9 @@ function derivedString(seed: string, length: number, alphabet: string): string {
 
 const lowerAlnum = "abcdefghijklmnopqrstuvwxyz0123456789";
 
+/** GCE disks that exist already: name -> size in GiB, or size and labels. */
+export type ExistingDisks = Record<string, number | { sizeGb: number; labels: Record<string, string> }>;
+
 /**
  * Pulumi mocks that answer like the real providers would, deterministically: Services get
  * cluster IPs from the service range, auto-named objects a random-looking suffix, disks a self
@@ -58,13 +61,13 @@ export class RenderMocks implements pulumi.runtime.Mocks {
   private readonly clusterIPs = new Set<string>();
 
   /**
-   * @param existingDisks GCE disks that exist already, name -> size in GiB, as `gcp.compute.getDisk`
-   *   would find them. The render asks no cloud: by default no disk exists (a new stack).
+   * @param existingDisks GCE disks that exist already, name -> size in GiB (or size and labels), as
+   *   `gcp.compute.getDisk` would find them. The render asks no cloud: by default no disk exists (a new stack).
    */
   constructor(
     private readonly stack: string,
     private readonly config: Record<string, string>,
-    private readonly existingDisks: Record<string, number> = {},
+    private readonly existingDisks: ExistingDisks = {},
   ) {}
 
   call(args: pulumi.runtime.MockCallArgs): pulumi.runtime.MockCallResult {
@@ -78,7 +81,10 @@ export class RenderMocks implements pulumi.runtime.Mocks {
         const message = `invocation of ${args.token} returned an error: ${id} not found`;
         throw Object.assign(new Error(message), { details: message });
       }
-      return { id, name, project, zone: args.inputs.zone, size: this.existingDisks[name] };
+      const disk = this.existingDisks[name];
+      return typeof disk === "number"
+        ? { id, name, project, zone: args.inputs.zone, size: disk }
+        : { id, name, project, zone: args.inputs.zone, size: disk.sizeGb, labels: disk.labels };
     }
     throw new Error(`the program made an unexpected provider call ${args.token}; render does not mock it`);
   }
@@ -172,6 +178,20 @@ export class RenderMocks implements pulumi.runtime.Mocks {
       state.address = `203.0.113.${1 + (digest(seed, "address")[0] % 254)}`;
       state.selfLink = `${base}/global/addresses/${resourceName}`;
       return { id: `projects/${project}/global/addresses/${resourceName}`, state };
+    }
+    if (type === "gcp:filestore/instance:Instance") {
+      // Filestore gives the instance an address of its reserved range (the range's third: Google
+      // keeps the first ones), or of a range it picks itself: here one of 10.200.0.0/16's /29s.
+      const range = (inputs.networks as JsonObject[] | undefined)?.[0]?.reservedIpRange;
+      const [a, b, c, d] =
+        typeof range === "string" && range !== ""
+          ? range.split("/")[0].split(".").map(Number)
+          : [10, 200, digest(seed, "filestore")[0], 8 * (digest(seed, "filestore")[1] % 32)];
+      state.networks = (inputs.networks as JsonObject[]).map((n) => ({
+        ...n,
+        ipAddresses: [`${a}.${b}.${c}.${d + 2}`],
+      }));
+      return { id: `projects/${project}/locations/${inputs.location}/instances/${resourceName}`, state };
     }
     return { id: `projects/${project}/${name}`, state };
   }

@@ -25,7 +25,10 @@
 #      169.254.169.254:53 (where NodeLocal DNSCache and Cloud DNS answer on GKE), over UDP and TCP;
 #   3. the hub's own pod opens all of them (the paths exist: only the fence closes them);
 #   4. the proxy's own pod (an ephemeral container in it, so the proxy's policy applies) gets the
-#      same DNS answers, and cannot reach 169.254.169.254:80 or 169.254.20.10:8080.
+#      same DNS answers, and cannot reach 169.254.169.254:80, 169.254.20.10:8080 or the file browser.
+# The targets of 2 and 4 are the cells of the connectivity matrix (e2e/netpolLab/matrix.tsv) that
+# this cluster can place; the network policy lab (e2e/netpolLab) asserts every cell of it with
+# kube-router in a real kernel.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -236,6 +239,45 @@ for target in sys.argv[1:]:
         print(target, "garbled", type(err).__name__)
 '
 
+# The connectivity matrix, one table for this check and the network policy lab (whose README lists
+# every cell and how each was seen).
+matrix="${repo_root}/e2e/netpolLab/matrix.tsv"
+nfs_ip=""
+browser_ip=""
+hub_namespace=""
+
+# matrix_targets FROM EXPECT [dns]: the probe arguments for the matrix's cells from FROM that expect
+# EXPECT (answer, none): TCP cells as host:port, or with `dns` the DNS cells as
+# dns+udp|tcp://host:53/<the hub's Service name>, placed on this cluster ($nfs_ip, $browser_ip,
+# $hub_namespace set first). A cell this check has no place for (a second user's pod, the internet
+# stand-in, kube-dns's pods, the API server, the proxy's API) is named on stderr and left to the lab.
+matrix_targets() {
+  local from to port probe expect why address
+  while IFS=$'\t' read -r from to port probe _ expect why; do
+    [[ "${from}" == "$1" && "${expect}" == "$2" ]] || continue
+    if [[ "${3:-}" == dns ]]; then
+      [[ "${probe}" == dns-* ]] || continue
+    else
+      [[ "${probe}" == tcp ]] || continue
+    fi
+    case "${to}:${port}" in
+      nfs-server:2049) address="${nfs_ip}:2049" ;;
+      file-browser:8080) address="${browser_ip}:80" ;; # the Service's port in front of nginx's 8080
+      metadata:*) address="${metadata_ip}:${port}" ;;
+      nodelocal-dns:*) address="${nodelocal_dns_ip}:${port}" ;;
+      *)
+        printf 'matrix: %s -> %s:%s (%s) is not checked here (%s)\n' "${from}" "${to}" "${port}" "${probe}" "${why}" >&2
+        continue
+        ;;
+    esac
+    if [[ "${probe}" == dns-* ]]; then
+      echo "dns+${probe#dns-}://${address}/hub.${hub_namespace}.svc.cluster.local"
+    else
+      echo "${address}"
+    fi
+  done < <(grep -v '^#' "${matrix}" | tail -n +2)
+}
+
 # Applies a Pod manifest (stdin), waits until it has run to completion, prints its log.
 run_pod() {
   local namespace="$1" name="$2" phase=""
@@ -309,19 +351,17 @@ spec:
 EOF
 
   # By address, so that a DNS failure cannot pass for a blocked connection.
-  local nfs_ip browser_ip hub_ip targets proxy_targets dns_targets ip proto
+  local hub_ip targets proxy_targets dns_targets
   nfs_ip="$(output nfsServerIp)"
   browser_ip="$(kubectl -n "${ns}" get service file-browser -o jsonpath='{.spec.clusterIP}')"
+  hub_namespace="${ns}"
   hub_ip="$(kubectl -n "${ns}" get service hub -o jsonpath='{.spec.clusterIP}')"
-  targets=("${nfs_ip}:2049" "${browser_ip}:80" "${metadata_ip}:80" "${nodelocal_dns_ip}:8080")
-  proxy_targets=("${metadata_ip}:80" "${nodelocal_dns_ip}:8080")
-  # DNS as a pod on GKE asks it: NodeLocal DNSCache, Cloud DNS on the metadata address; UDP and TCP.
-  dns_targets=()
-  for ip in "${nodelocal_dns_ip}" "${metadata_ip}"; do
-    for proto in udp tcp; do
-      dns_targets+=("dns+${proto}://${ip}:53/hub.${ns}.svc.cluster.local")
-    done
-  done
+  # The cells of the connectivity matrix this cluster can place (e2e/netpolLab/matrix.tsv, which the
+  # network policy lab asserts too): what the user pod and the proxy must not open, and the DNS
+  # servers that must give every pod the hub's address.
+  mapfile -t targets < <(matrix_targets user-pod none)
+  mapfile -t proxy_targets < <(matrix_targets proxy none)
+  mapfile -t dns_targets < <(matrix_targets user-pod answer dns)
 
   log "2. a pod labelled as KubeSpawner labels user pods: the hub and DNS at ${nodelocal_dns_ip} and ${metadata_ip} yes; ${targets[*]} no"
   local user_out
@@ -430,7 +470,7 @@ case "${1:-}" in
     check
     ;;
   *)
-    sed -n '2,28p' "${BASH_SOURCE[0]}" >&2
+    sed -n '2,31p' "${BASH_SOURCE[0]}" >&2
     exit 2
     ;;
 esac

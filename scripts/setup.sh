@@ -31,6 +31,10 @@ apt_packages+=(tini)
 # None of it runs on this machine itself: the services nfs-kernel-server would start are kept off
 # below.
 apt_packages+=(user-mode-linux nfs-kernel-server nfs-common kmod xfsprogs e2fsprogs python3)
+# The network policy lab (e2e/netpolLab): kube-router's policy controller drives iptables and ipset
+# inside that kernel (iptables-legacy: iptables-nft cannot make its table there); iproute2 makes the
+# pods' namespaces, veths and bridge. Binaries only: installing them changes no firewall here.
+apt_packages+=(iptables ipset iproute2)
 # Debian's chromium is a real browser package; Ubuntu's is a wrapper that installs a snap, which
 # CI runners cannot run. Only the end-to-end test needs it (e2e/lib/browser.ts says so if missing).
 if grep -qx 'ID=debian' /etc/os-release; then

@@ -5,8 +5,16 @@ import { loginNamePattern } from "../components/jupyterhub/hubConfig";
 import { metadataServerIp } from "../components/network/addresses";
 import { inCidr } from "../policy/networkPolicy";
 import { isBucketVolume } from "../components/jupyterhub/userServerExtras";
+import {
+  checkFilestore,
+  filestoreClientCidrsSchema,
+  filestoreNetworkSchema,
+  filestoreReservedIpRangeSchema,
+  filestoreTierSchema,
+} from "./filestore";
 import { hubExtraConfigSchema } from "./hubExtraConfig";
 import { checkProfiles, profilesSchema } from "./profiles";
+import { checkUserQuotas, quotaQuantity, userQuotaOverridesSchema } from "./userQuotas";
 import { bytes, cpuCores } from "./quantity";
 import {
   googleServiceAccount,
@@ -106,7 +114,7 @@ export const stackConfigSchema = z
     namespace: dns1123Label,
     nfsNamespace: dns1123Label,
 
-    diskKind: z.enum(["gce", "storageClass"]),
+    diskKind: z.enum(["gce", "storageClass", "filestore"]),
     diskName: dns1123Label,
     diskSize: diskQuantity,
     diskType: z.enum(["pd-standard", "pd-balanced", "pd-ssd"]),
@@ -127,6 +135,10 @@ export const stackConfigSchema = z
     diskRetainOnDelete: z.boolean(),
     diskProtect: z.boolean(),
     storageClassName: dns1123Subdomain,
+    filestoreTier: filestoreTierSchema,
+    filestoreNetwork: filestoreNetworkSchema,
+    filestoreReservedIpRange: filestoreReservedIpRangeSchema,
+    filestoreClientCidrs: filestoreClientCidrsSchema,
 
     nfsImage: pinnedImage,
     networkPolicies: z.boolean(),
@@ -170,6 +182,12 @@ export const stackConfigSchema = z
     userGoogleServiceAccount: googleServiceAccount,
     userPostStart: userPostStartSchema,
     hubExtraConfig: hubExtraConfigSchema,
+
+    // Per-user quotas (stacks/userQuotas.ts).
+    userQuotaDefault: z.union([z.literal(""), quotaQuantity]),
+    userQuotaOverrides: userQuotaOverridesSchema,
+    userQuotaOvercommit: z.boolean(),
+    userQuotaImage: pinnedImage,
 
     fileBrowser: z.boolean(),
     fileBrowserImage: pinnedImage,
@@ -215,12 +233,12 @@ export const stackConfigSchema = z
           "needs diskRetainOnDelete true: restoring in place replaces the disk, and the old one must be kept until the new one is checked",
         );
       }
-    } else {
+    } else if (c.diskKind === "storageClass") {
       if (c.diskSnapshot !== "") fail("diskSnapshot", "needs diskKind gce (a GCE snapshot makes a GCE disk)");
       if (c.diskAdopt) {
         fail(
           "diskAdopt",
-          "needs diskKind gce (a kept claim is adopted with PULUMI_K8S_UPSERT_EXISTING_OBJECTS, see docs/operations.md, Re-adopting a kept disk)",
+          "needs diskKind gce or filestore (a kept claim is adopted with PULUMI_K8S_UPSERT_EXISTING_OBJECTS, see docs/operations.md, Re-adopting a kept disk)",
         );
       }
       if (c.diskSnapshots) {
@@ -230,6 +248,8 @@ export const stackConfigSchema = z
         );
       }
     }
+
+    checkFilestore(c, fail);
 
     if (cpuCores(c.userCpuGuarantee) > cpuCores(c.userCpuLimit)) {
       fail("userCpuGuarantee", `must not be more than userCpuLimit (${c.userCpuLimit})`);
@@ -246,6 +266,7 @@ export const stackConfigSchema = z
       fail("cullMaxAgeSeconds", "needs cullIdleSeconds above 0: the culler runs only then");
     }
     checkProfiles(c, (path, message) => ctx.addIssue({ code: "custom", path, message }));
+    checkUserQuotas(c, (path, message) => ctx.addIssue({ code: "custom", path, message }));
 
     if (c.ldapTestServer) {
       if (c.ldapTestUsers.length === 0) fail("ldapTestUsers", "must name at least one user when ldapTestServer is on");

@@ -3,7 +3,7 @@
  * which runs a container's postStart hook as a runtime's exec does: in the container's namespaces,
  * root and working folder, as its user, with its capabilities, no_new_privs and environment. And the
  * working folder itself: the spec's, else the image's WORKDIR, made when missing (as runc does).
- * Needs root (unshare, mount, nsenter), as test/folderSetup.test.ts.
+ * Needs root (unshare, mount, nsenter).
  */
 import * as assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";

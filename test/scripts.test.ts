@@ -52,8 +52,8 @@ describe("kind-cluster-check.sh check, against stand-ins for kubectl and pulumi"
   const dnsTargets = ["169.254.20.10", "169.254.169.254"].flatMap((ip) =>
     ["udp", "tcp"].map((p) => `dns+${p}://${ip}:53/hub.${hubNamespace}.svc.cluster.local`),
   );
-  /** What the proxy, whose egress is fenced too, must not open on the link-local addresses. */
-  const proxyTargets = ["169.254.169.254:80", "169.254.20.10:8080"];
+  /** What the proxy, whose egress is fenced too, must not open: the link-local addresses, the file browser. */
+  const proxyTargets = ["169.254.169.254:80", "169.254.20.10:8080", "10.96.0.20:80"];
 
   before(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "kind-check-"));

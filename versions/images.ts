@@ -178,6 +178,21 @@ export const images = {
       why: "the kernel lab (e2e/kernelLab) runs run_nfs.sh's steps with Debian's NFS userland (the image's is CentOS Stream 9's) against a real kernel's nfsd; the journey exports a local folder",
     },
   },
+  userQuotas: {
+    configKey: "userQuotaImage",
+    // The image of 2i2c's jupyterhub-home-nfs quota enforcer (its Dockerfile at 1.2.0: ubuntu:24.04
+    // with python3, xfsprogs and tini; chartpress tags each release's image with the chart's
+    // version). It carries what our sidecars need (python3 and xfs_quota) and is maintained for the
+    // same job; the sidecars run our own script (components/storage/userQuotasScript.ts) with their
+    // own command, never the image's. Not pulled here (no registry is reachable): the kernel lab runs
+    // the script with Debian's python3 and xfsprogs.
+    reference: "ghcr.io/2i2c-org/jupyterhub-home-nfs:1.2.0",
+    programs: {
+      kind: "debian",
+      package: "xfsprogs",
+      why: "the kernel lab runs the quota sidecars' script with Debian's python3 and xfs_quota (the image's are Ubuntu 24.04's) against a real kernel's XFS",
+    },
+  },
   fileBrowser: {
     configKey: "fileBrowserImage",
     // The stable line (1.30; the 1.27 line the default used to be is no longer built), newest patch

@@ -22,6 +22,15 @@ export interface GceDiskArgs {
    * stack). It provisions nothing (the claim names its volume); it lets the claim grow.
    */
   storageClassName: string;
+  /**
+   * The file system pd.csi formats a new disk with (and mounts it as): XFS for per-user quotas
+   * (project quotas), else ext4. Recorded in the disk's label `file-system`, which
+   * stacks/diskShrink.ts reads to refuse mounting an existing disk as another file system.
+   * Default ext4.
+   */
+  fileSystem?: DiskFileSystem;
+  /** Mount the file system with project quotas on (XFS `prjquota`): per-user quotas. Default off. */
+  projectQuotas?: boolean;
   /** A daily snapshot schedule, or none. */
   snapshots?: { retentionDays: number; startTime: string };
   /** Keep the disk when Pulumi deletes or replaces it (on by default in the stack config). */
@@ -34,6 +43,11 @@ export interface GceDiskArgs {
    */
   adopt?: boolean;
 }
+
+export type DiskFileSystem = "ext4" | "xfs";
+
+/** The disk label that records the file system the disk was made with (absent: ext4, as before). */
+export const fileSystemLabel = "file-system";
 
 /** The import ID of a zonal disk, in a form the GCP provider accepts with or without a project set. */
 export function gceDiskId(project: string | undefined, zone: string, name: string): string {
@@ -54,6 +68,7 @@ export class GceDisk extends pulumi.ComponentResource {
   constructor(name: string, args: GceDiskArgs, opts?: pulumi.ComponentResourceOptions) {
     super("jupyterhub-nfs:storage:GceDisk", name, {}, opts);
     const labels = labelsFor("notebook-disk", name);
+    const fileSystem = args.fileSystem ?? "ext4";
 
     // The disk is the user's data: retention and protection sit on it, not on this component.
     this.disk = new gcp.compute.Disk(
@@ -69,7 +84,12 @@ export class GceDisk extends pulumi.ComponentResource {
         ...(args.snapshot ? { snapshot: args.snapshot } : {}),
         // The engine does not show resource options to policy packs: this label mirrors retainOnDelete
         // so that policy/ (gce-disk-retained-on-delete) can check it at preview time.
-        labels: { "part-of": "jupyterhub-nfs", "retain-on-delete": String(args.retainOnDelete) },
+        labels: {
+          "part-of": "jupyterhub-nfs",
+          "retain-on-delete": String(args.retainOnDelete),
+          // Disks made before this label are ext4; only XFS ones carry it, so they keep their labels.
+          ...(fileSystem !== "ext4" && { [fileSystemLabel]: fileSystem }),
+        },
       },
       {
         parent: this,
@@ -109,7 +129,7 @@ export class GceDisk extends pulumi.ComponentResource {
       );
     }
 
-    // How the ext4 file system on the disk grows when diskSize grows, with no restart:
+    // How the file system on the disk grows when diskSize grows, with no restart:
     // a claim bound to a static volume may only grow if its storageClassName names a class with
     // allowVolumeExpansion (kube-apiserver admission plugin PersistentVolumeClaimResize,
     // plugin/pkg/admission/storage/persistentvolume/resize/admission.go in k8s.io/kubernetes: with
@@ -120,7 +140,7 @@ export class GceDisk extends pulumi.ComponentResource {
     // gce-compute.go ResizeDisk: "If disk is already of size equal or greater than requested size,
     // we simply return the found size"), sets the volume's capacity and marks the claim
     // FileSystemResizePending; the kubelet then calls NodeExpandVolume, which runs resize2fs on the
-    // mounted volume (pkg/gce-pd-csi-driver/node.go, resizefs.NewResizeFs(...).Resize), online.
+    // mounted volume, or xfs_growfs for XFS (pkg/gce-pd-csi-driver/node.go, resizefs.NewResizeFs(...).Resize), online.
     // The driver's own guide for pre-provisioned disks gives the volume a class the same way
     // (docs/kubernetes/user-guides/pre-provisioned.md: storageClassName "csi-gce-pd").
     // The class provisions nothing here: the claim names its volume, so it is bound, not provisioned.
@@ -151,8 +171,12 @@ export class GceDisk extends pulumi.ComponentResource {
           csi: {
             driver: "pd.csi.storage.gke.io",
             volumeHandle: pulumi.interpolate`projects/${this.disk.project}/zones/${args.zone}/disks/${this.disk.name}`,
-            fsType: "ext4",
+            // pd.csi formats a blank disk with it at its first mount (NodeStageVolume), and mounts
+            // it with the volume's mountOptions (the CSI mount flags) at every mount.
+            fsType: fileSystem,
           },
+          // XFS turns project quota accounting and enforcement on only at mount time.
+          ...(args.projectQuotas && { mountOptions: ["prjquota"] }),
           // A zonal disk attaches only to nodes in its zone.
           nodeAffinity: {
             required: {

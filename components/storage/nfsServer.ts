@@ -1,6 +1,8 @@
+import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { labelsFor, selectorFor } from "../common";
+import { userQuotasPy } from "./userQuotasScript";
 
 export interface NfsServerArgs {
   namespace: pulumi.Input<string>;
@@ -31,8 +33,75 @@ export interface NfsServerArgs {
    * Folders (relative to the export) made before the server starts, owned by uid:gid with this
    * mode: on the server's own disk, where root is not squashed, so clients need no root there.
    */
-  ownedFolders?: { path: string; uid: number; gid: number; mode: string }[];
+  ownedFolders?: OwnedFolder[];
+  /**
+   * Per-user quotas: XFS project quotas on each folder under `folder` (the claim's file system must
+   * be XFS mounted with `prjquota`), kept by a sidecar, and their usage served as Prometheus
+   * metrics by another. Off when absent.
+   */
+  userQuotas?: UserQuotas;
 }
+
+/** A folder of the export made (when missing) and handed to its owner, with its mode. */
+export interface OwnedFolder {
+  path: string;
+  uid: number;
+  gid: number;
+  mode: string;
+}
+
+/**
+ * The container that makes `folders` (relative to the volume `volume`, mounted at `mountPath`)
+ * and gives each its owner and mode: as root with CHOWN and FOWNER only, every other capability
+ * dropped. It needs root unsquashed where it runs (the NFS server's own disk; an export without
+ * root squash). chmod before chown: once the folder is not root's, chmod would need FOWNER; FOWNER
+ * all the same, for a folder a previous run already handed over.
+ */
+export function ownedFoldersContainer(
+  image: pulumi.Input<string>,
+  folders: OwnedFolder[],
+  volume: string,
+  mountPath: string,
+): k8s.types.input.core.v1.Container {
+  return {
+    name: "owned-folders",
+    image,
+    command: [
+      "sh",
+      "-c",
+      folders
+        .map((f) => {
+          const dir = `${mountPath}/${f.path}`;
+          return `mkdir -p ${dir} && chmod ${f.mode} ${dir} && chown ${f.uid}:${f.gid} ${dir}`;
+        })
+        .join(" && "),
+    ],
+    securityContext: {
+      runAsUser: 0,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ["ALL"], add: ["CHOWN", "FOWNER"] },
+    },
+    volumeMounts: [{ name: volume, mountPath }],
+  };
+}
+
+export interface UserQuotas {
+  /** Image with python3 and xfs_quota (versions/images.ts: userQuotas). */
+  image: pulumi.Input<string>;
+  /** Folder of the export with one folder per user (relative to the export). */
+  folder: string;
+  /** Every user folder's hard limit, in bytes... */
+  defaultBytes: number;
+  /** ...but these folders' (by folder name). */
+  overridesBytes: Record<string, number>;
+}
+
+/** Name of the ConfigMap with the quota sidecars' program and the quotas. */
+export const userQuotasConfigMap = "user-quotas";
+/** The usage exporter's port (named `metrics`), as the PodMonitoring scrapes it. */
+export const usageExporterPort = 9102;
+/** Seconds between the enforcer's passes: the longest a new folder stays without its limit. */
+export const quotaPassSeconds = 5;
 
 /** The NFS protocol's ports: NFSv4 needs only nfs; NFSv3 clients also need mountd and rpcbind. */
 const nfsPorts = [
@@ -40,6 +109,48 @@ const nfsPorts = [
   { name: "mountd", port: 20048 },
   { name: "rpcbind", port: 111 },
 ];
+
+/**
+ * The two quota sidecars: the enforcer (projects and limits) and the usage exporter. Both are
+ * privileged, as 2i2c's enforcer is: xfs_quota calls quotactl(2) with the file system's block
+ * device, which only a privileged container's /dev holds. The exporter mounts the export read-only.
+ */
+function userQuotaContainers(quotas: UserQuotas): k8s.types.input.core.v1.Container[] {
+  const program = ["python3", "/etc/user-quotas/user_quotas.py"];
+  const resources = { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } };
+  return [
+    {
+      name: "quota-enforcer",
+      image: quotas.image,
+      command: [
+        ...program,
+        "enforce",
+        "/exports",
+        quotas.folder,
+        "/etc/user-quotas/quotas.json",
+        String(quotaPassSeconds),
+      ],
+      securityContext: { privileged: true },
+      resources,
+      volumeMounts: [
+        { name: "exports", mountPath: "/exports" },
+        { name: "user-quotas", mountPath: "/etc/user-quotas", readOnly: true },
+      ],
+    },
+    {
+      name: "usage-exporter",
+      image: quotas.image,
+      command: [...program, "export", "/exports", quotas.folder, String(usageExporterPort)],
+      ports: [{ name: "metrics", containerPort: usageExporterPort, protocol: "TCP" }],
+      securityContext: { privileged: true },
+      resources,
+      volumeMounts: [
+        { name: "exports", mountPath: "/exports", readOnly: true },
+        { name: "user-quotas", mountPath: "/etc/user-quotas", readOnly: true },
+      ],
+    },
+  ];
+}
 
 /**
  * An in-cluster NFS server exporting one ReadWriteOnce disk, behind a ClusterIP Service whose
@@ -72,6 +183,22 @@ export class NfsServer extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    const quotas = args.userQuotas;
+    if (quotas) {
+      // Fixed name: the pod mounts it by name, and changed quotas must reach the running pod.
+      new k8s.core.v1.ConfigMap(
+        `${name}-user-quotas`,
+        {
+          metadata: { name: userQuotasConfigMap, namespace: args.namespace, labels },
+          data: {
+            "user_quotas.py": userQuotasPy,
+            "quotas.json": JSON.stringify({ defaultBytes: quotas.defaultBytes, overridesBytes: quotas.overridesBytes }),
+          },
+        },
+        { parent: this },
+      );
+    }
+
     new k8s.apps.v1.Deployment(
       `${name}-deployment`,
       {
@@ -82,7 +209,16 @@ export class NfsServer extends pulumi.ComponentResource {
           strategy: { type: "Recreate" },
           selector: { matchLabels: selector },
           template: {
-            metadata: { labels },
+            // A new program rolls the pod; new quotas do not (the enforcer reads them at each pass
+            // from the mounted ConfigMap, which the kubelet updates in place).
+            metadata: {
+              labels,
+              ...(quotas && {
+                annotations: {
+                  "jupyterhub-nfs/user-quotas-program": createHash("sha256").update(userQuotasPy).digest("hex"),
+                },
+              }),
+            },
             spec: {
               // Fixed, so every pod of this Deployment is the same NFSv4.1 server to the clients.
               hostname: args.hostname,
@@ -91,30 +227,7 @@ export class NfsServer extends pulumi.ComponentResource {
               initContainers:
                 (args.ownedFolders ?? []).length === 0
                   ? undefined
-                  : [
-                      {
-                        name: "owned-folders",
-                        image: args.image,
-                        // chmod before chown: once the folder is not root's, chmod would need FOWNER.
-                        // FOWNER all the same, for a folder a previous start already handed over.
-                        command: [
-                          "sh",
-                          "-c",
-                          (args.ownedFolders ?? [])
-                            .map((f) => {
-                              const dir = `/exports/${f.path}`;
-                              return `mkdir -p ${dir} && chmod ${f.mode} ${dir} && chown ${f.uid}:${f.gid} ${dir}`;
-                            })
-                            .join(" && "),
-                        ],
-                        securityContext: {
-                          runAsUser: 0,
-                          allowPrivilegeEscalation: false,
-                          capabilities: { drop: ["ALL"], add: ["CHOWN", "FOWNER"] },
-                        },
-                        volumeMounts: [{ name: "exports", mountPath: "/exports" }],
-                      },
-                    ],
+                  : [ownedFoldersContainer(args.image, args.ownedFolders ?? [], "exports", "/exports")],
               containers: [
                 {
                   name: "nfs-server",
@@ -130,8 +243,12 @@ export class NfsServer extends pulumi.ComponentResource {
                   resources: { requests: { cpu: "100m", memory: "128Mi" } },
                   volumeMounts: [{ name: "exports", mountPath: "/exports" }],
                 },
+                ...(quotas ? userQuotaContainers(quotas) : []),
               ],
-              volumes: [{ name: "exports", persistentVolumeClaim: { claimName: args.claimName } }],
+              volumes: [
+                { name: "exports", persistentVolumeClaim: { claimName: args.claimName } },
+                ...(quotas ? [{ name: "user-quotas", configMap: { name: userQuotasConfigMap } }] : []),
+              ],
             },
           },
         },

@@ -105,6 +105,13 @@ export function containerArgv(p: ContainerProcess): string[] {
     `mount -t overlay overlay -o ${q(lower)} ${q(root)}`,
     `mount -t tmpfs -o mode=0755,nosuid tmpfs ${at("/dev")}`,
     ...devices.map((d) => `: > ${at(`/dev/${d}`)} && mount --bind /dev/${d} ${at(`/dev/${d}`)}`),
+    // A privileged container also gets the node's block devices, as containerd gives it every
+    // device of the host (xfs_quota in the NFS server pod's quota sidecars needs the disk's).
+    ...(p.capabilities === "all"
+      ? [
+          `for d in /dev/*; do if [ -b "$d" ]; then : > ${at("/dev")}/"\${d#/dev/}" && mount --bind "$d" ${at("/dev")}/"\${d#/dev/}"; fi; done`,
+        ]
+      : []),
     `mkdir ${at("/dev/shm")} && mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs ${at("/dev/shm")}`,
     // Pseudo-terminals of its own (a terminal in JupyterLab opens one), as runc's default spec mounts them.
     `mkdir ${at("/dev/pts")} && mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5,nosuid,noexec devpts ${at("/dev/pts")}`,

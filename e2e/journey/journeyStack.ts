@@ -85,7 +85,7 @@ export const SNIPPETS = {
   plainSight: { name: "30-existing-users", python: "c.Authenticator.allow_existing_users = True\n" },
 };
 
-const kwokLeavesTheStandInAlone = [
+export const kwokLeavesTheStandInAlone = [
   "apiVersion: config.kwok.x-k8s.io/v1alpha1",
   "kind: KwokctlConfiguration",
   "componentsPatches:",

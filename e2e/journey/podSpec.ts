@@ -239,6 +239,11 @@ function prepareSubPath(volume: string, subPath: string, mode: number, squashed:
   if (r.status !== 0) throw new Error(`subPath ${dir} (as nobody, root squashed): ${r.stderr.trim()}`);
 }
 
+/** The last of the earlier mounts that `m` is mounted inside, if any. */
+function parentMount<T extends BindMount>(m: BindMount, earlier: T[]): T | undefined {
+  return earlier.filter((e) => m.target.startsWith(e.target.endsWith("/") ? e.target : `${e.target}/`)).at(-1);
+}
+
 /**
  * A mount point inside an earlier mount (a folder mounted into the home folder), made as the
  * runtime makes a missing one: as root, mode 0755, in that mount's folder. On an export that
@@ -246,7 +251,7 @@ function prepareSubPath(volume: string, subPath: string, mode: number, squashed:
  * mount it cannot be made at all. Elsewhere (the container's root) the overlay takes it.
  */
 function makeMountPoint(m: BindMount, earlier: (BindMount & { nfs: boolean })[], rootSquash: boolean): void {
-  const parent = earlier.filter((e) => m.target.startsWith(e.target.endsWith("/") ? e.target : `${e.target}/`)).at(-1);
+  const parent = parentMount(m, earlier);
   if (!parent || fs.statSync(parent.source).isFile()) return;
   const point = path.join(parent.source, path.relative(parent.target, m.target));
   if (fs.existsSync(point)) return;
@@ -256,6 +261,14 @@ function makeMountPoint(m: BindMount, earlier: (BindMount & { nfs: boolean })[],
   } catch (err: unknown) {
     throw new Error(`mount point ${m.target} (made by the runtime, as root): ${(err as Error).message}`);
   }
+}
+
+/** A mount point inside another mount, for the caller to make (ContainerContext.subPathsMadeByCaller). */
+export interface MountPoint {
+  target: string;
+  /** Where it is on the node: in the parent mount's source folder. */
+  point: string;
+  parentReadOnly: boolean;
 }
 
 export interface ContainerContext {
@@ -286,7 +299,7 @@ export interface ContainerContext {
  * mode, as the kubelet does; on a squashing export, owned by nobody), a folder before the mounts
  * inside it, and their mount points made as the runtime makes them (makeMountPoint).
  */
-export function containerProcess(x: ContainerContext): ContainerProcess {
+export function containerProcess(x: ContainerContext): ContainerProcess & { mountPoints: MountPoint[] } {
   const { spec, container: c, image } = x;
   const psc = spec.securityContext ?? {};
   const csc = c.securityContext ?? {};
@@ -319,7 +332,17 @@ export function containerProcess(x: ContainerContext): ContainerProcess {
   }
   // containerd mounts a parent folder before the mounts inside it (its mounts sorted by depth).
   mounts.sort((a, b) => a.target.split("/").length - b.target.split("/").length);
-  mounts.forEach((m, i) => makeMountPoint(m, mounts.slice(0, i), x.rootSquash));
+  // Where the volumes are out of this machine's reach (the kernel lab), the caller makes the mount
+  // points, as it makes the subPaths.
+  const mountPoints: MountPoint[] = [];
+  mounts.forEach((m, i) => {
+    if (!x.subPathsMadeByCaller) return makeMountPoint(m, mounts.slice(0, i), x.rootSquash);
+    const parent = parentMount(m, mounts.slice(0, i));
+    if (parent) {
+      const point = path.join(parent.source, path.relative(parent.target, m.target));
+      mountPoints.push({ target: m.target, point, parentReadOnly: parent.readOnly });
+    }
+  });
   const onNfs = mounts.some((m) => m.nfs);
   const binds: BindMount[] = mounts.map(({ source, target, readOnly }) => ({ source, target, readOnly }));
   for (const [target, file] of Object.entries(image.files ?? {})) binds.push({ source: file, target, readOnly: true });
@@ -335,7 +358,7 @@ export function containerProcess(x: ContainerContext): ContainerProcess {
     ...image.env,
     ...x.env,
   };
-  const p: ContainerProcess = {
+  const p: ContainerProcess & { mountPoints: MountPoint[] } = {
     argv: commandOf(c, image),
     env,
     // A runtime starts the process in the spec's workingDir, else the image's WORKDIR.
@@ -350,12 +373,16 @@ export function containerProcess(x: ContainerContext): ContainerProcess {
     scratchDir: x.scratchDir,
     programFolders: image.programFolders,
     sandboxPid: x.sandboxPid,
+    mountPoints,
   };
   return p;
 }
 
 /** The command line of containerProcess(x) (see containerArgv). */
-export function containerCommandLine(x: ContainerContext): { process: ContainerProcess; argv: string[] } {
+export function containerCommandLine(x: ContainerContext): {
+  process: ContainerProcess & { mountPoints: MountPoint[] };
+  argv: string[];
+} {
   const process = containerProcess(x);
   return { process, argv: containerArgv(process) };
 }

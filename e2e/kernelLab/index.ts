@@ -31,6 +31,8 @@ import { images } from "../../versions/images";
 const kernel = "/usr/bin/linux.uml";
 const guestInit = path.join(__dirname, "guest.sh");
 const nfsServerScript = path.join(__dirname, "nfsServer.sh");
+/** Where the Filestore stand-in keeps its NFSv4 pseudo-root on the lab's node (startFilestore). */
+const filestoreRoot = "/srv/filestore";
 
 export type FileSystem = "ext4" | "xfs";
 
@@ -44,10 +46,17 @@ export interface KernelLabOptions {
   fileSystem: FileSystem;
   /** The disk's size (sparse: only what is written takes room). XFS needs 300 MiB at least. */
   diskMiB: number;
+  /** More memory than the NFS checks need (the network policy lab runs kube-router in it). */
+  memoryMiB?: number;
+  /**
+   * Boot inside this network namespace of this machine (one the caller made), with these kernel
+   * arguments too: the network policy lab gives the kernel a TAP device there (`eth0=tuntap,...`).
+   */
+  network?: { namespace: string; kernelArgs: string[] };
 }
 
 /** The lab kernel's memory: nfsd, the client and a few shells fit in a fraction of it. */
-const memoryMiB = 256;
+const defaultMemoryMiB = 256;
 
 /** A container's programs come from this machine; every container here sets its own identity. */
 const thisMachine: ImageStandIn = { path: [], programFolders: [], entrypoint: [], cmd: [], uid: 0, gid: 0, env: {} };
@@ -90,6 +99,47 @@ export function nfsServerPod(deployment: JsonObject): {
   return { spec, container, volume: claimVolume.name, mountPath: mount.mountPath };
 }
 
+/**
+ * The export lines a Filestore instance's share stands for, from the instance as rendered (its
+ * @pulumi/gcp inputs): the share at `/<name>`, one line per `nfsExportOptions` item (its
+ * `ipRanges`, READ_WRITE or READ_ONLY, NO_ROOT_SQUASH or ROOT_SQUASH with `anonUid`/`anonGid`,
+ * Filestore's default 65534), or with no options Filestore's default: every client, read-write,
+ * root not squashed. Filestore's own server is not Linux's nfsd; these are the same rules in
+ * exports(5) form (sync: Filestore acknowledges a write once it is stored).
+ */
+export function filestoreExports(instance: JsonObject): { path: string; exports: string[] } {
+  const share = instance.fileShares as JsonObject;
+  const path = `/${String(share.name)}`;
+  const options = (share.nfsExportOptions as JsonObject[] | undefined) ?? [{}];
+  const exports = options.flatMap((o) => {
+    const flags = [
+      o.accessMode === "READ_ONLY" ? "ro" : "rw",
+      "sync",
+      "no_subtree_check",
+      ...(o.squashMode === "ROOT_SQUASH"
+        ? ["root_squash", `anonuid=${Number(o.anonUid ?? 65534)}`, `anongid=${Number(o.anonGid ?? 65534)}`]
+        : ["no_root_squash"]),
+    ].join(",");
+    const clients = (o.ipRanges as string[] | undefined) ?? ["*"];
+    return clients.map((client) => `${path} ${client}(${flags})`);
+  });
+  return { path, exports };
+}
+
+/**
+ * The lab's disk mounted at `mountPath` on the node (once), and /etc/nfs.conf as the server reads
+ * it: Debian's, with its `manage-gids=y` kept only when asked (see startNfsServer).
+ */
+function serverDiskScript(mountPath: string, manageGids: boolean, mountArgs = ""): string {
+  return [
+    `mountpoint -q ${q(mountPath)} || { mkdir -p ${q(mountPath)} && mount ${mountArgs} /dev/loop0 ${q(mountPath)}; }`,
+    "[ -e /run/nfs.conf.debian ] || cp /etc/nfs.conf /run/nfs.conf.debian",
+    manageGids
+      ? "cp /run/nfs.conf.debian /etc/nfs.conf"
+      : "sed '/^manage-gids *=/d' /run/nfs.conf.debian >/etc/nfs.conf",
+  ].join("\n");
+}
+
 export class KernelLab {
   private requests = 0;
   private exited: Promise<number | null>;
@@ -125,22 +175,28 @@ export class KernelLab {
     });
     if (mkfs.status !== 0) throw new Error(`mkfs.${o.fileSystem}: ${mkfs.stderr}`);
     const log = fs.openSync(path.join(dir, "console.log"), "w");
+    const umlArgs = [
+      `mem=${o.memoryMiB ?? defaultMemoryMiB}M`,
+      "root=/dev/root",
+      "rootfstype=hostfs",
+      "rootflags=/",
+      "ro",
+      `init=${guestInit}`,
+      `lab=${dir}`,
+      // mconsole's socket and the kernel's pid file go here, not into ~/.uml.
+      `uml_dir=${dir}`,
+      "umid=lab",
+      "con=null",
+      "con0=null,fd:1",
+      ...(o.network?.kernelArgs ?? []),
+    ];
+    // `ip netns exec` execs the kernel: the process started is still the kernel's first one.
+    const [command, args]: [string, string[]] = o.network
+      ? ["ip", ["netns", "exec", o.network.namespace, kernel, ...umlArgs]]
+      : [kernel, umlArgs];
     const uml = spawn(
-      kernel,
-      [
-        `mem=${memoryMiB}M`,
-        "root=/dev/root",
-        "rootfstype=hostfs",
-        "rootflags=/",
-        "ro",
-        `init=${guestInit}`,
-        `lab=${dir}`,
-        // mconsole's socket and the kernel's pid file go here, not into ~/.uml.
-        `uml_dir=${dir}`,
-        "umid=lab",
-        "con=null",
-        "con0=null,fd:1",
-      ],
+      command,
+      args,
       // Its own process group: the kernel runs as several host processes, ended together.
       { detached: true, stdio: ["ignore", log, log], env: { ...process.env, TMPDIR: dir } },
     );
@@ -206,7 +262,7 @@ export class KernelLab {
    */
   containerScript(spec: PodSpec, container: Container, volumes: Record<string, string>): string {
     const scratch = `/run/containers/${++this.requests}`;
-    const { argv } = containerCommandLine({
+    const { argv, process: proc } = containerCommandLine({
       spec,
       container,
       image: thisMachine,
@@ -224,7 +280,14 @@ export class KernelLab {
         const dir = path.join(root, String(m.subPath));
         return `sh -c ${q(prepareSubPathScript)} sh ${q(dir)} "$(stat -c %a ${q(root)})"`;
       });
-    return [...subPaths, argv.map(q).join(" ")].join(" && \\\n");
+    // Mount points inside another mount (shared/ in the home folder), made as the runtime makes
+    // them: as root, 0755, through the node's mount (where the export may squash root).
+    const mountPoints = proc.mountPoints.map((m) =>
+      m.parentReadOnly
+        ? `{ echo ${q(`mount point ${m.target}: its parent is mounted read-only`)} >&2; false; }`
+        : `{ [ -e ${q(m.point)} ] || mkdir -m 0755 ${q(m.point)} || { echo ${q(`mount point ${m.target} (made by the runtime, as root) failed`)} >&2; false; }; }`,
+    );
+    return [...subPaths, ...mountPoints, argv.map(q).join(" ")].join(" && \\\n");
   }
 
   /** Runs one container of a pod spec (see containerScript). */
@@ -243,7 +306,13 @@ export class KernelLab {
    */
   async startNfsServer(
     deployment: JsonObject,
-    o: { exportLine?: (line: string) => string; manageGids?: boolean; hostname?: string } = {},
+    o: {
+      exportLine?: (line: string) => string;
+      manageGids?: boolean;
+      hostname?: string;
+      /** The disk's PersistentVolume: the disk is mounted with its mountOptions, as its fsType. */
+      diskVolume?: JsonObject;
+    } = {},
   ): Promise<void> {
     const pod = nfsServerPod(deployment);
     const { container, spec } = pod;
@@ -256,15 +325,7 @@ export class KernelLab {
     fs.writeFileSync(exportsFile, run.exports.map(o.exportLine ?? ((l) => l)).join("\n") + "\n");
     const hostname = o.hostname ?? spec.hostname;
     if (!hostname) throw new Error("the NFS server pod has no spec.hostname");
-    await this.ok(
-      [
-        `mountpoint -q ${q(pod.mountPath)} || { mkdir -p ${q(pod.mountPath)} && mount /dev/loop0 ${q(pod.mountPath)}; }`,
-        "[ -e /run/nfs.conf.debian ] || cp /etc/nfs.conf /run/nfs.conf.debian",
-        o.manageGids
-          ? "cp /run/nfs.conf.debian /etc/nfs.conf"
-          : "sed '/^manage-gids *=/d' /run/nfs.conf.debian >/etc/nfs.conf",
-      ].join("\n"),
-    );
+    await this.ok(serverDiskScript(pod.mountPath, o.manageGids ?? false, this.diskMountArgs(o.diskVolume)));
     for (const c of spec.initContainers ?? []) {
       const a = await this.runContainer(spec, c, { [pod.volume]: pod.mountPath });
       if (a.status !== 0) throw new Error(`NFS server init container ${c.name}: ${a.stderr}`);
@@ -272,6 +333,90 @@ export class KernelLab {
     await this.ok(
       `unshare --uts sh -c ${q(`hostname ${q(hostname)} && . ${q(nfsServerScript)} && nfs_start ${q(exportsFile)} ${q(run.gid ?? "")} -- ${run.folders.map(q).join(" ")}`)}`,
     );
+  }
+
+  /**
+   * Starts a stand-in for a Filestore instance (rendered @pulumi/gcp inputs): the lab's disk as
+   * its share, exported by the kernel's nfsd with the lines filestoreExports makes (`exportLine`
+   * may change them, to show another export option), NFSv3 and NFSv4.x both served as Filestore
+   * serves them. Filestore's server shows its share at `/<name>` of an NFSv4 pseudo-root; the
+   * lab's nfsd builds a pseudo-root from the node's `/`, which it cannot export (the lab's root is
+   * an overlay), so the stand-in's pseudo-root is a tmpfs of its own, `filestoreRoot` (exported
+   * read-only with fsid=0), with the disk mounted at `<filestoreRoot>/<name>`: an NFSv4 client
+   * mounts `/<name>` as it would Filestore's. An NFSv3 client names the server's own path (see
+   * mountVolume). The lab's fresh file system stands in for a new share: its root owned by root,
+   * mode 0755. Resolves with the share's path on the lab's node.
+   */
+  async startFilestore(instance: JsonObject, o: { exportLine?: (line: string) => string } = {}): Promise<string> {
+    const { exports } = filestoreExports(instance);
+    const share = `${filestoreRoot}${filestoreExports(instance).path}`;
+    const exportsFile = path.join(this.dir, "exports");
+    const lines = [
+      `${filestoreRoot} *(ro,fsid=0,sync,no_subtree_check)`,
+      ...exports.map((l) => filestoreRoot + (o.exportLine ?? ((x: string) => x))(l)),
+    ];
+    fs.writeFileSync(exportsFile, lines.join("\n") + "\n");
+    await this.ok(
+      [
+        `mountpoint -q ${filestoreRoot} || { mkdir -p ${filestoreRoot} && mount -t tmpfs -o mode=0755 tmpfs ${filestoreRoot}; }`,
+        serverDiskScript(share, false),
+        // The node's NFSv3 client (the guest loads only the NFSv4 one at boot).
+        "modprobe -d /run/modules nfsv3",
+        // The same daemons as the NFS server pod's (nfsServer.sh), with no folder to prepare.
+        `nfs_start ${q(exportsFile)} '' --`,
+      ].join("\n"),
+    );
+    return share;
+  }
+
+  /**
+   * `mount` arguments for the disk as the CSI driver mounts a volume: its file system type and the
+   * volume's mountOptions (CSI mount flags). None without a volume (the disk as mkfs left it).
+   */
+  private diskMountArgs(volume: JsonObject | undefined): string {
+    if (!volume) return "";
+    const spec = volume.spec as { csi?: { fsType?: string }; mountOptions?: string[] };
+    const fsType = spec.csi?.fsType;
+    if (fsType !== this.fileSystem)
+      throw new Error(`the disk's volume says ${fsType}; the lab's disk is ${this.fileSystem}`);
+    const options = (spec.mountOptions ?? []).join(",");
+    return `-t ${q(fsType)}${options ? ` -o ${q(options)}` : ""}`;
+  }
+
+  /**
+   * Starts the NFS server pod's other containers (its sidecars) in the background, each as its pod
+   * spec says, with the pod's claim and its ConfigMap volumes (`configMaps`: the rendered
+   * ConfigMaps, written into folders of the lab as the kubelet writes a ConfigMap volume). Resolves
+   * with the folder of each ConfigMap volume, so a test can change it as the kubelet would.
+   */
+  async startNfsSidecars(deployment: JsonObject, configMaps: JsonObject[]): Promise<Record<string, string>> {
+    const pod = nfsServerPod(deployment);
+    const volumes: Record<string, string> = { [pod.volume]: pod.mountPath };
+    for (const v of pod.spec.volumes ?? []) {
+      if (!v.configMap) continue;
+      const cm = configMaps.find((m) => (m.metadata as JsonObject).name === v.configMap?.name);
+      if (!cm) throw new Error(`no ConfigMap ${v.configMap.name} rendered`);
+      const dir = path.join(this.dir, "configmaps", v.name);
+      fs.mkdirSync(dir, { recursive: true });
+      for (const [key, value] of Object.entries((cm.data ?? {}) as Record<string, string>)) {
+        fs.writeFileSync(path.join(dir, key), value, { mode: 0o644 });
+      }
+      volumes[v.name] = dir;
+    }
+    for (const c of pod.spec.containers.slice(1)) {
+      const log = path.join(this.dir, `${c.name}.log`);
+      // Its own session, so that stopNfsSidecars ends the container's processes together.
+      await this.ok(
+        `setsid sh -c ${q(this.containerScript(pod.spec, c, volumes))} >${q(log)} 2>&1 </dev/null & echo $! >/run/sidecar-${c.name}.pid`,
+      );
+    }
+    return volumes;
+  }
+
+  /** A sidecar's output so far (started by startNfsSidecars). */
+  sidecarLog(name: string): string {
+    const log = path.join(this.dir, `${name}.log`);
+    return fs.existsSync(log) ? fs.readFileSync(log, "utf8") : "";
   }
 
   /**
@@ -292,8 +437,12 @@ export class KernelLab {
     const name = String((pv.metadata as JsonObject).name);
     const dir = `/var/lib/kubelet/pods/lab/volumes/kubernetes.io~nfs/${name}`;
     const options = (spec.mountOptions ?? []).join(",");
+    // NFSv3 has no pseudo-root: its client names the server's own path, which for the Filestore
+    // stand-in lies under its pseudo-root's folder (startFilestore); Filestore's is `/<share>`.
+    const v3 = (spec.mountOptions ?? []).includes("nfsvers=3");
+    const served = v3 ? `${filestoreRoot}${spec.nfs.path}` : spec.nfs.path;
     await this.ok(
-      `mkdir -p ${q(dir)} && mount -t nfs ${options ? `-o ${q(options)}` : ""} ${q(`127.0.0.1:${spec.nfs.path}`)} ${q(dir)}`,
+      `mkdir -p ${q(dir)} && mount -t nfs ${options ? `-o ${q(options)}` : ""} ${q(`127.0.0.1:${served}`)} ${q(dir)}`,
     );
     return dir;
   }

@@ -15,6 +15,7 @@ export const toolchainBinaries = [
   "kubectl",
   "kwok",
   "kwokctl",
+  "kube-router",
 ] as const;
 
 /**

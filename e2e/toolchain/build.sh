@@ -7,6 +7,8 @@
 #   etcd                        go.etcd.io/etcd/server/v3
 #   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl   k8s.io/kubernetes
 #   kwok, kwokctl               sigs.k8s.io/kwok
+#   kube-router                 github.com/cloudnativelabs/kube-router/v2 (its network policy
+#                               controller enforces our NetworkPolicies in the kernel lab)
 #
 # Each part is built from a small wrapper module in e2e/toolchain/<part>/ that pins the
 # versions below (and mirrors upstream replace lines that point at other modules).
@@ -40,6 +42,7 @@ K8S_PROVIDER_PLUGIN_VERSION=4.0.0-20260115033456-f47bc2d6f199
 ETCD_VERSION=v3.6.16
 KUBERNETES_VERSION=v1.36.1                               # staging modules at v0.36.1
 KWOK_VERSION=v0.8.0                                      # its default Kubernetes is 1.36.1
+KUBE_ROUTER_VERSION=v2.1.0                               # the only v2 the proxy serves
 # ---------------------------------------------------------------------------------------------
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -63,6 +66,7 @@ declare -A part_dir=(
   [etcd]="$cache_root/parts/etcd-$(part_key etcd "$ETCD_VERSION")"
   [kubernetes]="$cache_root/parts/kubernetes-$(part_key kubernetes "$KUBERNETES_VERSION")"
   [kwok]="$cache_root/parts/kwok-$(part_key kwok "$KWOK_VERSION")"
+  [kube-router]="$cache_root/parts/kube-router-$(part_key kube-router "$KUBE_ROUTER_VERSION")"
 )
 version_key="$(printf '%s\n' "${part_dir[@]}" | sort | sha256sum | cut -c1-16)"
 root="$cache_root/$version_key"
@@ -179,11 +183,19 @@ build_kwok() {
   build_one "$here/kwok" "$ldflags_base" kwokctl sigs.k8s.io/kwok/cmd/kwokctl
 }
 
+build_kube_router() {
+  # The version stamp as upstream's Makefile sets it (kube-router prints it at start-up).
+  build_one "$here/kube-router" \
+    "$ldflags_base -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$KUBE_ROUTER_VERSION" \
+    kube-router github.com/cloudnativelabs/kube-router/v2/cmd/kube-router
+}
+
 part pulumi pulumi -- build_pulumi
 part k8s-provider pulumi-resource-kubernetes -- build_k8s_provider
 part etcd etcd -- build_etcd
 part kubernetes kube-apiserver kube-controller-manager kube-scheduler kubectl -- build_kubernetes
 part kwok kwok kwokctl -- build_kwok
+part kube-router kube-router -- build_kube_router
 
 cat >"$root/versions.txt" <<EOF
 go $go_version
@@ -192,6 +204,7 @@ pulumi-resource-kubernetes $K8S_PROVIDER_PLUGIN_VERSION (github.com/pulumi/pulum
 etcd $ETCD_VERSION (go.etcd.io/etcd/server/v3)
 kubernetes $KUBERNETES_VERSION (k8s.io/kubernetes: kube-apiserver, kube-controller-manager, kube-scheduler, kubectl)
 kwok $KWOK_VERSION (sigs.k8s.io/kwok: kwok, kwokctl)
+kube-router $KUBE_ROUTER_VERSION (github.com/cloudnativelabs/kube-router/v2)
 EOF
 printf 'toolchain: total %ds, bin %s\n' "$((SECONDS - total_start))" "$bin" >&2
 echo "$bin"

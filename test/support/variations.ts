@@ -70,6 +70,16 @@ const gce = ["diskKind=gce", "diskZone=europe-west1-b", "gcp:project=example-pro
  */
 const variationOverrides: Record<string, string[]> = {
   "gce disk with snapshots": [...gce, "diskSnapshots=true", "diskProtect=true", "diskRetainOnDelete=true"],
+  "filestore instance, kept on destroy (no NFS server pod)": [
+    ...gce,
+    "diskKind=filestore",
+    "diskSize=1Ti",
+    "filestoreTier=ZONAL",
+    "filestoreReservedIpRange=10.201.0.0/26",
+    'filestoreClientCidrs=["10.132.0.0/20"]',
+    "diskRetainOnDelete=true",
+    "diskProtect=true",
+  ],
   "storageClass disk, kept on destroy": ["diskKind=storageClass", "diskRetainOnDelete=true", "diskProtect=true"],
   "org LDAP, bind DN templates (LDAPS)": [
     ...orgLdap,

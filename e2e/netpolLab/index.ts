@@ -1,0 +1,570 @@
+/**
+ * The network policy lab: our rendered NetworkPolicies enforced by a real policy engine
+ * (kube-router v2.1.0's network policy controller, built from the Go module proxy) in a real kernel
+ * (the kernel lab's user-mode Linux), with real connections between pods' network namespaces.
+ *
+ * Inside the lab's kernel (e2e/netpolLab/node.sh): the node's namespace (its eth0, the pods'
+ * bridge with br_netfilter, NodeLocal DNSCache's and the metadata server's link-local addresses
+ * with stand-ins answering there, kube-router), one network namespace per pod at the address the
+ * lab assigns and writes back into the pod's status, and a namespace standing for the internet.
+ * Services are DNAT rules in the node's nat table, as kube-proxy's iptables mode writes them.
+ * On this machine: the control plane (etcd, kube-apiserver and the rest, kwokctl's binary runtime,
+ * on 127.0.0.1), where the rendered Namespaces, Services, NetworkPolicies and the pods are created;
+ * a network namespace the test makes, holding the host end of the kernel's TAP device and a relay
+ * (relay.py) to the API server, which kube-router and the hub's pod reach through it.
+ *
+ * What stands in: the pods' programs (podnet.py answers on every port the pod's containers
+ * declare, with the pod's name); the pods are API objects with the rendered labels and ports, not
+ * run (a pod's status is written by the lab, as a kubelet would); kube-dns, NodeLocal DNSCache and
+ * Cloud DNS (podnet.py answering the Services' names from the API server's ClusterIPs); the
+ * metadata server (a greeting on 169.254.169.254:80); kube-proxy (the lab's DNAT rules).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { KwokCluster, type KubeObject } from "../lib/cluster";
+import { KernelLab } from "../kernelLab";
+import { q } from "../journey/containerProcess";
+import { kwokLeavesTheStandInAlone } from "../journey/journeyStack";
+import type { JsonObject } from "../../render/mocks";
+
+const here = __dirname;
+const nodeScript = path.join(here, "node.sh");
+const podnet = path.join(here, "podnet.py");
+const relayScript = path.join(here, "relay.py");
+
+/** The lab's node, as the API server knows it, and its addresses (all inside the lab's kernel). */
+export const labNode = {
+  name: "netpol-lab",
+  /** The node's eth0; the other end of the TAP device is the test's namespace on this machine. */
+  ip: "10.199.0.2",
+  hostSide: "10.199.0.1",
+  /** The pods' bridge and range (the node's podCIDR). */
+  bridgeIp: "10.64.0.1",
+  podCidr: "10.64.0.0/24",
+  /** An address outside every private range, answered from the lab's "internet" namespace. */
+  publicIp: "198.51.100.10",
+  nodeLocalDnsIp: "169.254.20.10",
+  metadataIp: "169.254.169.254",
+  /** Where the relay listens for the API server, on the TAP's host side. */
+  apiServerPort: 443,
+} as const;
+
+/** The Services' range (kubeadm's default), given to the API server and to kube-router. */
+const serviceCidr = "10.96.0.0/12";
+
+/** One cell of the connectivity matrix (e2e/netpolLab/matrix.tsv). */
+export interface Cell {
+  from: string;
+  to: string;
+  port: number;
+  probe: "tcp" | "dns-udp" | "dns-tcp" | "https";
+  via: "service" | "pod" | "address";
+  expect: "answer" | "none";
+  why: string;
+}
+
+export const matrixFile = path.join(here, "matrix.tsv");
+
+/** The matrix, as both this lab and scripts/kind-cluster-check.sh read it. */
+export function readMatrix(file = matrixFile): Cell[] {
+  const rows = fs
+    .readFileSync(file, "utf8")
+    .split("\n")
+    .filter((l) => l.trim() !== "" && !l.startsWith("#"))
+    .map((l) => l.split("\t"));
+  const [header, ...cells] = rows;
+  const columns = ["from", "to", "port", "probe", "via", "expect", "why"];
+  if (header.join(",") !== columns.join(",")) throw new Error(`${file}: the header is not ${columns.join(" ")}`);
+  return cells.map((c, i) => {
+    const cell = Object.fromEntries(columns.map((k, j) => [k, c[j]])) as Record<string, string>;
+    const where = `${file}, cell ${i + 1}`;
+    if (c.length !== columns.length) throw new Error(`${where}: ${c.length} columns, not ${columns.length}`);
+    if (!["tcp", "dns-udp", "dns-tcp", "https"].includes(cell.probe)) throw new Error(`${where}: probe ${cell.probe}`);
+    if (!["service", "pod", "address"].includes(cell.via)) throw new Error(`${where}: via ${cell.via}`);
+    if (!["answer", "none"].includes(cell.expect)) throw new Error(`${where}: expect ${cell.expect}`);
+    const port = Number(cell.port);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`${where}: port ${cell.port}`);
+    return { ...cell, port } as Cell;
+  });
+}
+
+/** The cell's name, as the test and the report print it. */
+export function cellName(c: Cell): string {
+  return `${c.from} -> ${c.to}:${c.port} (${c.probe}, via ${c.via}): ${c.expect}`;
+}
+
+/** A pod of the lab: its API object's identity and labels, the ports it answers on, its address. */
+export interface LabPod {
+  /** The matrix's name for it (hub, proxy, user-pod, ...). */
+  role: string;
+  name: string;
+  namespace: string;
+  labels: Record<string, string>;
+  ports: { name?: string; containerPort: number; protocol?: string }[];
+  ip: string;
+}
+
+export interface ProbeResult {
+  result: "answered" | "refused" | "timeout" | "unreachable" | "error";
+  detail: string;
+}
+
+/** The pods of a rendering, as the lab runs them: each Deployment's pod template, by role. */
+export function deploymentPods(manifests: JsonObject[]): Omit<LabPod, "ip">[] {
+  return manifests
+    .filter((m) => m.kind === "Deployment")
+    .map((d) => {
+      const meta = d.metadata as { name: string; namespace: string };
+      const template = (d.spec as JsonObject).template as JsonObject;
+      const containers = (template.spec as { containers: { ports?: LabPod["ports"] }[] }).containers;
+      return {
+        role: meta.name,
+        name: `${meta.name}-lab`,
+        namespace: meta.namespace,
+        labels: (template.metadata as { labels: Record<string, string> }).labels,
+        ports: containers.flatMap((c) => c.ports ?? []),
+      };
+    });
+}
+
+export class NetpolLab {
+  private relay?: ChildProcess;
+  private syncs = 0;
+  private pods: LabPod[] = [];
+  private services: KubeObject[] = [];
+
+  private constructor(
+    readonly cluster: KwokCluster,
+    readonly lab: KernelLab,
+    private readonly netns: string,
+    private readonly tmp: string,
+    private readonly bin: string,
+  ) {}
+
+  /**
+   * The control plane on this machine, a network namespace with the TAP device and the relay to the
+   * API server, the lab's kernel booted on that TAP device, and the node's network in it.
+   */
+  static async start(bin: string): Promise<NetpolLab> {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "netpol-lab-"));
+    const netns = `jhnfs-netpol-${process.pid}`;
+    const cluster = new KwokCluster(
+      bin,
+      tmp,
+      `jhnfs-netpol-${process.pid}`,
+      // The node is the lab's; the Service range is set, as kube-router must be told it.
+      `${kwokLeavesTheStandInAlone}- name: kube-apiserver\n  extraArgs:\n  - key: service-cluster-ip-range\n    value: ${serviceCidr}\n`,
+    );
+    let lab: KernelLab | undefined;
+    let started: NetpolLab | undefined;
+    try {
+      cluster.start();
+      await run("ip", ["netns", "add", netns]);
+      await run("ip", ["-n", netns, "tuntap", "add", "dev", "tap0", "mode", "tap"]);
+      await run("ip", ["-n", netns, "addr", "add", `${labNode.hostSide}/30`, "dev", "tap0"]);
+      await run("ip", ["-n", netns, "link", "set", "tap0", "up"]);
+      // The way back to the pods (the hub's pod reaches the API server through the relay).
+      await run("ip", ["-n", netns, "route", "add", labNode.podCidr, "via", labNode.ip]);
+      lab = await KernelLab.boot({
+        fileSystem: "ext4",
+        diskMiB: 16,
+        memoryMiB: 1024,
+        network: { namespace: netns, kernelArgs: ["eth0=tuntap,tap0"] },
+      });
+      started = new NetpolLab(cluster, lab, netns, tmp, bin);
+      await started.startRelay();
+      await started.node(
+        `node_up ${labNode.ip}/30 ${labNode.bridgeIp}/24 ${labNode.publicIp}\n` +
+          `serve internet ${q(started.writeSpec("internet", { name: "internet", tcp: [`${labNode.publicIp}:80`] }))} /run/internet.log\n` +
+          "serve_wait /run/internet.log",
+      );
+      return started;
+    } catch (e) {
+      if (started) await started.stop();
+      else {
+        await lab?.shutdown();
+        await run("ip", ["netns", "del", netns]).catch(() => undefined);
+        cluster.stop();
+      }
+      throw e;
+    }
+  }
+
+  /** Runs a script on the lab's node with node.sh's functions. */
+  node(script: string): Promise<string> {
+    return this.lab.ok(`set -e\npodnet=${q(podnet)}\n. ${q(nodeScript)}\n${script}`);
+  }
+
+  private writeSpec(name: string, spec: object): string {
+    const file = path.join(this.lab.dir, `${name}.json`);
+    fs.writeFileSync(file, JSON.stringify(spec));
+    return file;
+  }
+
+  /** The relay from the TAP device's host side to the API server on 127.0.0.1. */
+  private async startRelay(): Promise<void> {
+    const server = new URL(
+      this.kubectl(["config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"]),
+    );
+    const relay = spawn(
+      "python3",
+      [relayScript, `/run/netns/${this.netns}`, `${labNode.hostSide}:${labNode.apiServerPort}`, server.host],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    this.relay = relay;
+    await new Promise<void>((resolve, reject) => {
+      relay.once("exit", (code) => reject(new Error(`the API server relay exited (${code})`)));
+      relay.stdout?.once("data", () => resolve());
+    });
+  }
+
+  kubectl(args: string[], input?: string): string {
+    return this.cluster.kubectl(args, input);
+  }
+
+  /**
+   * Creates a rendering's Namespaces, Services and NetworkPolicies on the API server, the pods
+   * (from its Deployments, plus `extraPods`: users' pods as KubeSpawner makes them, kube-dns) on
+   * the lab's node with addresses from the node's pod range, written into their status as a
+   * kubelet would; then in the kernel each pod's namespace with its listeners, the node's DNS and
+   * metadata stand-ins, and the Services' DNAT rules.
+   */
+  async deploy(manifests: JsonObject[], extraPods: Omit<LabPod, "ip">[]): Promise<void> {
+    const wanted = (kind: string) => manifests.filter((m) => m.kind === kind);
+    this.pods = [...deploymentPods(manifests), ...extraPods].map((p, i) => ({ ...p, ip: `10.64.0.${10 + i}` }));
+    const namespaces = [...new Set(extraPods.map((p) => p.namespace))].map((name) => ({
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: { name },
+    }));
+    const services: object[] = wanted("Service").map((s) => {
+      // The rendering's ClusterIPs are its mocks' outputs: the API server allocates the real ones.
+      const spec = { ...(s.spec as JsonObject) };
+      delete spec.clusterIP;
+      delete spec.clusterIPs;
+      return { ...s, spec };
+    });
+    const kubeDns = this.pods.find((p) => p.role === "kube-dns");
+    if (kubeDns) {
+      services.push({
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: { name: "kube-dns", namespace: kubeDns.namespace },
+        spec: {
+          selector: kubeDns.labels,
+          ports: kubeDns.ports.map((x) => ({
+            name: x.name ?? "",
+            port: 53,
+            protocol: x.protocol ?? "TCP",
+            targetPort: 53,
+          })),
+        },
+      });
+    }
+    const node = {
+      apiVersion: "v1",
+      kind: "Node",
+      metadata: { name: labNode.name, labels: { "kubernetes.io/hostname": labNode.name } },
+      spec: { podCIDR: labNode.podCidr, podCIDRs: [labNode.podCidr] },
+    };
+    const pods = this.pods.map((p) => ({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: p.name, namespace: p.namespace, labels: p.labels },
+      spec: {
+        nodeName: labNode.name,
+        automountServiceAccountToken: false,
+        containers: [{ name: "main", image: "lab.invalid/stand-in", ports: p.ports }],
+        // No kubelet renews the node's lease: keep the node controller's NoExecute taints from
+        // evicting the pods while the lab runs.
+        tolerations: [{ operator: "Exists", effect: "NoExecute" }],
+      },
+    }));
+    this.apply([...wanted("Namespace"), ...namespaces]);
+    const applied = this.apply([...services, ...wanted("NetworkPolicy"), node, ...pods]);
+    this.services = applied.filter((o) => o.kind === "Service");
+    // What a kubelet writes: the node's address, each pod's phase and addresses.
+    this.status("node", labNode.name, undefined, {
+      addresses: [
+        { type: "InternalIP", address: labNode.ip },
+        { type: "Hostname", address: labNode.name },
+      ],
+    });
+    for (const p of this.pods) {
+      this.status("pod", p.name, p.namespace, {
+        phase: "Running",
+        hostIP: labNode.ip,
+        hostIPs: [{ ip: labNode.ip }],
+        podIP: p.ip,
+        podIPs: [{ ip: p.ip }],
+      });
+    }
+
+    const records = Object.fromEntries(
+      this.services.map((s) => [
+        `${s.metadata.name}.${s.metadata.namespace}.svc.cluster.local`,
+        String(s.spec?.clusterIP),
+      ]),
+    );
+    const lines: string[] = [];
+    for (const [i, p] of this.pods.entries()) {
+      const spec = this.writeSpec(p.name, {
+        name: p.role,
+        ...(p === kubeDns
+          ? { dns: [`${p.ip}:53`] }
+          : { tcp: p.ports.filter((x) => (x.protocol ?? "TCP") === "TCP").map((x) => `${p.ip}:${x.containerPort}`) }),
+        records,
+      });
+      lines.push(
+        `pod_up ${q(p.name)} veth${i} ${p.ip}/24 ${labNode.bridgeIp}`,
+        `serve ${q(p.name)} ${q(spec)} /run/${p.name}.log`,
+      );
+    }
+    // On the node: NodeLocal DNSCache (DNS, and its health port), the metadata server (Cloud DNS
+    // on 53, credentials on 80).
+    const nodeSpec = this.writeSpec("node", {
+      name: "node",
+      tcp: [`${labNode.metadataIp}:80`, `${labNode.nodeLocalDnsIp}:8080`],
+      dns: [`${labNode.nodeLocalDnsIp}:53`, `${labNode.metadataIp}:53`],
+      records,
+    });
+    lines.push(`serve "" ${q(nodeSpec)} /run/node.log`);
+    lines.push(...this.serviceRules());
+    lines.push(`serve_wait /run/node.log ${this.pods.map((p) => `/run/${p.name}.log`).join(" ")}`);
+    await this.node(lines.join("\n"));
+  }
+
+  /** Applies objects in one request; resolves with them as the API server returns them. */
+  private apply(objects: object[]): KubeObject[] {
+    const out = this.kubectl(
+      ["apply", "-f", "-", "-o", "json"],
+      JSON.stringify({ apiVersion: "v1", kind: "List", items: objects }),
+    );
+    const parsed = JSON.parse(out) as KubeObject | { items: KubeObject[] };
+    return "items" in parsed ? parsed.items : [parsed];
+  }
+
+  /** Writes an object's status, as its kubelet would. */
+  private status(kind: string, name: string, namespace: string | undefined, status: object): void {
+    this.kubectl([
+      ...(namespace ? ["-n", namespace] : []),
+      "patch",
+      kind,
+      name,
+      "--subresource=status",
+      "--type=merge",
+      "-p",
+      JSON.stringify({ status }),
+    ]);
+  }
+
+  /** kube-proxy's part, as its iptables mode does it: each Service port DNATed to its pod. */
+  private serviceRules(): string[] {
+    const rules: string[] = [];
+    for (const s of this.services) {
+      const selector = (s.spec?.selector ?? {}) as Record<string, string>;
+      const pod = this.pods.find(
+        (p) => p.namespace === s.metadata.namespace && Object.entries(selector).every(([k, v]) => p.labels[k] === v),
+      );
+      if (!pod) continue;
+      for (const port of (s.spec?.ports ?? []) as { port: number; protocol?: string; targetPort?: number | string }[]) {
+        const target =
+          typeof port.targetPort === "string"
+            ? pod.ports.find((x) => x.name === port.targetPort)?.containerPort
+            : (port.targetPort ?? port.port);
+        if (target === undefined) throw new Error(`Service ${s.metadata.name}: no port ${port.targetPort} on its pod`);
+        const proto = (port.protocol ?? "TCP").toLowerCase();
+        rules.push(
+          `iptables -t nat -A PREROUTING -d ${String(s.spec?.clusterIP)}/32 -p ${proto} --dport ${port.port} -j DNAT --to-destination ${pod.ip}:${target}`,
+        );
+      }
+    }
+    return rules;
+  }
+
+  /** Replaces every NetworkPolicy of the lab's namespaces with these. */
+  applyPolicies(policies: JsonObject[]): void {
+    const namespaces = new Set(policies.map((p) => String((p.metadata as JsonObject).namespace)));
+    for (const ns of namespaces) this.kubectl(["-n", ns, "delete", "networkpolicy", "--all"]);
+    this.apply(policies);
+  }
+
+  /**
+   * Starts kube-router with its network policy controller only (no routing, no service proxy),
+   * on the lab's node, against the API server through the relay; resolves once it has written
+   * its rules (its first full sync).
+   */
+  async startKubeRouter(): Promise<void> {
+    const config = JSON.parse(this.kubectl(["config", "view", "--minify", "--raw", "--flatten", "-o", "json"])) as {
+      clusters: { cluster: { server: string; "tls-server-name"?: string } }[];
+    };
+    const cluster = config.clusters[0].cluster;
+    // Through the relay; the API server's certificate names 127.0.0.1, where it listens.
+    cluster["tls-server-name"] = new URL(cluster.server).hostname;
+    cluster.server = `https://${labNode.hostSide}:${labNode.apiServerPort}`;
+    const kubeconfig = path.join(this.lab.dir, "kube-router.kubeconfig");
+    fs.writeFileSync(kubeconfig, JSON.stringify(config));
+    await this.node(
+      [
+        `setsid ${q(path.join(this.bin, "kube-router"))} --kubeconfig=${q(kubeconfig)} --hostname-override=${labNode.name}`,
+        "--run-firewall=true --run-router=false --run-service-proxy=false --enable-cni=false",
+        `--service-cluster-ip-range=${serviceCidr} --enable-ipv6=false --health-port=0 --metrics-port=0 -v=1`,
+        ">/run/kube-router.log 2>&1 </dev/null &",
+        "\necho $! >/run/kube-router.pid",
+      ].join(" "),
+    );
+    await this.waitForSync();
+  }
+
+  /** The kube-router log so far (kept in the lab's kernel), and whether it still runs. */
+  async kubeRouterLog(): Promise<{ log: string; running: boolean }> {
+    const out = await this.node(
+      "kill -0 $(cat /run/kube-router.pid) 2>/dev/null && echo running || echo exited\ncat /run/kube-router.log",
+    );
+    const [state, ...log] = out.split("\n");
+    return { log: log.join("\n"), running: state === "running" };
+  }
+
+  /** Waits until kube-router has finished one more full sync of its rules than before. */
+  async waitForSync(): Promise<void> {
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const { log, running } = await this.kubeRouterLog();
+      const done = log.split("\n").filter((l) => l.includes("sync iptables took")).length;
+      if (done > this.syncs) {
+        this.syncs = done;
+        return;
+      }
+      if (!running || Date.now() > deadline) {
+        throw new Error(
+          `kube-router ${running ? "wrote no rules in 120 s" : "exited"}:\n${log.split("\n").slice(-30).join("\n")}`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+
+  pod(role: string): LabPod {
+    const p = this.pods.find((x) => x.role === role);
+    if (!p) throw new Error(`no pod ${role} in the lab`);
+    return p;
+  }
+
+  /** Where a cell's connection goes: a Service's ClusterIP, a pod's IP, or a node address. */
+  private target(c: Cell): { ip: string; port: number } {
+    const fixed: Record<string, string> = {
+      "nodelocal-dns": labNode.nodeLocalDnsIp,
+      metadata: labNode.metadataIp,
+      public: labNode.publicIp,
+      "api-server": labNode.hostSide,
+    };
+    if (c.via === "address") {
+      const ip = fixed[c.to];
+      if (!ip) throw new Error(`${cellName(c)}: no address for ${c.to}`);
+      return { ip, port: c.to === "api-server" ? labNode.apiServerPort : c.port };
+    }
+    const pod = this.pod(c.to);
+    if (!pod.ports.some((x) => x.containerPort === c.port))
+      throw new Error(`${cellName(c)}: ${c.to}'s containers declare no port ${c.port}`);
+    if (c.via === "pod") return { ip: pod.ip, port: c.port };
+    for (const s of this.services) {
+      const selector = (s.spec?.selector ?? {}) as Record<string, string>;
+      if (s.metadata.namespace !== pod.namespace || !Object.entries(selector).every(([k, v]) => pod.labels[k] === v))
+        continue;
+      for (const port of (s.spec?.ports ?? []) as { port: number; targetPort?: number | string }[]) {
+        const target =
+          typeof port.targetPort === "string"
+            ? pod.ports.find((x) => x.name === port.targetPort)?.containerPort
+            : (port.targetPort ?? port.port);
+        if (target === c.port) return { ip: String(s.spec?.clusterIP), port: port.port };
+      }
+    }
+    throw new Error(`${cellName(c)}: no Service in front of ${c.to}:${c.port}`);
+  }
+
+  /** The hub's Service name, which every DNS probe asks for. */
+  private hubName(): { name: string; ip: string } {
+    const hub = this.services.find((s) => s.metadata.name === "hub");
+    if (!hub) throw new Error("no hub Service");
+    return { name: `hub.${hub.metadata.namespace}.svc.cluster.local`, ip: String(hub.spec?.clusterIP) };
+  }
+
+  /**
+   * Runs every cell from its source pod's network namespace (one process per source, the cells at
+   * once) and returns what happened to each, with whether it matches what the cell expects (an
+   * answer: the greeting of the pod or stand-in meant, or the hub's address from DNS, or the API
+   * server's HTTP status; none: refused, timed out or unreachable).
+   */
+  async probe(cells: Cell[]): Promise<{ cell: Cell; seen: ProbeResult; ok: boolean }[]> {
+    const hub = this.hubName();
+    const bySource = new Map<string, { id: string; cell: Cell }[]>();
+    cells.forEach((cell, i) => bySource.set(cell.from, [...(bySource.get(cell.from) ?? []), { id: String(i), cell }]));
+    const results = new Map<string, ProbeResult>();
+    const scripts: string[] = [];
+    const outputs: string[] = [];
+    for (const [from, items] of bySource) {
+      const pod = this.pod(from);
+      const file = this.writeSpec(
+        `probe-${from}`,
+        items.map(({ id, cell }) => ({ id, kind: cell.probe, ...this.target(cell), name: hub.name })),
+      );
+      const out = path.join(this.lab.dir, `probe-${from}.out`);
+      outputs.push(out);
+      scripts.push(`ip netns exec ${q(pod.name)} python3 ${q(podnet)} probe ${q(file)} >${q(out)} &`);
+    }
+    await this.node(`${scripts.join("\n")}\nwait`);
+    for (const out of outputs) {
+      for (const [id, r] of Object.entries(JSON.parse(fs.readFileSync(out, "utf8")) as Record<string, ProbeResult>))
+        results.set(id, r);
+    }
+    return cells.map((cell, i) => {
+      const seen = results.get(String(i)) ?? { result: "error", detail: "no result" };
+      const answered =
+        seen.result === "answered" &&
+        (cell.probe.startsWith("dns")
+          ? seen.detail.split(" ").includes(hub.ip)
+          : cell.probe === "https"
+            ? /^HTTP\/1\.1 \d{3}/.test(seen.detail)
+            : seen.detail === `${greeter(cell)} ${cell.port}`);
+      const none = ["refused", "timeout", "unreachable"].includes(seen.result);
+      return { cell, seen, ok: cell.expect === "answer" ? answered : none };
+    });
+  }
+
+  /** Stops kube-router, the kernel, the relay, the namespace and the control plane. */
+  async stop(): Promise<void> {
+    const errors: unknown[] = [];
+    const attempt = async (f: () => unknown) => {
+      try {
+        await f();
+      } catch (e) {
+        errors.push(e);
+      }
+    };
+    await attempt(() => this.lab.shutdown());
+    await attempt(() => {
+      if (this.relay?.exitCode === null) this.relay.kill("SIGKILL");
+    });
+    await attempt(() => run("ip", ["netns", "del", this.netns]));
+    await attempt(() => this.cluster.stop());
+    fs.rmSync(this.tmp, { recursive: true, force: true });
+    if (errors.length > 0) throw errors[0];
+  }
+}
+
+/** Who answers a TCP cell, as its greeting names it: the pod meant, or the node's or the internet's stand-in. */
+function greeter(c: Cell): string {
+  if (c.via !== "address") return c.to;
+  return c.to === "public" ? "internet" : "node";
+}
+
+function run(command: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(command, args, { stdio: ["ignore", "ignore", "pipe"] });
+    let err = "";
+    p.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    p.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`${command} ${args.join(" ")}: ${err}`))));
+  });
+}
