@@ -15,9 +15,11 @@ import { isBucketVolume } from "./jupyterhub/userServerExtras";
 import { profilePlacement } from "./jupyterhub/profiles";
 import { avoidNodeOfTerms, notebookHome } from "./jupyterhub/userServers";
 import { NetworkFence } from "./network";
+import { Filestore } from "./storage/filestore";
 import { GceDisk } from "./storage/gceDisk";
-import { NfsServer } from "./storage/nfsServer";
+import { NfsServer, type OwnedFolder } from "./storage/nfsServer";
 import { NfsVolume } from "./storage/nfsVolume";
+import { ShareFolders } from "./storage/shareFolders";
 import { StorageClassDisk } from "./storage/storageClassDisk";
 
 /** The notebook user of the Jupyter images (jovyan) and its group (users). */
@@ -49,7 +51,7 @@ function userProfile(p: ProfileConfig): UserProfile {
 function userCapacity(
   cfg: ValidatedConfig,
   profiles: UserProfile[],
-  avoidNodeOf: { namespace: string; podLabels: Record<string, string> },
+  avoidNodeOf: { namespace: string; podLabels: Record<string, string> } | undefined,
   opts: pulumi.CustomResourceOptions,
 ): { priorityClassName?: pulumi.Output<string>; schedulerName?: string; schedulerPods?: Record<string, string> } {
   const scheduler = cfg.userScheduler
@@ -63,7 +65,9 @@ function userCapacity(
   const defaultProfile = profiles.find((p) => p.default) ?? profiles[0];
   const placement: UserPlacement = {
     ...(defaultProfile ? profilePlacement(defaultProfile) : { nodeSelector: {}, tolerations: [] }),
-    affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: avoidNodeOfTerms(avoidNodeOf) } },
+    ...(avoidNodeOf && {
+      affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: avoidNodeOfTerms(avoidNodeOf) } },
+    }),
   };
   const tolerations = profiles.flatMap((p) => profilePlacement(p).tolerations);
   const images = [
@@ -111,29 +115,16 @@ function userCapacity(
 }
 
 /**
- * Every resource of the program, wired: the namespaces, the disk, the NFS server and volume, the file
- * browser, the test LDAP server, JupyterHub, its HTTPS Ingress and the NetworkPolicies. `parent`
- * (the JupyterHubNfs component) is every top-level resource's parent; without one they sit at the
- * stack's root, where this project's own program (index.ts) has always put them, so their URNs stay.
- * Returns the stack outputs.
+ * The in-cluster NFS server on its backing disk (a GCE disk, or a StorageClass claim) and the NFS
+ * volume wired to its Service's ClusterIP.
  */
-export function deployJupyterHubNfs(cfg: ValidatedConfig, parent?: pulumi.Resource) {
-  const opts = { parent };
-  // Pod Security levels: see podSecurityLevel.
-  const hubNamespace = new k8s.core.v1.Namespace(
-    "hub-namespace",
-    { metadata: namespaceMetadata("hub", cfg.namespace, pulumi.getStack()) },
-    opts,
-  );
-  // Deleting a namespace deletes the claims in it. With a StorageClass disk the data claim lives
-  // here, so the namespace is kept whenever the disk is.
-  const keepNfsNamespace = cfg.diskKind === "storageClass" && cfg.diskRetainOnDelete;
-  const nfsNamespace = new k8s.core.v1.Namespace(
-    "nfs-namespace",
-    { metadata: namespaceMetadata("nfs", cfg.nfsNamespace, pulumi.getStack()) },
-    { ...opts, retainOnDelete: keepNfsNamespace },
-  );
-
+function nfsServerVolume(
+  cfg: ValidatedConfig,
+  hubNamespace: k8s.core.v1.Namespace,
+  nfsNamespace: k8s.core.v1.Namespace,
+  ownedFolders: OwnedFolder[],
+  opts: pulumi.ComponentResourceOptions,
+) {
   const quotasOn = cfg.userQuotaDefault !== "";
   const disk =
     cfg.diskKind === "gce"
@@ -184,18 +175,8 @@ export function deployJupyterHubNfs(cfg: ValidatedConfig, parent?: pulumi.Resour
       // server shares it), and unchanged by every config change that keeps the NFS server where it is.
       hostname: cfg.nfsNamespace,
       claimName: disk.claimName,
-      // The notebook user makes its own folder in notebooks/ (the hub's init container), with or
-      // without root squash; admins write course material into shared/. Mode 0750: the file browser
-      // reads through the users group. shared/ is made whether sharedFolder is on or not, so that
-      // turning it on or off never restarts the NFS server (and pauses every user's files).
-      // notebooks/ is 0751, not 0750: the kubelet (root on the node) opens each user's subPath
-      // through it, and an export that squashes root makes it nobody there, who needs the search bit
-      // to get through (the kernel lab showed user pods unable to start with 0750). Listing stays
-      // closed. shared/ is itself a subPath's last step, which needs no search bit on it.
-      ownedFolders: [
-        { path: notebooksDir, uid: notebookUid, gid: notebookGid, mode: "0751" },
-        { path: sharedDir, uid: notebookUid, gid: notebookGid, mode: "0750" },
-      ],
+      // Made on the server's own disk, where root is not squashed.
+      ownedFolders,
       userQuotas: quotasOn
         ? {
             image: cfg.userQuotaImage,
@@ -219,6 +200,112 @@ export function deployJupyterHubNfs(cfg: ValidatedConfig, parent?: pulumi.Resour
     },
     opts,
   );
+  return {
+    notebooks,
+    nfsServer,
+    diskName: disk instanceof GceDisk ? disk.diskName : disk.claimName,
+    serverIp: nfsServer.clusterIP,
+    shareFolders: undefined,
+  };
+}
+
+/**
+ * A Filestore instance serving the notebooks (no NFS server pod), the same NFS volume wired to its
+ * address and share, and the Job that makes the share's top folders through that volume's claim.
+ */
+function filestoreVolume(
+  cfg: ValidatedConfig,
+  hubNamespace: k8s.core.v1.Namespace,
+  folders: OwnedFolder[],
+  opts: pulumi.ComponentResourceOptions,
+) {
+  const filestore = new Filestore(
+    "notebook-filestore",
+    {
+      instanceName: cfg.diskName,
+      tier: cfg.filestoreTier,
+      zone: cfg.diskZone,
+      capacityGb: diskGb(cfg.diskSize),
+      network: cfg.filestoreNetwork,
+      reservedIpRange: cfg.filestoreReservedIpRange,
+      clientCidrs: cfg.filestoreClientCidrs,
+      retainOnDelete: cfg.diskRetainOnDelete,
+      protect: cfg.diskProtect,
+      adopt: cfg.diskAdopt,
+    },
+    opts,
+  );
+  // The same wiring, to the instance's assigned address and its share.
+  const notebooks = new NfsVolume(
+    "notebooks",
+    {
+      server: filestore.ipAddress,
+      path: filestore.path,
+      mountOptions: filestore.mountOptions,
+      capacity: cfg.diskSize,
+      claimNamespace: hubNamespace.metadata.name,
+      claimName: "notebooks",
+    },
+    opts,
+  );
+  const shareFolders = new ShareFolders(
+    "share-folders",
+    { namespace: hubNamespace.metadata.name, claimName: notebooks.claimName, image: cfg.nfsImage, folders },
+    opts,
+  );
+  return {
+    notebooks,
+    nfsServer: undefined,
+    diskName: filestore.instance.name,
+    serverIp: filestore.ipAddress,
+    shareFolders,
+  };
+}
+
+/**
+ * Every resource of the program, wired: the namespaces, the disk, the NFS server and volume, the file
+ * browser, the test LDAP server, JupyterHub, its HTTPS Ingress and the NetworkPolicies. `parent`
+ * (the JupyterHubNfs component) is every top-level resource's parent; without one they sit at the
+ * stack's root, where this project's own program (index.ts) has always put them, so their URNs stay.
+ * Returns the stack outputs.
+ */
+export function deployJupyterHubNfs(cfg: ValidatedConfig, parent?: pulumi.Resource) {
+  const opts = { parent };
+  // Pod Security levels: see podSecurityLevel.
+  const hubNamespace = new k8s.core.v1.Namespace(
+    "hub-namespace",
+    { metadata: namespaceMetadata("hub", cfg.namespace, pulumi.getStack()) },
+    opts,
+  );
+  // Deleting a namespace deletes the claims in it. With a StorageClass disk the data claim lives
+  // here, so the namespace is kept whenever the disk is. Filestore needs no NFS namespace: no
+  // NFS server pod runs (and no privileged namespace is left empty for others to use).
+  const keepNfsNamespace = cfg.diskKind === "storageClass" && cfg.diskRetainOnDelete;
+  const nfsNamespace =
+    cfg.diskKind === "filestore"
+      ? undefined
+      : new k8s.core.v1.Namespace(
+          "nfs-namespace",
+          { metadata: namespaceMetadata("nfs", cfg.nfsNamespace, pulumi.getStack()) },
+          { ...opts, retainOnDelete: keepNfsNamespace },
+        );
+
+  // The top folders of the export. The notebook user makes its own folder in notebooks/ (the hub's
+  // init container), with or without root squash; admins write course material into shared/. Mode
+  // 0750: the file browser reads through the users group. shared/ is made whether sharedFolder is
+  // on or not, so that turning it on or off never restarts the NFS server (and pauses every user's
+  // files). notebooks/ is 0751, not 0750: the kubelet (root on the node) opens each user's subPath
+  // through it, and an export that squashes root makes it nobody there, who needs the search bit
+  // to get through (the kernel lab showed user pods unable to start with 0750). Listing stays
+  // closed. shared/ is itself a subPath's last step, which needs no search bit on it.
+  const topFolders: OwnedFolder[] = [
+    { path: notebooksDir, uid: notebookUid, gid: notebookGid, mode: "0751" },
+    { path: sharedDir, uid: notebookUid, gid: notebookGid, mode: "0750" },
+  ];
+
+  const { notebooks, nfsServer, diskName, serverIp, shareFolders } = nfsNamespace
+    ? nfsServerVolume(cfg, hubNamespace, nfsNamespace, topFolders, opts)
+    : filestoreVolume(cfg, hubNamespace, topFolders, opts);
 
   const fileBrowser = cfg.fileBrowser
     ? new FileBrowser(
@@ -273,7 +360,8 @@ export function deployJupyterHubNfs(cfg: ValidatedConfig, parent?: pulumi.Resour
       };
 
   const profiles = cfg.profiles.map(userProfile);
-  const avoidNodeOf = { namespace: cfg.nfsNamespace, podLabels: nfsServer.podSelector };
+  // The in-cluster NFS server's node: a user pod there would take its memory and CPU (none with Filestore).
+  const avoidNodeOf = nfsServer && { namespace: cfg.nfsNamespace, podLabels: nfsServer.podSelector };
   const capacity = userCapacity(cfg, profiles, avoidNodeOf, opts);
 
   // A bucket volume is mounted with the user pods' own Google token (Workload Identity Federation).
@@ -291,6 +379,11 @@ export function deployJupyterHubNfs(cfg: ValidatedConfig, parent?: pulumi.Resour
       }),
       dbSize: cfg.hubDbSize,
       dbStorageClassName: cfg.hubDbStorageClassName,
+      hubResources: {
+        cpuGuarantee: cfg.hubCpuGuarantee,
+        memoryGuarantee: cfg.hubMemoryGuarantee,
+        memoryLimit: cfg.hubMemoryLimit,
+      },
       ldapSearchPassword: cfg.ldapLookupDnSearchPassword,
       ldapCaCertificate: cfg.ldapTlsCaCertificate !== "" ? cfg.ldapTlsCaCertificate : undefined,
       ...(bucketVolumes && {
@@ -331,10 +424,13 @@ export function deployJupyterHubNfs(cfg: ValidatedConfig, parent?: pulumi.Resour
           cullIdleSeconds: cfg.cullIdleSeconds,
           cullMaxAgeSeconds: cfg.cullMaxAgeSeconds,
           cullConcurrency: cfg.cullConcurrency,
+          concurrentSpawnLimit: cfg.concurrentSpawnLimit,
+          activeServerLimit: cfg.activeServerLimit,
           extraConfig: cfg.hubExtraConfig,
         })),
     },
-    opts,
+    // With Filestore, no user's server may start before the share's top folders exist.
+    shareFolders ? { ...opts, dependsOn: [shareFolders] } : opts,
   );
 
   const ingress =
@@ -382,10 +478,10 @@ export function deployJupyterHubNfs(cfg: ValidatedConfig, parent?: pulumi.Resour
       fileBrowserUsername: fileBrowser.username,
       fileBrowserPassword: fileBrowser.password,
     }),
-    nfsServerIp: nfsServer.clusterIP,
-    diskName: disk instanceof GceDisk ? disk.diskName : disk.claimName,
+    nfsServerIp: serverIp,
+    diskName,
     hubNamespace: hubNamespace.metadata.name,
-    nfsNamespace: nfsNamespace.metadata.name,
+    ...(nfsNamespace && { nfsNamespace: nfsNamespace.metadata.name }),
     notebooksClaim: notebooks.claimName,
     notebooksVolume: notebooks.volumeName,
     ...(testLdap && { ldapTestPasswords: testLdap.passwords }),

@@ -12,8 +12,12 @@
  *     the kubelet stand-in for the container runtime): from the login request to the user's
  *     server answering through the proxy, a second start of it, and the hub's start-up from
  *     process start to /hub/health answering. No image pulls: the spawn's own cost.
+ *   - the burst (e2e/journey/burst.ts): `--users N` users (30 unless given) log in at the same
+ *     moment, each runs a cell in a kernel and stops; per user and p50/p95/max, the hub's CPU and
+ *     memory, its API-server requests per spawn.
  *
- *   npm run bench [-- --runs N] [-- --only render|pulumi|journey]
+ *   npm run bench [-- --runs N] [-- --only render|pulumi|journey|burst] [-- --users N]
+ *                 [-- --modes tsx,ts-node-typecheck,js]   (the Pulumi figures' ways of loading the program)
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -25,11 +29,13 @@ import { applyLocalStorage, localStackVolumes } from "./lib/localStorage";
 import { type LocalStackNames, localStackConfig } from "./lib/stackConfig";
 import type { LoadMode } from "./lib/pulumi-op";
 import { ensureToolchain, repoRoot, writeNodePlugins } from "./lib/toolchain";
+import { chainSeconds, formatTrace, longestChain } from "./lib/upTrace";
 import { journeyImages } from "./journey/journeyImages";
 import { JourneyStack } from "./journey/journeyStack";
 import { loginAndSpawn, startAgain, stopServer } from "./journey/journeySteps";
+import { burstNames, failures, formatBurst, runBurst } from "./journey/burst";
 
-const PARTS = ["render", "pulumi", "journey"] as const;
+const PARTS = ["render", "pulumi", "journey", "burst"] as const;
 type Part = (typeof PARTS)[number];
 
 function argValue(name: string): string | undefined {
@@ -39,6 +45,12 @@ function argValue(name: string): string | undefined {
 
 const RUNS = Number(argValue("--runs") ?? "3");
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`--runs must be a whole number of at least 1`);
+const BURST_USERS = Number(argValue("--users") ?? "30");
+if (!Number.isInteger(BURST_USERS) || BURST_USERS < 1) throw new Error(`--users must be a whole number of at least 1`);
+const MODES = (argValue("--modes") ?? "tsx,ts-node-typecheck,js").split(",") as LoadMode[];
+const knownModes: readonly string[] = ["tsx", "ts-node-typecheck", "js"];
+if (MODES.some((m) => !knownModes.includes(m)))
+  throw new Error(`--modes takes ${knownModes.join(", ")}, not ${MODES.join(",")}`);
 const only = argValue("--only");
 if (only !== undefined && !(PARTS as readonly string[]).includes(only)) {
   throw new Error(`--only must be one of ${PARTS.join(", ")}, not ${only}`);
@@ -102,6 +114,42 @@ function resetVolumes(c: KwokCluster, tmp: string): void {
   applyLocalStorage(c, benchNames, [data, hubDb]);
 }
 
+/** The engine floor's programs (e2e/engineFloor/), each on a stack of its own next to ours. */
+const FLOOR_PROGRAMS: [string, string][] = [
+  ["empty program", path.join(repoRoot, "e2e", "engineFloor", "empty.ts")],
+  ["one ConfigMap", path.join(repoRoot, "e2e", "engineFloor", "oneResource.ts")],
+];
+
+type PulumiStep = "preview" | "up" | "no-change up" | "destroy";
+
+/** preview, up, no-change up and destroy of one stack, RUNS times; each op's wall times. */
+async function pulumiRounds(
+  pulumi: PulumiEnv,
+  label: string,
+  options: { loadMode?: LoadMode; entry?: string },
+  beforeRound: () => void,
+  afterUp?: (up: Awaited<ReturnType<PulumiEnv["run"]>>, round: number) => Promise<void>,
+): Promise<Record<PulumiStep, number[]>> {
+  const t: Record<PulumiStep, number[]> = { preview: [], up: [], "no-change up": [], destroy: [] };
+  for (let i = 0; i < RUNS; i++) {
+    beforeRound();
+    const steps: [PulumiStep, () => ReturnType<PulumiEnv["run"]>][] = [
+      ["preview", () => pulumi.run("preview", options)],
+      ["up", () => pulumi.run("up", options)],
+      ["no-change up", () => pulumi.run("up", { ...options, expectNoChanges: true })],
+      ["destroy", () => pulumi.run("destroy", options)],
+    ];
+    for (const [step, run] of steps) {
+      const r = await run();
+      if (!r.ok) throw new Error(`${label} ${step} failed: ${r.error}\n${r.stdout}`);
+      t[step].push(r.processSeconds);
+      console.error(`bench: ${label} run ${i + 1} ${step} ${r.processSeconds.toFixed(1)} s`);
+      if (step === "up" && afterUp) await afterUp(r, i);
+    }
+  }
+  return t;
+}
+
 async function benchPulumi(): Promise<string[]> {
   const lines: string[] = [];
   const bin = ensureToolchain();
@@ -113,34 +161,51 @@ async function benchPulumi(): Promise<string[]> {
     stop();
     process.exit(130);
   });
+  const line = (label: string, mode: string, xs: number[]): string =>
+    `pulumi ${label.padEnd(13)} ${mode.padEnd(18)} ${median(xs).toFixed(1)} s   (median of ${xs.length})`;
   try {
     cluster.start();
-    const pulumi = new PulumiEnv({ bin, pluginDir, tmp, kubeconfig: cluster.kubeconfig, stackName: "bench" });
+    const env = (stackName: string): PulumiEnv =>
+      new PulumiEnv({ bin, pluginDir, tmp, kubeconfig: cluster.kubeconfig, stackName });
+    // The floor first: the same CLI, engine, backend and Kubernetes plugin, with (next to) nothing to do.
+    for (const [label, entry] of FLOOR_PROGRAMS) {
+      const floor = env(`floor-${path.basename(entry, ".ts").toLowerCase()}`);
+      await floor.createStack({});
+      const t = await pulumiRounds(floor, `floor (${label})`, { entry }, () => undefined);
+      for (const [step, xs] of Object.entries(t)) lines.push(line(step, `floor: ${label}`, xs));
+      await floor.removeStack();
+    }
+    const pulumi = env("bench");
     await pulumi.createStack(localStackConfig(benchNames));
-    const modes: LoadMode[] = ["tsx", "ts-node-typecheck", "js"];
+    const modes = MODES;
+    let trace: string[] = [];
+    let ratios: string[] = [];
     for (const mode of modes) {
-      const t: Record<string, number[]> = { preview: [], up: [], "no-change up": [], destroy: [] };
-      for (let i = 0; i < RUNS; i++) {
-        resetVolumes(cluster, tmp);
-        const steps: [string, () => ReturnType<PulumiEnv["run"]>][] = [
-          ["preview", () => pulumi.run("preview", { loadMode: mode })],
-          ["up", () => pulumi.run("up", { loadMode: mode })],
-          ["no-change up", () => pulumi.run("up", { loadMode: mode, expectNoChanges: true })],
-          ["destroy", () => pulumi.run("destroy", { loadMode: mode })],
-        ];
-        for (const [label, run] of steps) {
-          const r = await run();
-          if (!r.ok) throw new Error(`${mode} ${label} failed: ${r.error}\n${r.stdout}`);
-          t[label].push(r.processSeconds);
-          console.error(`bench: ${mode} run ${i + 1} ${label} ${r.processSeconds.toFixed(1)} s`);
-        }
-      }
-      for (const [label, xs] of Object.entries(t)) {
-        lines.push(
-          `pulumi ${label.padEnd(13)} ${mode.padEnd(18)} ${median(xs).toFixed(1)} s   (median of ${xs.length})`,
+      const t = await pulumiRounds(
+        pulumi,
+        mode,
+        { loadMode: mode },
+        () => resetVolumes(cluster, tmp),
+        async (up, round) => {
+          // One trace: the first `up` of the mode users run (transpile-only), from its events and the state it left.
+          if (mode !== "tsx" || round !== 0) return;
+          const chain = longestChain(up.spans, await pulumi.exportStack());
+          trace = formatTrace(up.spans, chain, up);
+          // The whole `up` as a user waits for it (the process, Node.js start-up included) over the chain.
+          ratios = [
+            `  up / its longest chain: ${up.processSeconds.toFixed(1)} s / ${chainSeconds(chain).toFixed(1)} s = ` +
+              `${(up.processSeconds / chainSeconds(chain)).toFixed(2)} (aim: 1.5 or less)`,
+          ];
+        },
+      );
+      for (const [step, xs] of Object.entries(t)) lines.push(line(step, mode, xs));
+      if (mode === "tsx") {
+        ratios.push(
+          `  no-change up / full up: ${(median(t["no-change up"]) / median(t.up)).toFixed(2)} (aim: 0.15 or less; medians)`,
         );
       }
     }
+    lines.push(...trace, "ratios (tsx):", ...ratios);
     await pulumi.removeStack();
   } finally {
     stop();
@@ -202,18 +267,60 @@ async function benchJourney(): Promise<string[]> {
   ];
 }
 
+/** The burst: one stack, BURST_USERS users of its test directory logging in at once. */
+async function benchBurst(): Promise<string[]> {
+  const bin = ensureToolchain();
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "jhnfs-bench-burst-"));
+  const names = burstNames(BURST_USERS);
+  const stack = new JourneyStack(
+    bin,
+    tmp,
+    journeyImages(path.join(tmp, "images")),
+    true,
+    names.map((n) => n.user),
+  );
+  const stop = async (): Promise<void> => {
+    const errors = await stack.stop();
+    if (errors.length > 0) throw errors[0];
+  };
+  process.once("SIGINT", () => {
+    void stop().finally(() => process.exit(130));
+  });
+  let lines: string[];
+  try {
+    await stack.deploy();
+    await stack.startStandIn();
+    await stack.startLdap();
+    await stack.startProxy();
+    await stack.startHub();
+    const passwords = stack.outputs.ldapTestPasswords as Record<string, string>;
+    const report = await runBurst(
+      stack,
+      names.map((n) => ({ ...n, password: stack.need(passwords[n.user], `${n.user}'s LDAP password`) })),
+    );
+    lines = formatBurst(report);
+    const failed = failures(report);
+    if (failed.length > 0) lines.push(`--- the stand-in's and the harness's last notes:`, stack.notes(40));
+  } finally {
+    await stop();
+  }
+  fs.rmSync(tmp, { recursive: true, force: true });
+  return lines;
+}
+
 async function main(): Promise<void> {
   const cpu = os.cpus()[0]?.model ?? "unknown CPU";
   const header = `machine: ${os.cpus().length} cores (${cpu}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node.js ${process.version}, runs per figure: ${RUNS}`;
   const lines: string[] = [];
   // The precompiled program (dist/), which the render and the Pulumi figures time.
-  if (parts.includes("render") || parts.includes("pulumi")) {
+  if (parts.includes("render") || (parts.includes("pulumi") && MODES.includes("js"))) {
     execFileSync("npm", ["run", "build"], { cwd: repoRoot, stdio: "inherit" });
   }
   const benches: Record<Part, () => Promise<string[]> | string[]> = {
     render: benchRender,
     pulumi: benchPulumi,
     journey: benchJourney,
+    burst: benchBurst,
   };
   for (const part of parts) {
     lines.push(...(await benches[part]()));

@@ -22,6 +22,7 @@ import { images } from "../versions/images";
 import { browserJourney } from "./lib/browser";
 import { ensureToolchain } from "./lib/toolchain";
 import { journeyImages } from "./journey/journeyImages";
+import { burstNames, failures, formatBurst, runBurst } from "./journey/burst";
 import { JOURNEY_GPU_TYPE, JOURNEY_PROFILES } from "./journey/journeyProfiles";
 import {
   COURSE,
@@ -39,6 +40,7 @@ import {
   inTerminal,
   loginAndSpawn,
   namedServerPod,
+  podOfUser,
   serverAnswers,
   spawnForm,
   spawnWithOptions,
@@ -51,6 +53,8 @@ import type { Container, PodSpec } from "./journey/podSpec";
 import { WebClient } from "./journey/webClient";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "jhnfs-journey-"));
+/** The burst's class (`npm run bench -- --only burst --users N` runs a larger one). */
+const BURST_USERS = 10;
 let stack: JourneyStack | undefined;
 
 function need<T>(v: T | undefined, what: string): T {
@@ -108,8 +112,8 @@ describe(
         tmp,
         journeyImages(path.join(tmp, "images")),
         rootSquash,
-        // A name as real directories hold them: a dot, and typed with capitals at the form.
-        ["alice", "bob", "john.doe"],
+        // A name as real directories hold them: a dot, and typed with capitals at the form; and the burst's class.
+        ["alice", "bob", "john.doe", ...burstNames(BURST_USERS).map((n) => n.user)],
         firstSnippets,
       );
       const t0 = Date.now();
@@ -540,13 +544,7 @@ describe(
       const put = await r.client.api("PUT", "/user/john.doe/api/contents/journey.ipynb", notebook);
       assert.ok(put.status === 201 || put.status === 200, `saved (${put.status}: ${put.text.slice(0, 200)})`);
       // KubeSpawner names the pod and the folder by the user's safe slug (a dot is not DNS-safe).
-      const pods = await s
-        .need(s.api, "api")
-        .request<{ items: KubeObject[] }>("GET", `/api/v1/namespaces/${HUB_NS}/pods`);
-      const pod = need(
-        pods.items.find((p) => p.metadata.annotations?.["hub.jupyter.org/username"] === "john.doe"),
-        "the pod of hub user john.doe",
-      );
+      const pod = need(await podOfUser(s, "john.doe"), "the pod of hub user john.doe");
       const mount = (pod.spec as unknown as PodSpec).containers[0].volumeMounts?.find(
         (m) => m.mountPath === "/home/jovyan",
       );
@@ -685,6 +683,37 @@ describe(
       const log = fs.readFileSync(need(s.hub, "hub").logFile, "utf8");
       assert.match(log, /Culling server bob /, "the culler says why");
       assert.match(log, /Culling server alice\/second /, "... for the named server too");
+    });
+
+    test(`a class of ${BURST_USERS} logs in at the same moment (a dot, capitals as typed, a digit first): every server answers, saves a notebook, runs a cell in its kernel over the proxy's websocket, and stops`, async () => {
+      const s = need(stack, "stack");
+      const report = await runBurst(
+        s,
+        burstNames(BURST_USERS).map((n) => ({ ...n, password: need(passwords[n.user], `${n.user}'s password`) })),
+      );
+      const lines = formatBurst(report);
+      console.log(lines.map((l) => `# ${l}`).join("\n"));
+      assert.deepEqual(failures(report), [], `${lines.join("\n")}\n--- notes:\n${s.notes(40)}`);
+      for (const u of report.users) {
+        // The notebook is on the export, in the user's own folder (KubeSpawner's slug for a dot).
+        const folder = fs
+          .readdirSync(path.join(s.exportDir, "notebooks"))
+          // KubeSpawner's safe slug: unsafe characters as '-', an "x-" before a name that does not
+          // start with a letter (02grace: x-02grace---<hash>), then a hash of the name.
+          .filter(
+            (f) => f === u.user || new RegExp(`^(x-)?${u.user.replace(/[^a-z0-9-]/g, "-")}---[0-9a-f]+$`).test(f),
+          );
+        assert.equal(folder.length, 1, `${u.user}'s one folder: ${folder.join(", ")}`);
+        const saved = JSON.parse(
+          fs.readFileSync(path.join(s.exportDir, "notebooks", folder[0], "burst.ipynb"), "utf8"),
+        ) as { cells: { source: string | string[] }[] };
+        // nbformat writes a cell's source as a list of lines.
+        const source = saved.cells[0].source;
+        assert.match(Array.isArray(source) ? source.join("") : source, /JUPYTERHUB_USER/);
+      }
+      // KubeSpawner created and deleted one pod per user, no more.
+      assert.equal(report.hubRequests.get("create pods"), BURST_USERS);
+      assert.equal(report.hubRequests.get("delete pods"), BURST_USERS);
     });
   },
 );

@@ -11,10 +11,11 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Container, PodSpec } from "./journey/podSpec";
+import type { Rendering } from "../render";
 import type { JsonObject } from "../render/mocks";
 import { KernelLab, nfsServerPod, type FileSystem } from "./kernelLab";
 import { loadHubConfig, userPodsFromConfig } from "../test/support/hubConfigPython";
-import { manifest, manifests, rendered } from "../test/support/rendered";
+import { at, manifest, manifests, rendered, resource } from "../test/support/rendered";
 
 /** `{username}` as KubeSpawner expands it (for a plain name, the name itself). */
 function expand<T>(value: T, username: string): T {
@@ -30,8 +31,8 @@ interface Stack {
   fileBrowser: { spec: PodSpec; container: Container; volume: string; mountPath: string };
 }
 
-async function devStack(): Promise<Stack> {
-  const r = await rendered("dev");
+/** KubeSpawner's pod for a user, from the real hub config of a rendering; and the notebook folder in it. */
+function userPodsOf(r: Rendering): Pick<Stack, "userPod" | "notebookDir"> {
   const hubConfig = manifests(r, "ConfigMap").find((m) => "jupyterhub_config.py" in ((m.data ?? {}) as object));
   const loaded = loadHubConfig(String((hubConfig?.data as Record<string, string>)["jupyterhub_config.py"]), {
     LDAP_LOOKUP_DN_SEARCH_PASSWORD: "x",
@@ -54,6 +55,11 @@ async function devStack(): Promise<Stack> {
     ],
     volumes: ks.volumes as unknown as PodSpec["volumes"],
   });
+  return { userPod, notebookDir: String(loaded.config.Spawner.notebook_dir) };
+}
+
+async function devStack(): Promise<Stack> {
+  const r = await rendered("dev");
   // The file browser's nginx container, with its NFS claim only (its ConfigMap and Secret mounts
   // hold its config, not the files).
   const fb = (manifest(r, "Deployment", "file-browser").spec as JsonObject).template as JsonObject;
@@ -66,8 +72,7 @@ async function devStack(): Promise<Stack> {
   return {
     nfsDeployment: manifest(r, "Deployment", "nfs-server"),
     pv: manifest(r, "PersistentVolume", "notebooks-pv-"),
-    userPod,
-    notebookDir: String(loaded.config.Spawner.notebook_dir),
+    ...userPodsOf(r),
     fileBrowser: {
       spec: fbSpec,
       container: { ...fbContainer, volumeMounts: [fbMount] },
@@ -399,6 +404,89 @@ for (const [fileSystem, fromMiB, toMiB] of [
   });
 }
 
+/**
+ * diskKind filestore with a stand-in for the Filestore instance: no Filestore was created; the
+ * lab's kernel nfsd exports its disk as the instance's share with the instance's export options
+ * (filestoreExports), and the kernel's client mounts it as the kubelet mounts the rendered volume
+ * (its path, `/notebooks`, and its tier's options). The client range is the lab's loopback, which
+ * stands in for the nodes' subnet.
+ */
+for (const tier of ["ZONAL", "BASIC_HDD"] as const) {
+  describe(`a Filestore share (${tier}, stood in for by the kernel's nfsd with Filestore's export options)`, () => {
+    const lab = labFor("ext4", 64);
+    let r: Rendering;
+    let mount: string;
+    let share: string;
+    before(async () => {
+      r = await rendered("dev", [
+        "diskKind=filestore",
+        "diskZone=europe-west1-b",
+        "gcp:project=example-project",
+        `filestoreTier=${tier}`,
+        "diskSize=1Ti",
+        'filestoreClientCidrs=["127.0.0.0/8"]',
+      ]);
+      const instance = resource(r, "gcp:filestore/instance:Instance", "notebook-filestore-instance").inputs;
+      share = await lab().startFilestore(instance);
+      mount = await lab().mountVolume(manifest(r, "PersistentVolume", "notebooks-pv-"));
+    });
+
+    const job = () => at(manifest(r, "Job", "share-folders-job-"), "spec", "template", "spec") as unknown as PodSpec;
+
+    it("the export is the share with Filestore's options, mounted with the tier's NFS version", async () => {
+      const exported = await lab().ok("exportfs -v");
+      const line = exported.split("\n").findIndex((l) => l.trim() === share);
+      assert.ok(line >= 0, `the share ${share} is exported: ${exported}`);
+      // exportfs -v writes a long path alone on its line and the client and options on the next.
+      assert.match(exported.split("\n")[line + 1], /^\s*127\.0\.0\.0\/8\(.*\brw\b.*\bno_root_squash\b/);
+      const version = (await lab().ok(`grep ' ${mount} ' /proc/mounts`)).trim();
+      assert.match(version, tier === "ZONAL" ? /\bvers=4\.1\b/ : /\bvers=3\b/);
+    });
+
+    it("the folder Job makes notebooks/ (0751) and shared/ (0750), owned 1000:100, and a second run changes nothing", async () => {
+      assert.equal((await lab().ok(`stat -c '%u %g %a' ${share}`)).trim(), "0 0 755", "a new share's root");
+      for (const run of [1, 2]) {
+        const spec = job();
+        const a = await lab().runContainer(spec, spec.containers[0], { notebooks: mount });
+        assert.equal(a.status, 0, `run ${run}: ${a.stderr}`);
+        // Seen on the server's own disk, not through the client's attribute cache.
+        assert.equal((await lab().ok(`stat -c '%u %g %a' ${share}/notebooks`)).trim(), "1000 100 751");
+        assert.equal((await lab().ok(`stat -c '%u %g %a' ${share}/shared`)).trim(), "1000 100 750");
+      }
+    });
+
+    it("each user's init container then makes notebooks/<user>, and a notebook lands owned 1000:100", async () => {
+      const { userPod, notebookDir } = userPodsOf(r);
+      for (const user of ["alice", "bob"]) {
+        const pod = userPod(user);
+        for (const c of pod.initContainers ?? []) {
+          const a = await lab().runContainer(pod, c, { notebooks: mount });
+          assert.equal(a.status, 0, `${user}'s init container ${c.name}: ${a.stderr}`);
+        }
+        assert.equal((await lab().ok(`stat -c '%u %g %a' ${share}/notebooks/${user}`)).trim(), "1000 100 750");
+      }
+      const pod = userPod("alice");
+      const save = { ...pod.containers[0], command: ["sh", "-c", `echo '{}' > ${notebookDir}/saved.ipynb`] };
+      const a = await lab().runContainer(pod, save, { notebooks: mount });
+      assert.equal(a.status, 0, a.stderr);
+      assert.equal((await lab().ok(`stat -c '%u %g' ${share}/notebooks/alice/saved.ipynb`)).trim(), "1000 100");
+    });
+
+    if (tier === "ZONAL") {
+      it("why the share does not squash root: with ROOT_SQUASH nothing in the cluster could make its folders", async () => {
+        await lab().stopNfsServer();
+        await lab().ok(`rm -rf ${share}/notebooks ${share}/shared`);
+        const instance = resource(r, "gcp:filestore/instance:Instance", "notebook-filestore-instance").inputs;
+        await lab().startFilestore(instance, { exportLine: squashing });
+        await lab().ok("sync && echo 3 > /proc/sys/vm/drop_caches");
+        const spec = job();
+        const a = await lab().runContainer(spec, spec.containers[0], { notebooks: mount });
+        assert.notEqual(a.status, 0, "root, squashed to nobody, made a folder in the share's root");
+        assert.match(a.stderr, /Permission denied/);
+      });
+    }
+  });
+}
 describe("per-user quotas: XFS project quotas kept by the NFS server pod's sidecars, through the NFS mount", () => {
   // mkfs.xfs makes nothing under 300 MiB.
   const lab = labFor("xfs", 320);

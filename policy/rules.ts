@@ -73,30 +73,41 @@ function containersOf(pod: Json): Container[] {
   ];
 }
 
-const exemptComponentsSchema: PolicyConfigSchema = {
-  properties: {
-    exemptComponents: {
-      type: "array",
-      items: { type: "string" },
-      default: [nfsServerComponent],
-      description: "Component types (as in a URN) whose workloads are exempt: by default only the NFS server.",
-    },
-  },
-};
+/**
+ * The component whose Job makes a Filestore share's top folders: root with CHOWN and FOWNER only
+ * (it hands them to the notebook user), never privileged.
+ */
+export const shareFoldersComponent = "jupyterhub-nfs:storage:ShareFolders";
 
-function exemptComponents(args: ResourceValidationArgs): string[] {
-  const configured = args.getConfig<{ exemptComponents?: string[] }>().exemptComponents;
-  return configured ?? [nfsServerComponent];
+function exemptComponentsSchema(defaults: string[], which: string): PolicyConfigSchema {
+  return {
+    properties: {
+      exemptComponents: {
+        type: "array",
+        items: { type: "string" },
+        default: defaults,
+        description: `Component types (as in a URN) whose workloads are exempt: by default ${which}.`,
+      },
+    },
+  };
 }
+
+function exemptComponents(args: ResourceValidationArgs, defaults: string[]): string[] {
+  const configured = args.getConfig<{ exemptComponents?: string[] }>().exemptComponents;
+  return configured ?? defaults;
+}
+
+const privilegedExempt = [nfsServerComponent];
+const rootExempt = [nfsServerComponent, shareFoldersComponent];
 
 export const noPrivilegedContainers: ResourceValidationPolicy = {
   name: "no-privileged-containers",
   description: "No container runs privileged, except the NFS server's (NFS server images need it).",
   enforcementLevel: "mandatory",
-  configSchema: exemptComponentsSchema,
+  configSchema: exemptComponentsSchema(privilegedExempt, "only the NFS server"),
   validateResource: (args: ResourceValidationArgs, reportViolation: ReportViolation) => {
     const pod = podSpecOf(args.type, args.props);
-    if (!pod || insideComponent(args, exemptComponents(args))) return;
+    if (!pod || insideComponent(args, exemptComponents(args, privilegedExempt))) return;
     for (const c of containersOf(pod)) {
       if (c.securityContext.privileged === true) {
         reportViolation(`${displayName(args)}: ${c.kind} '${c.name}' is privileged.`);
@@ -108,13 +119,14 @@ export const noPrivilegedContainers: ResourceValidationPolicy = {
 export const podsRunAsNonRoot: ResourceValidationPolicy = {
   name: "pods-run-as-non-root",
   description:
-    "Every pod but the NFS server's runs as non-root (runAsNonRoot true or a non-zero runAsUser, " +
-    "on the pod or each container) and every container sets allowPrivilegeEscalation: false.",
+    "Every pod but the NFS server's (and the Job making a Filestore share's folders) runs as non-root " +
+    "(runAsNonRoot true or a non-zero runAsUser, on the pod or each container) and every container " +
+    "sets allowPrivilegeEscalation: false.",
   enforcementLevel: "mandatory",
-  configSchema: exemptComponentsSchema,
+  configSchema: exemptComponentsSchema(rootExempt, "the NFS server and the Filestore share's folder Job"),
   validateResource: (args: ResourceValidationArgs, reportViolation: ReportViolation) => {
     const pod = podSpecOf(args.type, args.props);
-    if (!pod || insideComponent(args, exemptComponents(args))) return;
+    if (!pod || insideComponent(args, exemptComponents(args, rootExempt))) return;
     const podContext = record(pod.securityContext);
     for (const c of containersOf(pod)) {
       const where = `${displayName(args)}: ${c.kind} '${c.name}'`;
@@ -212,12 +224,19 @@ export const nfsClaimBindsStatically: ResourceValidationPolicy = {
   },
 };
 
+/** What holds the notebooks in Google Cloud: a GCE disk, or a Filestore instance. */
+const notebookStores: Record<string, string> = {
+  "gcp:compute/disk:Disk": "Disk",
+  "gcp:filestore/instance:Instance": "Filestore instance",
+};
+
 export function makeGceDiskRetained(stack: StackConfig): ResourceValidationPolicy {
   return {
     name: "gce-disk-retained-on-delete",
     description:
-      "The GCE disk with the notebooks is retainOnDelete (mirrored in its retain-on-delete label), " +
-      "unless the stack opts out with `jupyterhub-nfs:diskRetainOnDelete: false`.",
+      "The GCE disk (or Filestore instance) with the notebooks is retainOnDelete (mirrored in its " +
+      "retain-on-delete label), a Filestore instance also deletion-protected, unless the stack opts out " +
+      "with `jupyterhub-nfs:diskRetainOnDelete: false`.",
     enforcementLevel: "mandatory",
     configSchema: {
       properties: {
@@ -229,15 +248,22 @@ export function makeGceDiskRetained(stack: StackConfig): ResourceValidationPolic
       },
     },
     validateResource: (args: ResourceValidationArgs, reportViolation: ReportViolation) => {
-      if (args.type !== "gcp:compute/disk:Disk") return;
+      const kind = notebookStores[args.type];
+      if (kind === undefined) return;
       const optedOut = projectValue(stack, "diskRetainOnDelete") === "false";
       if (optedOut || args.getConfig<{ allowDiskDeletion?: boolean }>().allowDiskDeletion === true) return;
+      const name = String(args.props.name ?? args.name);
       const label = record(args.props.labels)[retainLabel];
       if (label !== "true") {
         reportViolation(
-          `Disk ${String(args.props.name ?? args.name)} is not retained on delete (label ${retainLabel}: ` +
+          `${kind} ${name} is not retained on delete (label ${retainLabel}: ` +
             `${JSON.stringify(label ?? null)}), but the stack did not set diskRetainOnDelete: false. ` +
             "`pulumi destroy` would delete every notebook.",
+        );
+      }
+      if (args.type === "gcp:filestore/instance:Instance" && args.props.deletionProtectionEnabled !== true) {
+        reportViolation(
+          `Filestore instance ${name} is not deletion-protected, but the stack did not set diskRetainOnDelete: false.`,
         );
       }
     },

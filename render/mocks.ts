@@ -179,6 +179,20 @@ export class RenderMocks implements pulumi.runtime.Mocks {
       state.selfLink = `${base}/global/addresses/${resourceName}`;
       return { id: `projects/${project}/global/addresses/${resourceName}`, state };
     }
+    if (type === "gcp:filestore/instance:Instance") {
+      // Filestore gives the instance an address of its reserved range (the range's third: Google
+      // keeps the first ones), or of a range it picks itself: here one of 10.200.0.0/16's /29s.
+      const range = (inputs.networks as JsonObject[] | undefined)?.[0]?.reservedIpRange;
+      const [a, b, c, d] =
+        typeof range === "string" && range !== ""
+          ? range.split("/")[0].split(".").map(Number)
+          : [10, 200, digest(seed, "filestore")[0], 8 * (digest(seed, "filestore")[1] % 32)];
+      state.networks = (inputs.networks as JsonObject[]).map((n) => ({
+        ...n,
+        ipAddresses: [`${a}.${b}.${c}.${d + 2}`],
+      }));
+      return { id: `projects/${project}/locations/${inputs.location}/instances/${resourceName}`, state };
+    }
     return { id: `projects/${project}/${name}`, state };
   }
 

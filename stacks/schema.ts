@@ -5,6 +5,13 @@ import { loginNamePattern } from "../components/jupyterhub/hubConfig";
 import { metadataServerIp } from "../components/network/addresses";
 import { inCidr } from "../policy/networkPolicy";
 import { isBucketVolume } from "../components/jupyterhub/userServerExtras";
+import {
+  checkFilestore,
+  filestoreClientCidrsSchema,
+  filestoreNetworkSchema,
+  filestoreReservedIpRangeSchema,
+  filestoreTierSchema,
+} from "./filestore";
 import { hubExtraConfigSchema } from "./hubExtraConfig";
 import { checkProfiles, profilesSchema } from "./profiles";
 import { checkUserQuotas, quotaQuantity, userQuotaOverridesSchema } from "./userQuotas";
@@ -107,7 +114,7 @@ export const stackConfigSchema = z
     namespace: dns1123Label,
     nfsNamespace: dns1123Label,
 
-    diskKind: z.enum(["gce", "storageClass"]),
+    diskKind: z.enum(["gce", "storageClass", "filestore"]),
     diskName: dns1123Label,
     diskSize: diskQuantity,
     diskType: z.enum(["pd-standard", "pd-balanced", "pd-ssd"]),
@@ -128,6 +135,10 @@ export const stackConfigSchema = z
     diskRetainOnDelete: z.boolean(),
     diskProtect: z.boolean(),
     storageClassName: dns1123Subdomain,
+    filestoreTier: filestoreTierSchema,
+    filestoreNetwork: filestoreNetworkSchema,
+    filestoreReservedIpRange: filestoreReservedIpRangeSchema,
+    filestoreClientCidrs: filestoreClientCidrsSchema,
 
     nfsImage: pinnedImage,
     networkPolicies: z.boolean(),
@@ -160,6 +171,11 @@ export const stackConfigSchema = z
     cullIdleSeconds: z.number().int().min(0),
     cullMaxAgeSeconds: z.number().int().min(0, "must be 0 (no age limit) or more"),
     cullConcurrency: z.number().int().min(1, "must be at least 1"),
+    hubCpuGuarantee: cpuGuaranteeQuantity,
+    hubMemoryGuarantee: smallQuantity,
+    hubMemoryLimit: smallQuantity,
+    concurrentSpawnLimit: z.number().int().min(0, "must be 0 (no limit) or more"),
+    activeServerLimit: z.number().int().min(0, "must be 0 (no limit) or more"),
     profiles: profilesSchema,
     userEnvironment: userEnvironmentSchema,
     userVolumes: userVolumesSchema,
@@ -225,12 +241,12 @@ export const stackConfigSchema = z
           "needs diskRetainOnDelete true: restoring in place replaces the disk, and the old one must be kept until the new one is checked",
         );
       }
-    } else {
+    } else if (c.diskKind === "storageClass") {
       if (c.diskSnapshot !== "") fail("diskSnapshot", "needs diskKind gce (a GCE snapshot makes a GCE disk)");
       if (c.diskAdopt) {
         fail(
           "diskAdopt",
-          "needs diskKind gce (a kept claim is adopted with PULUMI_K8S_UPSERT_EXISTING_OBJECTS, see docs/operations.md, Re-adopting a kept disk)",
+          "needs diskKind gce or filestore (a kept claim is adopted with PULUMI_K8S_UPSERT_EXISTING_OBJECTS, see docs/operations.md, Re-adopting a kept disk)",
         );
       }
       if (c.diskSnapshots) {
@@ -241,11 +257,17 @@ export const stackConfigSchema = z
       }
     }
 
+    checkFilestore(c, fail);
+
     if (cpuCores(c.userCpuGuarantee) > cpuCores(c.userCpuLimit)) {
       fail("userCpuGuarantee", `must not be more than userCpuLimit (${c.userCpuLimit})`);
     }
     if (bytes(c.userMemoryGuarantee) > bytes(c.userMemoryLimit)) {
       fail("userMemoryGuarantee", `must not be more than userMemoryLimit (${c.userMemoryLimit})`);
+    }
+
+    if (bytes(c.hubMemoryGuarantee) > bytes(c.hubMemoryLimit)) {
+      fail("hubMemoryGuarantee", `must not be more than hubMemoryLimit (${c.hubMemoryLimit})`);
     }
 
     if (c.cullMaxAgeSeconds > 0 && c.cullIdleSeconds === 0) {

@@ -58,6 +58,8 @@ const hubInput: HubConfigInput = {
   cullIdleSeconds: 0,
   cullMaxAgeSeconds: 0,
   cullConcurrency: 10,
+  concurrentSpawnLimit: 100,
+  activeServerLimit: 0,
 };
 
 describe("components, each alone", () => {
@@ -191,9 +193,15 @@ describe("components, each alone", () => {
         proxyServiceType: "NodePort",
         dbSize: "1Gi",
         dbStorageClassName: "standard",
+        hubResources: { cpuGuarantee: "1", memoryGuarantee: "1Gi", memoryLimit: "2Gi" },
         hub: hubInput,
       });
     });
+    assert.deepEqual(
+      at(manifest(r, "Deployment", "hub"), "spec", "template", "spec", "containers", 0, "resources"),
+      { requests: { cpu: "1", memory: "1Gi" }, limits: { memory: "2Gi" } },
+      "the hub's size as given, no CPU limit",
+    );
     assert.equal(at(manifest(r, "Service", "proxy-public"), "spec", "type"), "NodePort");
     assert.equal(at(manifest(r, "PersistentVolumeClaim", "hub-db"), "spec", "storageClassName"), "standard");
     const proxy = at(manifest(r, "Deployment", "proxy"), "spec", "template", "spec", "containers", 0) as {

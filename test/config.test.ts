@@ -130,6 +130,12 @@ describe("bad config fails with the key named", () => {
     ["prod", "adminAllUsersFolder=1", "adminAllUsersFolder"],
     ["prod", "cullMaxAgeSeconds=-5", "cullMaxAgeSeconds"],
     ["prod", "cullConcurrency=0", "cullConcurrency"],
+    ["prod", "hubCpuGuarantee=0", "hubCpuGuarantee"],
+    ["prod", "hubMemoryGuarantee=1G", "hubMemoryGuarantee"],
+    ["prod", "hubMemoryGuarantee=4Gi", "hubMemoryGuarantee"],
+    ["prod", "hubMemoryLimit=lots", "hubMemoryLimit"],
+    ["prod", "concurrentSpawnLimit=-1", "concurrentSpawnLimit"],
+    ["prod", "activeServerLimit=1.5", "activeServerLimit"],
   ];
   for (const [stack, override, key] of cases) {
     it(`${stack}: ${override} names ${key}`, () => {

@@ -42,6 +42,8 @@ const base: HubSettings = {
   cullIdleSeconds: 3600,
   cullMaxAgeSeconds: 0,
   cullConcurrency: 10,
+  concurrentSpawnLimit: 100,
+  activeServerLimit: 0,
 };
 
 function lines(text: string): string[] {
@@ -182,6 +184,18 @@ describe("renderHubConfig", () => {
     // Routes lost by a restarted proxy come back within this (the hub's route check rides on it).
     assert.ok(lines(text).includes("c.JupyterHub.last_activity_interval = 30"));
     assert.ok(lines(text).includes('c.JupyterHub.db_url = "sqlite:////srv/jupyterhub/jupyterhub.sqlite"'));
+  });
+
+  it("writes the spawn limits only when they are not JupyterHub's own defaults (an upgrade rolls no hub)", () => {
+    assert.ok(!/concurrent_spawn_limit|active_server_limit/.test(renderHubConfig(base)));
+    const text = lines(renderHubConfig({ ...base, concurrentSpawnLimit: 30, activeServerLimit: 500 }));
+    assert.ok(text.includes("c.JupyterHub.concurrent_spawn_limit = 30"));
+    assert.ok(text.includes("c.JupyterHub.active_server_limit = 500"));
+    assert.ok(
+      lines(renderHubConfig({ ...base, activeServerLimit: 0, concurrentSpawnLimit: 0 })).includes(
+        "c.JupyterHub.concurrent_spawn_limit = 0",
+      ),
+    );
   });
 
   it("turns the idle culler on and off, with its age limit and concurrency", () => {

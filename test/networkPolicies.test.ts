@@ -67,13 +67,22 @@ function pod(c: Cluster, deployment: string): PodRef {
   return found;
 }
 
+/**
+ * The NFS server as user code would reach it: the in-cluster server's pod, or with diskKind
+ * filestore the instance's address in the VPC (a private address: no pod, no Service).
+ */
+function nfsEndpoint(c: Cluster, r: Rendering, diskKind: string): Endpoint {
+  return diskKind === "filestore" ? { ip: String(r.outputs.nfsServerIp) } : { pod: pod(c, "nfs-server") };
+}
+
 const withPolicies = variations().filter((v) => configOf(v).networkPolicies);
 
 describe("the network fence, as the rendered NetworkPolicies admit traffic", () => {
   for (const v of withPolicies) {
     const cfg = configOf(v);
     it(`${v.name}: user pods reach the hub, the proxy, DNS and public addresses, nothing else`, async () => {
-      const c = clusterOf(await renderVariation(v));
+      const r = await renderVariation(v);
+      const c = clusterOf(r);
       const yes = (to: Endpoint, port: Port, what: string) => assert.ok(allowed(c.policies, c.user, to, port), what);
       const no = (to: Endpoint, port: Port, what: string) => assert.ok(!allowed(c.policies, c.user, to, port), what);
       yes({ pod: pod(c, "hub") }, tcp(8081), "user -> hub API");
@@ -83,7 +92,7 @@ describe("the network fence, as the rendered NetworkPolicies admit traffic", () 
       yes({ ip: "151.101.0.223" }, tcp(443), "user -> a public address (pypi.org)");
       no({ pod: pod(c, "proxy") }, tcp(8001), "user -> proxy API");
       no({ pod: c.otherUser }, tcp(8888), "user -> another user's server");
-      no({ pod: pod(c, "nfs-server") }, tcp(2049), "user -> NFS server");
+      no(nfsEndpoint(c, r, cfg.diskKind), tcp(2049), "user -> NFS server");
       no({ ip: "10.96.0.12" }, tcp(2049), "user -> an NFS ClusterIP address");
       no({ ip: "10.128.0.3" }, tcp(10250), "user -> a node's kubelet");
       no({ ip: "172.16.5.4" }, tcp(5432), "user -> a private database");
@@ -181,11 +190,12 @@ describe("the network fence, as the rendered NetworkPolicies admit traffic", () 
     });
 
     it(`${v.name}: a pod in the hub namespace that no policy names gets no network at all`, async () => {
-      const c = clusterOf(await renderVariation(v));
+      const r = await renderVariation(v);
+      const c = clusterOf(r);
       const stray: PodRef = { namespace: c.hubNamespace, labels: { run: "debug" }, ip: "10.4.3.3" };
       assert.ok(!allowed(c.policies, stray, { ip: "151.101.0.223" }, tcp(443)));
       assert.ok(!allowed(c.policies, stray, metadataServer, tcp(80)));
-      assert.ok(!allowed(c.policies, stray, { pod: pod(c, "nfs-server") }, tcp(2049)));
+      assert.ok(!allowed(c.policies, stray, nfsEndpoint(c, r, cfg.diskKind), tcp(2049)));
     });
   }
 });
@@ -247,11 +257,14 @@ describe("issue 8 findings", () => {
       }
       // NetworkPolicy has no portable way to name "the nodes": a policy that isolates the NFS
       // server's ingress refuses, on some CNI, the kubelets that mount it.
-      assert.deepEqual(
-        selecting(c.policies, pod(c, "nfs-server"), "Ingress"),
-        [],
-        "the NFS server is ingress-isolated",
-      );
+      // (A Filestore instance is no pod: no NetworkPolicy selects it either way.)
+      if (cfg.diskKind !== "filestore") {
+        assert.deepEqual(
+          selecting(c.policies, pod(c, "nfs-server"), "Ingress"),
+          [],
+          "the NFS server is ingress-isolated",
+        );
+      }
     });
   }
 });

@@ -11,6 +11,7 @@ import {
   makePolicies,
   nfsClaimBindsStatically,
   nfsServerComponent,
+  shareFoldersComponent,
   noPrivilegedContainers,
   noSecretsInConfigMaps,
   noWildcardRoles,
@@ -248,6 +249,14 @@ describe("policy pods-run-as-non-root", () => {
     assert.deepEqual(await violations(podsRunAsNonRoot, rootNfs), []);
     assert.ok((await violations(podsRunAsNonRoot, rootNfs, { exemptComponents: [] })).length >= 2);
   });
+
+  it("lets the Filestore share's folder Job run as root, but not privileged", async () => {
+    const rootJob = deployment({ containers: [container({ ...restricted, runAsUser: 0 })] }, [shareFoldersComponent]);
+    assert.deepEqual(await violations(podsRunAsNonRoot, rootJob), []);
+    assert.equal((await violations(podsRunAsNonRoot, rootJob, { exemptComponents: [] })).length, 1);
+    const privileged = deployment({ containers: [container({ privileged: true })] }, [shareFoldersComponent]);
+    assert.equal((await violations(noPrivilegedContainers, privileged)).length, 1);
+  });
 });
 
 describe("policy no-wildcard-rbac", () => {
@@ -413,6 +422,22 @@ describe("policy gce-disk-retained-on-delete", () => {
     }
   });
 
+  it("holds a Filestore instance to the same, and to Filestore's own deletion protection", async () => {
+    const instance = (labels: Record<string, string>, deletionProtectionEnabled: boolean): ResourceUnderTest => ({
+      type: "gcp:filestore/instance:Instance",
+      name: "notebook-filestore-instance",
+      props: { name: "notebooks", location: "europe-west1-b", tier: "ZONAL", labels, deletionProtectionEnabled },
+    });
+    const policy = makeGceDiskRetained(noStackConfig);
+    assert.deepEqual(await violations(policy, instance({ [retainLabel]: "true" }, true)), []);
+    const msgs = await violations(policy, instance({ [retainLabel]: "false" }, false));
+    assert.equal(msgs.length, 2);
+    assert.match(msgs[0], /Filestore instance notebooks is not retained on delete/);
+    assert.match(msgs[1], /not deletion-protected/);
+    const optedOut = makeGceDiskRetained(stackConfig({ "jupyterhub-nfs:diskRetainOnDelete": "false" }));
+    assert.deepEqual(await violations(optedOut, instance({ [retainLabel]: "false" }, false)), []);
+  });
+
   it("lets a stack that set diskRetainOnDelete: false, or the pack's allowDiskDeletion, delete its disk", async () => {
     const optedOut = makeGceDiskRetained(stackConfig({ "jupyterhub-nfs:diskRetainOnDelete": "false" }));
     assert.deepEqual(await violations(optedOut, disk({ [retainLabel]: "false" })), []);
@@ -490,16 +515,20 @@ describe("policy pack on the program's rendered resources", () => {
     });
   }
 
-  it("the GCE disk's retain-on-delete label is its actual retainOnDelete option, in every rendering", async () => {
+  it("the GCE disk's (and Filestore instance's) retain-on-delete label is its actual retainOnDelete option, in every rendering", async () => {
+    const kept = ["gcp:compute/disk:Disk", "gcp:filestore/instance:Instance"];
     let disks = 0;
+    let instances = 0;
     for (const v of renderedCases) {
-      for (const r of (await renderVariation(v)).resources.filter((x) => x.type === "gcp:compute/disk:Disk")) {
-        disks++;
+      for (const r of (await renderVariation(v)).resources.filter((x) => kept.includes(x.type))) {
+        if (r.type === kept[0]) disks++;
+        else instances++;
         const labels = (r.inputs.labels ?? {}) as Record<string, unknown>;
         assert.equal(labels[retainLabel], String(r.options.retainOnDelete), `${v.name}: ${r.name}`);
       }
     }
     assert.ok(disks >= 3, `only ${disks} GCE disks rendered`);
+    assert.ok(instances >= 1, "no Filestore instance rendered");
   });
 
   it("would catch what the stack did not ask for: a public proxy under a stack config without it", async () => {

@@ -33,6 +33,11 @@ export interface HubArgs {
   dbStorageClassName: string;
   /** What goes into jupyterhub_config.py (LDAP, users, the single-user pods). */
   config: pulumi.Input<HubConfigInput>;
+  /**
+   * The hub container's CPU and memory request and its memory limit (Kubernetes quantities). No
+   * CPU limit: the hub is one Python process, and a throttled hub stalls every login of a burst.
+   */
+  resources: { cpuGuarantee: string; memoryGuarantee: string; memoryLimit: string };
   /** Password for the LDAP search user (lookup_dn), if any; kept in the hub Secret. */
   ldapSearchPassword?: pulumi.Input<string>;
   /**
@@ -239,7 +244,10 @@ export class Hub extends pulumi.ComponentResource {
                   ports: [{ name: "http", containerPort: hubPort }],
                   securityContext: restrictedContainerSecurity,
                   readinessProbe: { httpGet: { path: "/hub/health", port: "http" }, periodSeconds: 10 },
-                  resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "1Gi" } },
+                  resources: {
+                    requests: { cpu: args.resources.cpuGuarantee, memory: args.resources.memoryGuarantee },
+                    limits: { memory: args.resources.memoryLimit },
+                  },
                   volumeMounts: [
                     { name: "config", mountPath: configDir, readOnly: true },
                     { name: "data", mountPath: dataDir },

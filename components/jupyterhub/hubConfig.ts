@@ -66,6 +66,10 @@ export interface HubSettings {
   cullMaxAgeSeconds: number;
   /** How many requests the culler has in flight at the hub at once. */
   cullConcurrency: number;
+  /** How many servers may be starting at once (JupyterHub's concurrent_spawn_limit); 0: no limit. */
+  concurrentSpawnLimit: number;
+  /** How many servers may run at once (JupyterHub's active_server_limit); 0: no limit. */
+  activeServerLimit: number;
   /** Python run after all of the above, in name order, each from its own file next to this one (hubExtraConfig.ts). */
   extraConfig?: HubConfigSnippet[];
 }
@@ -116,6 +120,30 @@ function namedServerLines(perUser: number): string[] {
   ];
 }
 
+/** JupyterHub 5.5's own defaults of the two limits (app.py), which the stack's defaults are. */
+const jupyterhubDefaults = { concurrentSpawnLimit: 100, activeServerLimit: 0 };
+
+/**
+ * A class logging in at once (docs/operations.md): past these limits the hub answers a spawn with
+ * 429 ("Too many users trying to log in right now" / "Active user limit exceeded", try again
+ * later) rather than letting every spawn slow down until start_timeout fails them all. Written
+ * only when they differ from JupyterHub's defaults, so that a stack that does not set them keeps
+ * its hub config, and its hub is not rolled by an upgrade of this program.
+ */
+function spawnLimitLines(s: HubSettings): string[] {
+  if (
+    s.concurrentSpawnLimit === jupyterhubDefaults.concurrentSpawnLimit &&
+    s.activeServerLimit === jupyterhubDefaults.activeServerLimit
+  ) {
+    return [];
+  }
+  return [
+    "# Spawn limits (concurrentSpawnLimit, activeServerLimit): past them a spawn is refused with 429, try again later.",
+    `c.JupyterHub.concurrent_spawn_limit = ${py(s.concurrentSpawnLimit)}`,
+    `c.JupyterHub.active_server_limit = ${py(s.activeServerLimit)}`,
+  ];
+}
+
 /**
  * jupyterhub-idle-culler 1.4's options: it stops idle named servers as well as default ones
  * (`--cull-named-servers` defaults to true) and keeps them for their users to start again.
@@ -158,6 +186,7 @@ export function renderHubConfig(s: HubSettings): string {
     "# check is one GET of the route table and one database commit. The same poll carries the activity",
     "# the culler judges servers by, so a busy user is never culled for a stale last_activity.",
     "c.JupyterHub.last_activity_interval = 30",
+    ...spawnLimitLines(s),
     ...(s.publicUrl !== undefined
       ? [
           "# Served over HTTPS by a TLS-terminating load balancer: JupyterHub takes the scheme from here",

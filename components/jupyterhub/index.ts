@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { labelsFor } from "../common";
 import type { PodsOnPort } from "../network/pods";
-import { Hub, type HubConfigInput } from "./hub";
+import { Hub, type HubArgs, type HubConfigInput } from "./hub";
 import { Proxy, proxyApiUrl, type ProxyServiceType } from "./proxy";
 import { userPodPort, userPodSelector } from "./userServers";
 
@@ -25,6 +25,8 @@ export interface JupyterHubArgs {
   /** Size and StorageClass ("" for the cluster default) of the hub's database claim. */
   dbSize: pulumi.Input<string>;
   dbStorageClassName: string;
+  /** The hub container's CPU and memory request and memory limit (see HubArgs). */
+  hubResources: HubArgs["resources"];
   /** What goes into jupyterhub_config.py (LDAP, users, the single-user pods). */
   hub: pulumi.Input<HubConfigInput>;
   /** Password for the LDAP search user (lookup_dn), if any; kept in the hub Secret. */
@@ -97,6 +99,7 @@ export class JupyterHub extends pulumi.ComponentResource {
         publicUrl: args.publicUrl,
         dbSize: args.dbSize,
         dbStorageClassName: args.dbStorageClassName,
+        resources: args.hubResources,
         config: hubConfig,
         ldapSearchPassword: args.ldapSearchPassword,
         ldapCaCertificate: args.ldapCaCertificate,

@@ -33,13 +33,56 @@ export interface NfsServerArgs {
    * Folders (relative to the export) made before the server starts, owned by uid:gid with this
    * mode: on the server's own disk, where root is not squashed, so clients need no root there.
    */
-  ownedFolders?: { path: string; uid: number; gid: number; mode: string }[];
+  ownedFolders?: OwnedFolder[];
   /**
    * Per-user quotas: XFS project quotas on each folder under `folder` (the claim's file system must
    * be XFS mounted with `prjquota`), kept by a sidecar, and their usage served as Prometheus
    * metrics by another. Off when absent.
    */
   userQuotas?: UserQuotas;
+}
+
+/** A folder of the export made (when missing) and handed to its owner, with its mode. */
+export interface OwnedFolder {
+  path: string;
+  uid: number;
+  gid: number;
+  mode: string;
+}
+
+/**
+ * The container that makes `folders` (relative to the volume `volume`, mounted at `mountPath`)
+ * and gives each its owner and mode: as root with CHOWN and FOWNER only, every other capability
+ * dropped. It needs root unsquashed where it runs (the NFS server's own disk; an export without
+ * root squash). chmod before chown: once the folder is not root's, chmod would need FOWNER; FOWNER
+ * all the same, for a folder a previous run already handed over.
+ */
+export function ownedFoldersContainer(
+  image: pulumi.Input<string>,
+  folders: OwnedFolder[],
+  volume: string,
+  mountPath: string,
+): k8s.types.input.core.v1.Container {
+  return {
+    name: "owned-folders",
+    image,
+    command: [
+      "sh",
+      "-c",
+      folders
+        .map((f) => {
+          const dir = `${mountPath}/${f.path}`;
+          return `mkdir -p ${dir} && chmod ${f.mode} ${dir} && chown ${f.uid}:${f.gid} ${dir}`;
+        })
+        .join(" && "),
+    ],
+    securityContext: {
+      runAsUser: 0,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ["ALL"], add: ["CHOWN", "FOWNER"] },
+    },
+    volumeMounts: [{ name: volume, mountPath }],
+  };
 }
 
 export interface UserQuotas {
@@ -184,30 +227,7 @@ export class NfsServer extends pulumi.ComponentResource {
               initContainers:
                 (args.ownedFolders ?? []).length === 0
                   ? undefined
-                  : [
-                      {
-                        name: "owned-folders",
-                        image: args.image,
-                        // chmod before chown: once the folder is not root's, chmod would need FOWNER.
-                        // FOWNER all the same, for a folder a previous start already handed over.
-                        command: [
-                          "sh",
-                          "-c",
-                          (args.ownedFolders ?? [])
-                            .map((f) => {
-                              const dir = `/exports/${f.path}`;
-                              return `mkdir -p ${dir} && chmod ${f.mode} ${dir} && chown ${f.uid}:${f.gid} ${dir}`;
-                            })
-                            .join(" && "),
-                        ],
-                        securityContext: {
-                          runAsUser: 0,
-                          allowPrivilegeEscalation: false,
-                          capabilities: { drop: ["ALL"], add: ["CHOWN", "FOWNER"] },
-                        },
-                        volumeMounts: [{ name: "exports", mountPath: "/exports" }],
-                      },
-                    ],
+                  : [ownedFoldersContainer(args.image, args.ownedFolders ?? [], "exports", "/exports")],
               containers: [
                 {
                   name: "nfs-server",

@@ -3,8 +3,18 @@ import * as pulumi from "@pulumi/pulumi";
 import { labelsFor } from "../common";
 
 export interface NfsVolumeArgs {
-  /** The NFS Service's ClusterIP (an output of the Service, never typed by hand). */
+  /**
+   * The NFS server's address, as an output of what assigned it, never typed by hand: the NFS
+   * Service's ClusterIP, or the Filestore instance's address.
+   */
   server: pulumi.Input<string>;
+  /**
+   * The exported path: "/" (the default) for the in-cluster server, whose export is the NFSv4
+   * pseudo-root; `/<share>` for Filestore.
+   */
+  path?: pulumi.Input<string>;
+  /** How the kubelet mounts it (nfs(5)); by default `nfsMountOptions`. */
+  mountOptions?: string[];
   /** Size the volume advertises (the backing disk's); NFS does not enforce it. */
   capacity: pulumi.Input<string>;
   /** Namespace and name of the ReadWriteMany claim the hub and file browser mount. */
@@ -27,7 +37,7 @@ export interface NfsVolumeArgs {
  *   after each; after two the kernel logs "server not responding, still trying" and, being hard,
  *   keeps trying), written down so that a node image with other defaults does not change them.
  */
-const nfsMountOptions = ["nfsvers=4.1", "hard", "timeo=600", "retrans=2"];
+export const nfsMountOptions = ["nfsvers=4.1", "hard", "timeo=600", "retrans=2"];
 
 /** The shared NFS export as a ReadWriteMany PersistentVolume, and a claim bound to exactly it. */
 export class NfsVolume extends pulumi.ComponentResource {
@@ -50,9 +60,10 @@ export class NfsVolume extends pulumi.ComponentResource {
           // Deleting the claim must never touch the files: the export is the user's data.
           persistentVolumeReclaimPolicy: "Retain",
           storageClassName: "",
-          // The NFS server exports /exports alone, with fsid=0: the NFSv4 pseudo-root, so the path is "/".
-          nfs: { server: args.server, path: "/" },
-          mountOptions: nfsMountOptions,
+          // The in-cluster NFS server exports /exports alone, with fsid=0: the NFSv4 pseudo-root,
+          // so its path is "/".
+          nfs: { server: args.server, path: args.path ?? "/" },
+          mountOptions: args.mountOptions ?? nfsMountOptions,
         },
       },
       { parent: this, replaceOnChanges: ["spec.nfs"] },

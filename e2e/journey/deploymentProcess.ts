@@ -55,6 +55,11 @@ export class DeploymentProcess {
     return [...this.spawnedPids];
   }
 
+  /** The program's own PID (inside its PID namespace it is 1), while it runs: its /proc is its CPU time and memory. */
+  get pid(): number | undefined {
+    return this.running ? innerPid(this.child?.pid) : undefined;
+  }
+
   get running(): boolean {
     return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
   }

@@ -100,6 +100,31 @@ export const kwokLeavesTheStandInAlone = [
   "",
 ].join("\n");
 
+/**
+ * The API server's audit policy: the requests of the hub namespace's service accounts (the hub's,
+ * which KubeSpawner uses), one line each when the response is complete; nothing else, so the
+ * control plane does no audit work for the stand-in, kwok or the controllers. The burst counts
+ * KubeSpawner's requests per spawn from it (e2e/journey/burst.ts).
+ */
+const hubRequestsAudit = [
+  "apiVersion: audit.k8s.io/v1",
+  "kind: Policy",
+  "omitStages: [RequestReceived, ResponseStarted]",
+  "rules:",
+  "- level: Metadata",
+  `  userGroups: ["system:serviceaccounts:${HUB_NS}"]`,
+  "- level: None",
+  "",
+].join("\n");
+
+/** One request of the audit log (the fields the burst reads). */
+export interface AuditedRequest {
+  verb: string;
+  user: { username: string };
+  objectRef?: { resource?: string; subresource?: string };
+  responseStatus?: { code?: number };
+}
+
 export interface JourneyImages {
   hub: ImageStandIn;
   singleuser: ImageStandIn;
@@ -142,6 +167,8 @@ export class JourneyStack {
   readonly courseToken = `journey-${Math.random().toString(36).slice(2, 12)}`;
   /** The hub started from the first deployment's config, which must refuse to start. */
   private refusedHub?: DeploymentProcess;
+  /** The hub's ServiceAccount (`system:serviceaccount:<ns>:<name>` in the audit log), once the hub was started. */
+  private hubServiceAccount?: string;
   private readonly log: string[] = [];
 
   constructor(
@@ -187,7 +214,13 @@ export class JourneyStack {
   async deploy(): Promise<void> {
     // kwokctl's binary runtime has kwok manage every node; here every node but the stand-in's, so
     // that the kubelet stand-in alone writes the status of the pods on its node.
-    const cluster = new KwokCluster(this.bin, this.tmp, `jhnfs-journey-${process.pid}`, kwokLeavesTheStandInAlone);
+    const cluster = new KwokCluster(
+      this.bin,
+      this.tmp,
+      `jhnfs-journey-${process.pid}`,
+      kwokLeavesTheStandInAlone,
+      hubRequestsAudit,
+    );
     this.cluster = cluster;
     cluster.start();
     applyLocalStorage(cluster, stackNames, [this.volumes.data, this.volumes.hubDb, this.volumes.datasets]);
@@ -224,8 +257,11 @@ export class JourneyStack {
       // User pods carry the user PriorityClass (e2e/capacity.test.ts shows what it is for).
       [`${P}:userPriorityClasses`]: { value: "true" },
       [`${P}:userDefaultUrl`]: { value: DEFAULT_URL },
-      [`${P}:userStartTimeoutSeconds`]: { value: "120" },
-      [`${P}:userHttpTimeoutSeconds`]: { value: "60" },
+      // The burst starts a class of servers at once on this machine's cores (a cluster gives each
+      // its node's): with 60 s the hub gave up on servers still importing JupyterLab when the
+      // machine was shared (burst.ts).
+      [`${P}:userStartTimeoutSeconds`]: { value: "300" },
+      [`${P}:userHttpTimeoutSeconds`]: { value: "240" },
       // Users reach the proxy on loopback here, not through a Service.
       [`${P}:proxyServiceType`]: { value: "ClusterIP" },
       ...Object.fromEntries((this.testUsers ?? []).map((u, i) => [`${P}:ldapTestUsers[${i}]`, { value: u }])),
@@ -469,6 +505,7 @@ export class JourneyStack {
     for (const d of [saDir, overrideDir]) fs.mkdirSync(d, { recursive: true });
     const deployment = await api.request("GET", `/apis/apps/v1/namespaces/${HUB_NS}/deployments/hub`);
     const sa = String((deployment.spec?.template as { spec: { serviceAccountName?: string } }).spec.serviceAccountName);
+    this.hubServiceAccount = `system:serviceaccount:${HUB_NS}:${sa}`;
     const token = await api.request<{ status: { token: string } }>(
       "POST",
       `/api/v1/namespaces/${HUB_NS}/serviceaccounts/${sa}/token`,
@@ -483,6 +520,7 @@ export class JourneyStack {
     fs.writeFileSync(
       path.join(overrideDir, "journey_config.py"),
       renderJourneyOverrides(configInImage, {
+        hubConnectUrl: this.hubConnectUrl,
         hubPort: ports.hub,
         proxyApiPort: ports.proxyApi,
         ldapHost: slapd.host,
@@ -529,6 +567,28 @@ export class JourneyStack {
     await proxy.stop();
     await proxy.start();
     await this.waitForHttp(`http://127.0.0.1:${this.need(this.ports, "ports").proxy}/_chp_healthz`, 30_000);
+  }
+
+  /** Where the users' servers reach the hub (hub_connect_url, see renderJourneyOverrides). */
+  get hubConnectUrl(): string {
+    return `http://127.0.0.1:${this.need(this.ports, "ports").hub}`;
+  }
+
+  /** Where the audit log ends now: hubRequestsSince(mark) reads what comes after. */
+  auditMark(): number {
+    const log = this.need(this.cluster, "cluster").auditLog;
+    return fs.existsSync(log) ? fs.statSync(log).size : 0;
+  }
+
+  /** The requests the hub's ServiceAccount made to the API server since auditMark() returned `mark`. */
+  hubRequestsSince(mark: number): AuditedRequest[] {
+    const sa = this.need(this.hubServiceAccount, "the hub's ServiceAccount");
+    const text = fs.readFileSync(this.need(this.cluster, "cluster").auditLog).subarray(mark).toString("utf8");
+    return text
+      .split("\n")
+      .filter((l) => l.trim() !== "")
+      .map((l) => JSON.parse(l) as AuditedRequest)
+      .filter((e) => e.user.username === sa);
   }
 
   get proxyUrl(): string {
@@ -617,7 +677,7 @@ export function replaceArgs(argv: string[], values: Record<string, string>): str
  */
 export function renderJourneyOverrides(
   ours: string,
-  a: { hubPort: number; proxyApiPort: number; ldapHost: string; ldapPort: number },
+  a: { hubConnectUrl: string; hubPort: number; proxyApiPort: number; ldapHost: string; ldapPort: number },
 ): string {
   return [
     "# The end-to-end journey's overrides (e2e/journey/journeyStack.ts): addresses only.",
@@ -635,7 +695,7 @@ export function renderJourneyOverrides(
     `c.JupyterHub.hub_port = ${a.hubPort}`,
     "# User pods reach the hub at this address inside their pod (the stand-in forwards it to the hub);",
     "# ours is the hub Service's DNS name, which nothing resolves here.",
-    `c.JupyterHub.hub_connect_url = "http://127.0.0.1:${a.hubPort}"`,
+    `c.JupyterHub.hub_connect_url = ${JSON.stringify(a.hubConnectUrl)}`,
     "# The proxy's API on loopback (ours: the proxy-api Service's DNS name).",
     `c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:${a.proxyApiPort}"`,
     "# Debian's slapd on loopback (ours: the test LDAP Service's DNS name, port 389).",

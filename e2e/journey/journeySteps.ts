@@ -64,6 +64,17 @@ export async function serverAnswers(
   server = "",
   choice: Record<string, string> = { profile: JOURNEY_PROFILES.small.slug },
 ): Promise<void> {
+  await postSpawnForm(client, user, server, choice);
+  await waitForServer(s, client, serverPrefix(user, server), timeoutMs);
+}
+
+/** Presses the spawn form's Start button with `choice` as its fields; the hub then redirects to its spawn-pending page. */
+export async function postSpawnForm(
+  client: WebClient,
+  user: string,
+  server = "",
+  choice: Record<string, string> = { profile: JOURNEY_PROFILES.small.slug },
+): Promise<void> {
   const form = await spawnForm(client, user, server);
   const posted = await client.request("POST", form.action, { form: choice, maxRedirects: 0, navigate: true });
   if (posted.status !== 302) {
@@ -71,7 +82,23 @@ export async function serverAnswers(
       `starting ${user}'s server ${JSON.stringify(server)} with ${JSON.stringify(choice)}: ${posted.status} ${posted.text.slice(0, 300)}`,
     );
   }
-  await waitForServer(s, client, serverPrefix(user, server), timeoutMs);
+}
+
+/**
+ * Waits for a spawn as the hub's spawn-pending page does in a browser: an EventSource on the
+ * progress API (GET /hub/api/users/<name>/server/progress, server-sent events, a keepalive every
+ * 8 s), which the hub ends with a `ready` event (and the server's URL) or a `failed` one. No
+ * polling: the hub is asked once per user, as by a real class.
+ */
+export async function spawnProgress(client: WebClient, user: string): Promise<string> {
+  const r = await client.api("GET", `/hub/api/users/${user}/server/progress`);
+  if (r.status !== 200) throw new Error(`${user}'s spawn progress: ${r.status} ${r.text.slice(0, 200)}`);
+  const events = [...r.text.matchAll(/^data: (.*)$/gm)].map(
+    (m) => JSON.parse(m[1]) as { ready?: boolean; failed?: boolean; url?: string; message?: string },
+  );
+  const last = events.at(-1);
+  if (!last?.ready || !last.url) throw new Error(`${user}'s spawn: ${last?.message ?? r.text.slice(-300)}`);
+  return last.url;
 }
 
 /**
@@ -118,6 +145,21 @@ export async function loginAndSpawn(
 /** The pod KubeSpawner made for a user's default server (named `jupyter-<name>` when the name is DNS-safe), if it exists. */
 export function userPod(s: JourneyStack, user: string, podName = `jupyter-${user}`): Promise<KubeObject | undefined> {
   return s.need(s.api, "api").getOrUndefined(`/api/v1/namespaces/${HUB_NS}/pods/${podName}`);
+}
+
+/**
+ * The pod of a user's default server, found by the user name KubeSpawner writes in its
+ * annotations unescaped (its name and labels carry the escaped slug: `john.doe` is
+ * `jupyter-john-doe---<hash>`), if it exists.
+ */
+export async function podOfUser(s: JourneyStack, user: string): Promise<KubeObject | undefined> {
+  const pods = await s.need(s.api, "api").request<{ items: KubeObject[] }>("GET", `/api/v1/namespaces/${HUB_NS}/pods`);
+  return pods.items.find(
+    (p) =>
+      p.metadata.annotations?.["hub.jupyter.org/username"] === user &&
+      (p.metadata.annotations["hub.jupyter.org/servername"] ?? "") === "" &&
+      !p.metadata.deletionTimestamp,
+  );
 }
 
 /** The pod of a user's named server, found by the labels KubeSpawner puts on it, if it exists. */
@@ -200,5 +242,109 @@ export async function inTerminal(s: JourneyStack, client: WebClient, user: strin
   } finally {
     await client.api("DELETE", `/user/${user}/api/terminals/${name}`).catch(() => undefined);
     s.note(`${user}: terminal ${name} closed`);
+  }
+}
+
+/** What a kernel printed for one cell, and when its first output came. */
+export interface KernelRun {
+  stdout: string;
+  /** Date.now() when the first stdout of the cell arrived. */
+  firstOutputAt: number;
+}
+
+/**
+ * Runs `code` as one cell in a new kernel of the user's server, as JupyterLab does when a notebook
+ * is opened and a cell run: a session for the notebook (POST api/sessions, which starts the
+ * kernel), then the kernel's channels websocket through the proxy (Jupyter Server's default JSON
+ * framing: each message a JSON text frame with its `channel`), an `execute_request` on the shell
+ * channel, its `stream` output read from iopub until the kernel reports the cell done. The session
+ * (and its kernel) is deleted after.
+ */
+export async function runInKernel(
+  client: WebClient,
+  user: string,
+  notebookPath: string,
+  code: string,
+  timeoutMs = 60_000,
+): Promise<KernelRun> {
+  const prefix = serverPrefix(user);
+  const created = await client.api("POST", `${prefix}api/sessions`, {
+    path: notebookPath,
+    name: notebookPath,
+    type: "notebook",
+    kernel: { name: "python3" },
+  });
+  if (created.status !== 201) throw new Error(`starting a kernel: ${created.status} ${created.text.slice(0, 200)}`);
+  const session = JSON.parse(created.text) as { id: string; kernel: { id: string } };
+  const clientSession = crypto.randomUUID();
+  const wsPath = `${prefix}api/kernels/${session.kernel.id}/channels?session_id=${clientSession}`;
+  const msgId = crypto.randomUUID();
+  try {
+    return await new Promise<KernelRun>((resolve, reject) => {
+      const ws = new WebSocket(`${client.base.replace(/^http/, "ws")}${wsPath}`, {
+        headers: { Cookie: client.cookieHeader(wsPath) },
+      });
+      let stdout = "";
+      let firstOutputAt: number | undefined;
+      let replied = false;
+      let idle = false;
+      const timer = setTimeout(() => {
+        ws.close();
+        reject(new Error(`the cell did not finish in ${timeoutMs / 1000} s; it printed: ${JSON.stringify(stdout)}`));
+      }, timeoutMs);
+      ws.onerror = () => {
+        clearTimeout(timer);
+        reject(new Error(`the kernel's websocket failed; it printed: ${JSON.stringify(stdout)}`));
+      };
+      ws.onopen = () =>
+        ws.send(
+          JSON.stringify({
+            channel: "shell",
+            header: {
+              msg_id: msgId,
+              msg_type: "execute_request",
+              username: user,
+              session: clientSession,
+              date: new Date().toISOString(),
+              version: "5.3",
+            },
+            parent_header: {},
+            metadata: {},
+            content: { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false },
+            buffers: [],
+          }),
+        );
+      ws.onmessage = (e: MessageEvent) => {
+        const m = JSON.parse(String(e.data)) as {
+          channel: string;
+          header: { msg_type: string };
+          parent_header: { msg_id?: string };
+          content: { name?: string; text?: string; execution_state?: string; status?: string; evalue?: string };
+        };
+        if (m.parent_header.msg_id !== msgId) return;
+        const type = m.header.msg_type;
+        if (m.channel === "iopub" && type === "stream" && m.content.name === "stdout") {
+          firstOutputAt ??= Date.now();
+          stdout += m.content.text ?? "";
+        } else if (m.channel === "iopub" && type === "error") {
+          clearTimeout(timer);
+          ws.close();
+          reject(new Error(`the cell failed: ${m.content.evalue ?? ""}`));
+          return;
+        } else if (m.channel === "iopub" && type === "status" && m.content.execution_state === "idle") {
+          idle = true;
+        } else if (m.channel === "shell" && type === "execute_reply") {
+          replied = true;
+        }
+        if (replied && idle) {
+          clearTimeout(timer);
+          ws.close();
+          if (firstOutputAt === undefined) reject(new Error("the cell finished without printing"));
+          else resolve({ stdout, firstOutputAt });
+        }
+      };
+    });
+  } finally {
+    await client.api("DELETE", `${prefix}api/sessions/${session.id}`).catch(() => undefined);
   }
 }

@@ -31,6 +31,8 @@ import { images } from "../../versions/images";
 const kernel = "/usr/bin/linux.uml";
 const guestInit = path.join(__dirname, "guest.sh");
 const nfsServerScript = path.join(__dirname, "nfsServer.sh");
+/** Where the Filestore stand-in keeps its NFSv4 pseudo-root on the lab's node (startFilestore). */
+const filestoreRoot = "/srv/filestore";
 
 export type FileSystem = "ext4" | "xfs";
 
@@ -95,6 +97,47 @@ export function nfsServerPod(deployment: JsonObject): {
   const mount = (container.volumeMounts ?? []).find((m) => m.name === claimVolume.name);
   if (!mount) throw new Error(`the NFS server container does not mount ${claimVolume.name}`);
   return { spec, container, volume: claimVolume.name, mountPath: mount.mountPath };
+}
+
+/**
+ * The export lines a Filestore instance's share stands for, from the instance as rendered (its
+ * @pulumi/gcp inputs): the share at `/<name>`, one line per `nfsExportOptions` item (its
+ * `ipRanges`, READ_WRITE or READ_ONLY, NO_ROOT_SQUASH or ROOT_SQUASH with `anonUid`/`anonGid`,
+ * Filestore's default 65534), or with no options Filestore's default: every client, read-write,
+ * root not squashed. Filestore's own server is not Linux's nfsd; these are the same rules in
+ * exports(5) form (sync: Filestore acknowledges a write once it is stored).
+ */
+export function filestoreExports(instance: JsonObject): { path: string; exports: string[] } {
+  const share = instance.fileShares as JsonObject;
+  const path = `/${String(share.name)}`;
+  const options = (share.nfsExportOptions as JsonObject[] | undefined) ?? [{}];
+  const exports = options.flatMap((o) => {
+    const flags = [
+      o.accessMode === "READ_ONLY" ? "ro" : "rw",
+      "sync",
+      "no_subtree_check",
+      ...(o.squashMode === "ROOT_SQUASH"
+        ? ["root_squash", `anonuid=${Number(o.anonUid ?? 65534)}`, `anongid=${Number(o.anonGid ?? 65534)}`]
+        : ["no_root_squash"]),
+    ].join(",");
+    const clients = (o.ipRanges as string[] | undefined) ?? ["*"];
+    return clients.map((client) => `${path} ${client}(${flags})`);
+  });
+  return { path, exports };
+}
+
+/**
+ * The lab's disk mounted at `mountPath` on the node (once), and /etc/nfs.conf as the server reads
+ * it: Debian's, with its `manage-gids=y` kept only when asked (see startNfsServer).
+ */
+function serverDiskScript(mountPath: string, manageGids: boolean, mountArgs = ""): string {
+  return [
+    `mountpoint -q ${q(mountPath)} || { mkdir -p ${q(mountPath)} && mount ${mountArgs} /dev/loop0 ${q(mountPath)}; }`,
+    "[ -e /run/nfs.conf.debian ] || cp /etc/nfs.conf /run/nfs.conf.debian",
+    manageGids
+      ? "cp /run/nfs.conf.debian /etc/nfs.conf"
+      : "sed '/^manage-gids *=/d' /run/nfs.conf.debian >/etc/nfs.conf",
+  ].join("\n");
 }
 
 export class KernelLab {
@@ -282,15 +325,7 @@ export class KernelLab {
     fs.writeFileSync(exportsFile, run.exports.map(o.exportLine ?? ((l) => l)).join("\n") + "\n");
     const hostname = o.hostname ?? spec.hostname;
     if (!hostname) throw new Error("the NFS server pod has no spec.hostname");
-    await this.ok(
-      [
-        `mountpoint -q ${q(pod.mountPath)} || { mkdir -p ${q(pod.mountPath)} && mount ${this.diskMountArgs(o.diskVolume)} /dev/loop0 ${q(pod.mountPath)}; }`,
-        "[ -e /run/nfs.conf.debian ] || cp /etc/nfs.conf /run/nfs.conf.debian",
-        o.manageGids
-          ? "cp /run/nfs.conf.debian /etc/nfs.conf"
-          : "sed '/^manage-gids *=/d' /run/nfs.conf.debian >/etc/nfs.conf",
-      ].join("\n"),
-    );
+    await this.ok(serverDiskScript(pod.mountPath, o.manageGids ?? false, this.diskMountArgs(o.diskVolume)));
     for (const c of spec.initContainers ?? []) {
       const a = await this.runContainer(spec, c, { [pod.volume]: pod.mountPath });
       if (a.status !== 0) throw new Error(`NFS server init container ${c.name}: ${a.stderr}`);
@@ -298,6 +333,40 @@ export class KernelLab {
     await this.ok(
       `unshare --uts sh -c ${q(`hostname ${q(hostname)} && . ${q(nfsServerScript)} && nfs_start ${q(exportsFile)} ${q(run.gid ?? "")} -- ${run.folders.map(q).join(" ")}`)}`,
     );
+  }
+
+  /**
+   * Starts a stand-in for a Filestore instance (rendered @pulumi/gcp inputs): the lab's disk as
+   * its share, exported by the kernel's nfsd with the lines filestoreExports makes (`exportLine`
+   * may change them, to show another export option), NFSv3 and NFSv4.x both served as Filestore
+   * serves them. Filestore's server shows its share at `/<name>` of an NFSv4 pseudo-root; the
+   * lab's nfsd builds a pseudo-root from the node's `/`, which it cannot export (the lab's root is
+   * an overlay), so the stand-in's pseudo-root is a tmpfs of its own, `filestoreRoot` (exported
+   * read-only with fsid=0), with the disk mounted at `<filestoreRoot>/<name>`: an NFSv4 client
+   * mounts `/<name>` as it would Filestore's. An NFSv3 client names the server's own path (see
+   * mountVolume). The lab's fresh file system stands in for a new share: its root owned by root,
+   * mode 0755. Resolves with the share's path on the lab's node.
+   */
+  async startFilestore(instance: JsonObject, o: { exportLine?: (line: string) => string } = {}): Promise<string> {
+    const { exports } = filestoreExports(instance);
+    const share = `${filestoreRoot}${filestoreExports(instance).path}`;
+    const exportsFile = path.join(this.dir, "exports");
+    const lines = [
+      `${filestoreRoot} *(ro,fsid=0,sync,no_subtree_check)`,
+      ...exports.map((l) => filestoreRoot + (o.exportLine ?? ((x: string) => x))(l)),
+    ];
+    fs.writeFileSync(exportsFile, lines.join("\n") + "\n");
+    await this.ok(
+      [
+        `mountpoint -q ${filestoreRoot} || { mkdir -p ${filestoreRoot} && mount -t tmpfs -o mode=0755 tmpfs ${filestoreRoot}; }`,
+        serverDiskScript(share, false),
+        // The node's NFSv3 client (the guest loads only the NFSv4 one at boot).
+        "modprobe -d /run/modules nfsv3",
+        // The same daemons as the NFS server pod's (nfsServer.sh), with no folder to prepare.
+        `nfs_start ${q(exportsFile)} '' --`,
+      ].join("\n"),
+    );
+    return share;
   }
 
   /**
@@ -368,8 +437,12 @@ export class KernelLab {
     const name = String((pv.metadata as JsonObject).name);
     const dir = `/var/lib/kubelet/pods/lab/volumes/kubernetes.io~nfs/${name}`;
     const options = (spec.mountOptions ?? []).join(",");
+    // NFSv3 has no pseudo-root: its client names the server's own path, which for the Filestore
+    // stand-in lies under its pseudo-root's folder (startFilestore); Filestore's is `/<share>`.
+    const v3 = (spec.mountOptions ?? []).includes("nfsvers=3");
+    const served = v3 ? `${filestoreRoot}${spec.nfs.path}` : spec.nfs.path;
     await this.ok(
-      `mkdir -p ${q(dir)} && mount -t nfs ${options ? `-o ${q(options)}` : ""} ${q(`127.0.0.1:${spec.nfs.path}`)} ${q(dir)}`,
+      `mkdir -p ${q(dir)} && mount -t nfs ${options ? `-o ${q(options)}` : ""} ${q(`127.0.0.1:${served}`)} ${q(dir)}`,
     );
     return dir;
   }

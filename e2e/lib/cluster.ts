@@ -50,6 +50,8 @@ export class KwokCluster {
     readonly name = "jhnfs-e2e",
     /** Extra kwokctl configuration documents (YAML), e.g. a KwokConfiguration for the kwok controller. */
     private readonly config?: string,
+    /** The API server's audit policy (YAML); its log is then at `auditLog`. */
+    private readonly auditPolicy?: string,
   ) {
     this.workDir = path.join(tmp, "kwok");
     this.kubeconfig = path.join(tmp, "kubeconfig");
@@ -89,6 +91,11 @@ export class KwokCluster {
       fs.writeFileSync(file, this.config);
       config.push("--config", file);
     }
+    if (this.auditPolicy) {
+      const file = path.join(this.workDir, "audit-policy.yaml");
+      fs.writeFileSync(file, this.auditPolicy);
+      config.push("--kube-audit-policy", file);
+    }
     for (let attempt = 1; ; attempt++) {
       this.kwokctl([
         "create",
@@ -124,6 +131,11 @@ export class KwokCluster {
       .readdirSync(dir)
       .filter((f) => !KwokCluster.alive(parseInt(fs.readFileSync(path.join(dir, f), "utf8").trim(), 10)))
       .map((f) => f.replace(/\.pid$/, ""));
+  }
+
+  /** The API server's audit log (kwokctl's binary runtime writes it there), when an audit policy is set. */
+  get auditLog(): string {
+    return path.join(this.workDir, "clusters", this.name, "logs", "audit.log");
   }
 
   private pidDir(): string {

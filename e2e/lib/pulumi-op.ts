@@ -62,6 +62,20 @@ export interface StepRecord {
   diffs: string[];
 }
 
+/**
+ * One resource's step as the engine's events show it: from its ResourcePreEvent (the engine starts
+ * the step) to its ResOutputsEvent (the step is done, outputs known), in seconds since the
+ * operation started in this process. The Automation API reads the engine's event log by polling
+ * it every 200 ms, so each time is late by up to that much.
+ */
+export interface StepSpan {
+  urn: string;
+  type: string;
+  op: OpType;
+  start: number;
+  end?: number;
+}
+
 export interface OpResult {
   ok: boolean;
   error?: string;
@@ -71,8 +85,12 @@ export interface OpResult {
   stderr: string;
   /** Wall time of the operation inside this process (the CLI run, the program included). */
   seconds: number;
-  /** Seconds from process start to the program module being loaded. */
+  /** Seconds the program module took to load. */
   loadSeconds: number;
+  /** Seconds since the operation started at which the engine asked for the program (preview and up). */
+  programStartedAt?: number;
+  /** Each resource's step, in the order the engine started them. */
+  spans: StepSpan[];
   killed?: KillRecord;
 }
 
@@ -113,9 +131,18 @@ async function main(): Promise<void> {
   const steps: StepRecord[] = [];
   // Settled, never rejected: a failed kill is reported in the result, not as an unhandled rejection.
   let killer: Promise<KillRecord | Error> | undefined;
+  const spans = new Map<string, StepSpan>();
+  const started = performance.now();
+  const now = (): number => (performance.now() - started) / 1000;
   const onEvent = (e: EngineEvent): void => {
     const m = e.resourcePreEvent?.metadata;
-    if (m) steps.push({ op: m.op, urn: m.urn, type: m.type, diffs: m.diffs ?? [] });
+    if (m) {
+      steps.push({ op: m.op, urn: m.urn, type: m.type, diffs: m.diffs ?? [] });
+      spans.set(m.urn, { urn: m.urn, type: m.type, op: m.op, start: now() });
+    }
+    const done = e.resOutputsEvent?.metadata;
+    const span = done ? spans.get(done.urn) : undefined;
+    if (span) span.end = now();
     const kill = req.killCli;
     if (m && kill && !killer && m.op === "create" && m.urn.endsWith(kill.urnSuffix)) {
       killer = killCliLater(req, m.urn, kill.afterMs).catch((err: unknown) =>
@@ -131,8 +158,8 @@ async function main(): Promise<void> {
     stderr: "",
     seconds: 0,
     loadSeconds: 0,
+    spans: [],
   };
-  const started = performance.now();
   try {
     const pulumiCommand = await PulumiCommand.get({ root: req.pulumiRoot, skipVersionCheck: true });
     const ws = await LocalWorkspace.create({
@@ -142,6 +169,7 @@ async function main(): Promise<void> {
       // Loaded when the engine asks for the program, as the language host loads it when its Run
       // is called; `destroy` never runs the program, so it never loads it.
       program: async () => {
+        result.programStartedAt = now();
         const { program, seconds } = loadProgram(req);
         result.loadSeconds = seconds;
         return program();
@@ -170,7 +198,8 @@ async function main(): Promise<void> {
   } catch (err: unknown) {
     result.error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
   }
-  result.seconds = (performance.now() - started) / 1000;
+  result.seconds = now();
+  result.spans = [...spans.values()];
   const killed = await killer;
   if (killed instanceof Error) result.error = `${result.error ?? ""}\nkilling the CLI failed: ${killed.message}`;
   else result.killed = killed;

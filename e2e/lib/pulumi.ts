@@ -123,10 +123,13 @@ export class PulumiEnv {
       killCli?: OpRequest["killCli"];
       /** Extra environment for this run only, e.g. a provider setting. */
       env?: Record<string, string>;
+      /** Another program than the project's (the engine floor's programs in e2e/engineFloor/); loaded with tsx. */
+      entry?: string;
     } = {},
   ): Promise<OpResult & { processSeconds: number }> {
     const loadMode = options.loadMode ?? "tsx";
-    const entry = loadMode === "js" ? path.join(repoRoot, "dist", "index.js") : path.join(repoRoot, "index.ts");
+    const entry =
+      options.entry ?? (loadMode === "js" ? path.join(repoRoot, "dist", "index.js") : path.join(repoRoot, "index.ts"));
     const dir = fs.mkdtempSync(path.join(this.opts.tmp, `op-${op}-`));
     const requestFile = path.join(dir, "request.json");
     const resultFile = path.join(dir, "result.json");

@@ -205,6 +205,13 @@ describe("jupyterhub_config.py loaded by traitlets' PyFileConfigLoader (the hub 
         hubApp.named_server_limit_per_user,
         cfg.namedServersPerUser > 0 ? cfg.namedServersPerUser : undefined,
       );
+      // The spawn limits as JupyterHub holds them (its defaults, 100 and 0, when the stack keeps ours).
+      assert.equal(hubApp.concurrent_spawn_limit ?? 100, cfg.concurrentSpawnLimit);
+      assert.equal(hubApp.active_server_limit ?? 0, cfg.activeServerLimit);
+      assert.deepEqual(hub.container.resources, {
+        requests: { cpu: cfg.hubCpuGuarantee, memory: cfg.hubMemoryGuarantee },
+        limits: { memory: cfg.hubMemoryLimit },
+      });
       assert.equal(c.Spawner?.notebook_dir, mount.mountPath, "notebook_dir must be the fixed mount path");
       assert.equal(spawner.uid, 1000);
       assert.equal(spawner.gid, 100);

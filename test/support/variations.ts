@@ -70,6 +70,16 @@ const gce = ["diskKind=gce", "diskZone=europe-west1-b", "gcp:project=example-pro
  */
 const variationOverrides: Record<string, string[]> = {
   "gce disk with snapshots": [...gce, "diskSnapshots=true", "diskProtect=true", "diskRetainOnDelete=true"],
+  "filestore instance, kept on destroy (no NFS server pod)": [
+    ...gce,
+    "diskKind=filestore",
+    "diskSize=1Ti",
+    "filestoreTier=ZONAL",
+    "filestoreReservedIpRange=10.201.0.0/26",
+    'filestoreClientCidrs=["10.132.0.0/20"]',
+    "diskRetainOnDelete=true",
+    "diskProtect=true",
+  ],
   "storageClass disk, kept on destroy": ["diskKind=storageClass", "diskRetainOnDelete=true", "diskProtect=true"],
   "org LDAP, bind DN templates (LDAPS)": [
     ...orgLdap,
@@ -139,6 +149,13 @@ const variationOverrides: Record<string, string[]> = {
     "userDefaultUrl=/tree",
     "userStartTimeoutSeconds=900",
     "userHttpTimeoutSeconds=120",
+  ],
+  "a class of 500: a larger hub, spawn limits": [
+    "hubCpuGuarantee=1",
+    "hubMemoryGuarantee=1Gi",
+    "hubMemoryLimit=2Gi",
+    "concurrentSpawnLimit=30",
+    "activeServerLimit=500",
   ],
   "profiles: two sizes, a choice of images, GPUs for one LDAP group": [
     `allowedGroups=${JSON.stringify([testLdapGroupDn, gpuGroupDn])}`,
