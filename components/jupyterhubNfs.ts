@@ -1,6 +1,15 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { readProjectFile, validateValues, withSecretPassword, type StackConfig, type ValidatedConfig } from "../stacks";
+import {
+  readProjectFile,
+  validateValues,
+  secretKeys,
+  withSecrets,
+  type SecretKey,
+  type StackConfig,
+  type ValidatedConfig,
+} from "../stacks";
+import { defaultScopes, defaultUsernameClaim, oauthCallbackPath } from "../stacks/authenticator";
 import { refuseDiskShrink } from "../stacks/diskShrink";
 import type { ProfileConfig } from "../stacks/profiles";
 import { bytes, cpuCores, diskGb } from "../stacks/quantity";
@@ -9,7 +18,7 @@ import { TestLdapServer } from "./auth/testLdapServer";
 import { UserCapacity, UserScheduler, type UserPlacement } from "./capacity";
 import { namespaceMetadata } from "./common";
 import { FileBrowser } from "./fileBrowser";
-import { JupyterHub, sharedDir, type LdapSettings, type UserProfile } from "./jupyterhub";
+import { JupyterHub, sharedDir, type LdapSettings, type OAuthSettings, type UserProfile } from "./jupyterhub";
 import { HttpsIngress, httpsIngressServiceAnnotations } from "./jupyterhub/httpsIngress";
 import { isBucketVolume } from "./jupyterhub/userServerExtras";
 import { profilePlacement } from "./jupyterhub/profiles";
@@ -39,6 +48,32 @@ function userProfile(p: ProfileConfig): UserProfile {
     memoryGuaranteeBytes: memoryGuarantee !== undefined ? bytes(memoryGuarantee) : undefined,
     // The schema refuses one without the other.
     gpus: gpuCount !== undefined && gpuType !== undefined ? { count: gpuCount, type: gpuType } : undefined,
+  };
+}
+
+/** The OAuth provider as the hub config takes it, or undefined with LDAP. The schema checked every key. */
+function oauthSettings(cfg: ValidatedConfig): OAuthSettings | undefined {
+  const kind = cfg.authenticator;
+  if (kind === "ldap") return undefined;
+  const endpoints =
+    cfg.oauthAuthorizeUrl !== ""
+      ? { authorize: cfg.oauthAuthorizeUrl, token: cfg.oauthTokenUrl, userdata: cfg.oauthUserdataUrl }
+      : undefined;
+  return {
+    kind,
+    clientId: cfg.oauthClientId,
+    callbackUrl: cfg.oauthCallbackUrl !== "" ? cfg.oauthCallbackUrl : `https://${cfg.hubDomain}${oauthCallbackPath}`,
+    loginService: cfg.oauthLoginService !== "" ? cfg.oauthLoginService : undefined,
+    scopes: cfg.oauthScopes.length > 0 ? cfg.oauthScopes : defaultScopes[kind],
+    usernameClaim: cfg.oauthUsernameClaim !== "" ? cfg.oauthUsernameClaim : defaultUsernameClaim[kind],
+    ...(kind === "oidc" && {
+      ...(endpoints ? { endpoints } : { issuerUrl: cfg.oauthIssuerUrl }),
+      groupsClaim: cfg.oauthGroupsClaim !== "" ? cfg.oauthGroupsClaim : "groups",
+    }),
+    allowedGroups: cfg.allowedGroups,
+    adminGroups: cfg.adminGroups,
+    hostedDomains: cfg.oauthHostedDomains,
+    enableAuthState: cfg.oauthEnableAuthState,
   };
 }
 
@@ -321,43 +356,49 @@ export function deployJupyterHubNfs(cfg: ValidatedConfig, parent?: pulumi.Resour
       )
     : undefined;
 
-  const testLdap = cfg.ldapTestServer
-    ? new TestLdapServer(
-        "test-ldap",
-        {
-          namespace: hubNamespace.metadata.name,
-          image: cfg.ldapTestImage,
-          users: cfg.ldapTestUsers,
-        },
-        opts,
-      )
-    : undefined;
+  const useLdap = cfg.authenticator === "ldap";
+  const testLdap =
+    useLdap && cfg.ldapTestServer
+      ? new TestLdapServer(
+          "test-ldap",
+          {
+            namespace: hubNamespace.metadata.name,
+            image: cfg.ldapTestImage,
+            users: cfg.ldapTestUsers,
+          },
+          opts,
+        )
+      : undefined;
 
-  const ldap: pulumi.Input<LdapSettings> = testLdap
-    ? testLdap.address.apply((serverAddress) => ({
-        serverAddress,
-        serverPort: testLdap.port,
-        // The test server speaks plain LDAP, and only inside the cluster.
-        tlsStrategy: "insecure" as const,
-        tlsVerify: false,
-        bindDnTemplates: [testLdap.bindDnTemplate],
-        allowedGroups: cfg.allowedGroups,
-      }))
-    : {
-        serverAddress: cfg.ldapServer,
-        serverPort: cfg.ldapPort,
-        tlsStrategy: cfg.ldapTlsStrategy,
-        tlsVerify: !cfg.ldapTlsInsecureSkipVerify,
-        bindDnTemplates: cfg.ldapBindDnTemplates,
-        lookupDn: cfg.ldapLookupDn
-          ? {
-              userSearchBase: cfg.ldapUserSearchBase,
-              userAttribute: cfg.ldapUserAttribute,
-              searchUser: cfg.ldapLookupDnSearchUser,
-            }
-          : undefined,
-        allowedGroups: cfg.allowedGroups,
-      };
+  const ldap: pulumi.Input<LdapSettings | undefined> = !useLdap
+    ? undefined
+    : testLdap
+      ? testLdap.address.apply((serverAddress) => ({
+          serverAddress,
+          serverPort: testLdap.port,
+          // The test server speaks plain LDAP, and only inside the cluster.
+          tlsStrategy: "insecure" as const,
+          tlsVerify: false,
+          bindDnTemplates: [testLdap.bindDnTemplate],
+          allowedGroups: cfg.allowedGroups,
+        }))
+      : {
+          serverAddress: cfg.ldapServer,
+          serverPort: cfg.ldapPort,
+          tlsStrategy: cfg.ldapTlsStrategy,
+          tlsVerify: !cfg.ldapTlsInsecureSkipVerify,
+          bindDnTemplates: cfg.ldapBindDnTemplates,
+          lookupDn: cfg.ldapLookupDn
+            ? {
+                userSearchBase: cfg.ldapUserSearchBase,
+                userAttribute: cfg.ldapUserAttribute,
+                searchUser: cfg.ldapLookupDnSearchUser,
+              }
+            : undefined,
+          allowedGroups: cfg.allowedGroups,
+        };
+
+  const oauth = oauthSettings(cfg);
 
   const profiles = cfg.profiles.map(userProfile);
   // The in-cluster NFS server's node: a user pod there would take its memory and CPU (none with Filestore).
@@ -386,6 +427,7 @@ export function deployJupyterHubNfs(cfg: ValidatedConfig, parent?: pulumi.Resour
       },
       ldapSearchPassword: cfg.ldapLookupDnSearchPassword,
       ldapCaCertificate: cfg.ldapTlsCaCertificate !== "" ? cfg.ldapTlsCaCertificate : undefined,
+      ...(oauth && { oauthClientSecret: cfg.oauthClientSecret, authState: cfg.oauthEnableAuthState }),
       ...(bucketVolumes && {
         userServiceAccount:
           cfg.userGoogleServiceAccount !== "" ? { googleServiceAccount: cfg.userGoogleServiceAccount } : {},
@@ -394,6 +436,7 @@ export function deployJupyterHubNfs(cfg: ValidatedConfig, parent?: pulumi.Resour
         .all([ldap, notebooks.claimName, capacity.priorityClassName])
         .apply(([ldapSettings, notebooksClaim, priorityClassName]) => ({
           ldap: ldapSettings,
+          oauth,
           allowedUsers: cfg.allowedUsers,
           allowAllUsers: cfg.allowAllUsers,
           adminUsers: cfg.adminUsers,
@@ -495,12 +538,11 @@ export type JupyterHubNfsOutputs = ReturnType<typeof deployJupyterHubNfs>;
 /**
  * The whole of this project as one component, for another Pulumi program: its args are this
  * project's config keys (Pulumi.yaml: every key, its type, description and default), typed, and
- * checked by the same rules, with the same errors naming the key. The search password, if any, may
- * be any Input and is kept secret.
+ * checked by the same rules, with the same errors naming the key. The secrets (the LDAP search
+ * password, the OAuth client secret), if any, may be any Input and are kept secret.
  */
-export type JupyterHubNfsArgs = Partial<Omit<StackConfig, "ldapLookupDnSearchPassword">> & {
-  ldapLookupDnSearchPassword?: pulumi.Input<string>;
-};
+export type JupyterHubNfsArgs = Partial<Omit<StackConfig, SecretKey>> &
+  Partial<Record<SecretKey, pulumi.Input<string>>>;
 
 /**
  * JupyterHub with every user's notebooks on one NFS volume, as this project's own program deploys
@@ -531,14 +573,11 @@ export class JupyterHubNfs extends pulumi.ComponentResource {
     args: JupyterHubNfsArgs,
     opts?: pulumi.ComponentResourceOptions,
   ): Promise<JupyterHubNfs> {
-    const { ldapLookupDnSearchPassword, ...values } = args;
     const project = readProjectFile();
-    // The schema checks that a search user goes with a password: it sees whether one is given, not its value.
-    const config = validateValues(
-      { ...values, ldapLookupDnSearchPassword: ldapLookupDnSearchPassword === undefined ? "" : "(given)" },
-      project,
-    );
+    // The rules check that a secret is given where needed: they see whether one is, not its value.
+    const given = Object.fromEntries(secretKeys.map((key) => [key, args[key] === undefined ? "" : "(given)"]));
+    const config = validateValues({ ...args, ...given }, project);
     await refuseDiskShrink(config, project.name);
-    return new JupyterHubNfs(name, withSecretPassword(config, ldapLookupDnSearchPassword), opts);
+    return new JupyterHubNfs(name, withSecrets(config, args), opts);
   }
 }

@@ -1,18 +1,19 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { z } from "zod";
 import { readProjectFile, type ConfigDeclaration, type ProjectFile } from "./projectFile";
+import { checkAuthenticator } from "./authenticator";
 import { stackConfigSchema, type StackConfig } from "./schema";
 
 export { stackConfigSchema, type StackConfig } from "./schema";
 export { readProjectFile, findProjectDir, type ConfigDeclaration, type ProjectFile } from "./projectFile";
 
-/** Keys whose values are never printed, not even in an error message. */
-const secretKeys: ReadonlySet<string> = new Set(["ldapLookupDnSearchPassword"]);
+/** Keys whose values are secret: never printed, not even in an error message, and kept as secret Outputs. */
+export const secretKeys = ["ldapLookupDnSearchPassword", "oauthClientSecret"] as const;
+export type SecretKey = (typeof secretKeys)[number];
+const isSecretKey = (key: string): key is SecretKey => (secretKeys as readonly string[]).includes(key);
 
 /** The validated stack configuration, with secret values only as secret Outputs (undefined when unset). */
-export type ValidatedConfig = Omit<StackConfig, "ldapLookupDnSearchPassword"> & {
-  ldapLookupDnSearchPassword: pulumi.Output<string> | undefined;
-};
+export type ValidatedConfig = Omit<StackConfig, SecretKey> & Record<SecretKey, pulumi.Output<string> | undefined>;
 
 /** Thrown before any resource exists when the stack's config is wrong; lists every problem. */
 export class StackConfigError extends Error {
@@ -36,7 +37,7 @@ const printedFieldsOnly: ReadonlyMap<string, string> = new Map([["hubExtraConfig
 function show(key: string, value: unknown): string {
   if (unprintedKeys.has(key) || printedFieldsOnly.has(key)) return "(the value)";
   if (value === undefined) return "(unset)";
-  return secretKeys.has(key) ? "[secret]" : JSON.stringify(value);
+  return isSecretKey(key) ? "[secret]" : JSON.stringify(value);
 }
 
 /** Turns the string the CLI hands over into the type Pulumi.yaml declares for the key. */
@@ -121,11 +122,19 @@ export function validateConfig(
     if (!declarations.has(key)) problems.push({ key, message: "is not a key of this project (see Pulumi.yaml)" });
   }
   if (problems.length > 0) throw new StackConfigError(project, problems);
-  return checkValues(input, project);
+  return checkValues(input, declarations, project);
 }
 
-/** Typed values of every key (defaults applied) through the schema; a StackConfigError names each problem. */
-function checkValues(input: Record<string, unknown>, project: string): StackConfig {
+/**
+ * Typed values of every key (defaults applied) through the schema, then the authenticator's rules,
+ * which need to know which keys are set to something else than their default; a StackConfigError
+ * names each problem.
+ */
+function checkValues(
+  input: Record<string, unknown>,
+  declarations: Map<string, ConfigDeclaration>,
+  project: string,
+): StackConfig {
   const result = stackConfigSchema.safeParse(input);
   if (!result.success) {
     throw new StackConfigError(
@@ -133,6 +142,12 @@ function checkValues(input: Record<string, unknown>, project: string): StackConf
       result.error.issues.map((issue) => describeIssue(issue, input)),
     );
   }
+  const set = new Set(
+    [...declarations].filter(([key, d]) => JSON.stringify(input[key]) !== JSON.stringify(d.default)).map(([k]) => k),
+  );
+  const problems: { key: string; message: string }[] = [];
+  checkAuthenticator(result.data, set, (key, message) => problems.push({ key, message }));
+  if (problems.length > 0) throw new StackConfigError(project, problems);
   return result.data;
 }
 
@@ -145,12 +160,21 @@ export function validateValues(values: Record<string, unknown>, project: Project
   const input: Record<string, unknown> = {};
   for (const [key, decl] of project.config) input[key] = values[key] ?? decl.default;
   for (const key of Object.keys(values)) if (!project.config.has(key)) input[key] = values[key];
-  return checkValues(input, project.name);
+  return checkValues(input, project.config, project.name);
 }
 
-/** The validated config, with the search password (if any) as a secret Output. */
-export function withSecretPassword(config: StackConfig, password: pulumi.Input<string> | undefined): ValidatedConfig {
-  return { ...config, ldapLookupDnSearchPassword: password === undefined ? undefined : pulumi.secret(password) };
+/** The validated config, with each secret (if given) as a secret Output. */
+export function withSecrets(
+  config: StackConfig,
+  secrets: Partial<Record<SecretKey, pulumi.Input<string> | undefined>>,
+): ValidatedConfig {
+  const values = Object.fromEntries(
+    secretKeys.map((key) => {
+      const value = secrets[key];
+      return [key, value === undefined ? undefined : pulumi.secret(value)];
+    }),
+  ) as Record<SecretKey, pulumi.Output<string> | undefined>;
+  return { ...config, ...values };
 }
 
 /**
@@ -172,6 +196,8 @@ export function validateCliConfig(values: Record<string, string>, project: Proje
  */
 export function readStackConfig(): ValidatedConfig {
   const config = validateCliConfig(pulumi.runtime.allConfig(), readProjectFile());
-  const password = config.ldapLookupDnSearchPassword;
-  return withSecretPassword(config, password === "" ? undefined : password);
+  return withSecrets(
+    config,
+    Object.fromEntries(secretKeys.map((key) => [key, config[key] === "" ? undefined : config[key]])),
+  );
 }

@@ -12,6 +12,7 @@ import {
   filestoreReservedIpRangeSchema,
   filestoreTierSchema,
 } from "./filestore";
+import { authenticatorKinds, claimName, hostedDomain, oauthUrl, oauthUsername } from "./authenticator";
 import { hubExtraConfigSchema } from "./hubExtraConfig";
 import { checkProfiles, profilesSchema } from "./profiles";
 import { checkUserQuotas, quotaQuantity, userQuotaOverridesSchema } from "./userQuotas";
@@ -201,10 +202,11 @@ export const stackConfigSchema = z
     fileBrowserImage: pinnedImage,
     fileBrowserServiceType: serviceType,
 
-    allowedUsers: z.array(ldapUsername),
+    // LDAP's names, or a provider's (an e-mail address): stacks/authenticator.ts holds each to its kind.
+    allowedUsers: z.array(oauthUsername),
     allowedGroups: z.array(z.string().min(1)),
     allowAllUsers: z.boolean(),
-    adminUsers: z.array(ldapUsername),
+    adminUsers: z.array(oauthUsername),
 
     ldapTestServer: z.boolean(),
     ldapTestImage: pinnedImage,
@@ -222,6 +224,25 @@ export const stackConfigSchema = z
     ldapUserAttribute: z.string().regex(/^[A-Za-z][A-Za-z0-9-]*$/, "must be an LDAP attribute name"),
     ldapLookupDnSearchUser: z.string(),
     ldapLookupDnSearchPassword: z.string(),
+
+    // Logins through an OAuth provider (stacks/authenticator.ts: the rules across these keys).
+    authenticator: z.enum(authenticatorKinds),
+    oauthClientId: z.string(),
+    oauthClientSecret: z.string(),
+    oauthCallbackUrl: oauthUrl,
+    oauthLoginService: z.string().max(60, "must be at most 60 characters (it is the login button's text)"),
+    oauthScopes: z.array(
+      z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, "must be one OAuth scope (no spaces or quotes)"),
+    ),
+    oauthUsernameClaim: claimName,
+    oauthGroupsClaim: claimName,
+    oauthIssuerUrl: oauthUrl,
+    oauthAuthorizeUrl: oauthUrl,
+    oauthTokenUrl: oauthUrl,
+    oauthUserdataUrl: oauthUrl,
+    oauthHostedDomains: z.array(hostedDomain),
+    oauthEnableAuthState: z.boolean(),
+    adminGroups: z.array(z.string().min(1)),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -276,7 +297,9 @@ export const stackConfigSchema = z
     checkProfiles(c, (path, message) => ctx.addIssue({ code: "custom", path, message }));
     checkUserQuotas(c, (path, message) => ctx.addIssue({ code: "custom", path, message }));
 
-    if (c.ldapTestServer) {
+    // With an OAuth provider the LDAP keys are not used (stacks/authenticator.ts refuses them when set).
+    const ldap = c.authenticator === "ldap";
+    if (ldap && c.ldapTestServer) {
       if (c.ldapTestUsers.length === 0) fail("ldapTestUsers", "must name at least one user when ldapTestServer is on");
       if (c.ldapServer !== "")
         fail("ldapServer", "must be empty when ldapTestServer is on (the hub is pointed at the test server)");
@@ -289,7 +312,7 @@ export const stackConfigSchema = z
           "must be unset when ldapTestServer is on (the in-cluster test server speaks plain LDAP)",
         );
       }
-    } else {
+    } else if (ldap) {
       if (c.ldapServer === "") fail("ldapServer", "is required unless ldapTestServer is on");
       // Passwords cross this connection: it is verified TLS unless a loudly named key says otherwise.
       if (c.ldapTlsStrategy === "insecure" && !c.ldapTlsInsecureSkipVerify) {
@@ -320,7 +343,7 @@ export const stackConfigSchema = z
         fail("ldapBindDnTemplates", "must list at least one template unless ldapLookupDn is on");
       }
     }
-    if (c.ldapLookupDnSearchPassword !== "" && c.ldapLookupDnSearchUser === "") {
+    if (ldap && c.ldapLookupDnSearchPassword !== "" && c.ldapLookupDnSearchUser === "") {
       fail("ldapLookupDnSearchUser", "is required when ldapLookupDnSearchPassword is set");
     }
     // Passwords and session cookies: the hub is public only over HTTPS, unless a loudly named key says otherwise.

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { renderHubConfig, type HubSettings } from "../components/jupyterhub/hubConfig";
+import { renderHubConfig, type HubSettings, type LdapSettings } from "../components/jupyterhub/hubConfig";
 import type { UserProfile } from "../components/jupyterhub/profiles";
 import { py } from "../components/jupyterhub/pythonLiteral";
 import { images } from "../versions/images";
 
-const base: HubSettings = {
+const base: HubSettings & { ldap: LdapSettings } = {
   namespace: "jupyterhub",
   hubConnectUrl: "http://hub.jupyterhub.svc:8081",
   proxyApiUrl: "http://proxy-api.jupyterhub.svc:8001",

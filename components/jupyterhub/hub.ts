@@ -14,6 +14,7 @@ import {
 import type { PodsOnPort } from "../network/pods";
 import { snippetFiles } from "./hubExtraConfig";
 import { renderHubConfig, type HubSettings } from "./hubConfig";
+import { clientSecretEnv } from "./oauthConfig";
 
 /** Hub settings as the component takes them: the URLs it derives itself are left out. */
 export type HubConfigInput = Omit<
@@ -45,6 +46,14 @@ export interface HubArgs {
    * Kept in its own Secret, mounted into the hub, and named in jupyterhub_config.py by path only.
    */
   ldapCaCertificate?: pulumi.Input<string>;
+  /** The OAuth provider's client secret, when `config.oauth` is set; kept in the hub Secret. */
+  oauthClientSecret?: pulumi.Input<string>;
+  /**
+   * Keep the OAuth provider's tokens (auth state): the hub Secret then also holds JUPYTERHUB_CRYPT_KEY,
+   * generated once by @pulumi/random and stable across `pulumi up` (a new key would make every
+   * user's stored auth state unreadable).
+   */
+  authState?: boolean;
 }
 
 /** The hub's own uid and gid in the k8s-hub image. */
@@ -58,6 +67,9 @@ const ldapCaDir = "/etc/jupyterhub-ldap-ca";
 const ldapCaKey = "ca.crt";
 /** The hub Secret's key holding the token the hub and the proxy share. */
 const proxyTokenKey = "proxy-token";
+/** The hub Secret's keys for the OAuth client secret and the auth state's encryption key. */
+const oauthClientSecretKey = "oauth-client-secret";
+const cryptKeyKey = "crypt-key";
 
 /**
  * The hub (z2jh's `hub/`): its ServiceAccount and Role, the Secret it shares with the proxy, its
@@ -121,6 +133,11 @@ export class Hub extends pulumi.ComponentResource {
       [proxyTokenKey]: proxyToken.result,
     };
     if (args.ldapSearchPassword !== undefined) secretData["ldap-search-password"] = args.ldapSearchPassword;
+    if (args.oauthClientSecret !== undefined) secretData[oauthClientSecretKey] = args.oauthClientSecret;
+    if (args.authState) {
+      // 32 random bytes, hex: what JupyterHub's CryptKeeper takes.
+      secretData[cryptKeyKey] = new random.RandomBytes(`${name}-crypt-key`, { length: 32 }, child).hex;
+    }
     const secret = new k8s.core.v1.Secret(
       `${name}-hub`,
       { metadata: { name: "hub", namespace: args.namespace, labels }, type: "Opaque", stringData: secretData },
@@ -162,7 +179,7 @@ export class Hub extends pulumi.ComponentResource {
       .all([args.config, args.namespace, this.host, args.proxyApiUrl])
       .apply(([hub, namespace, host, proxyApiUrl]) => ({
         ...hub,
-        ldap: {
+        ldap: hub.ldap && {
           ...hub.ldap,
           tlsCaFile: ldapCa ? `${ldapCaDir}/${ldapCaKey}` : undefined,
           lookupDn: hub.ldap.lookupDn && {
@@ -211,6 +228,10 @@ export class Hub extends pulumi.ComponentResource {
     if (args.ldapSearchPassword !== undefined) {
       env.push({ name: searchPasswordEnv, valueFrom: fromSecret("ldap-search-password") });
     }
+    if (args.oauthClientSecret !== undefined) {
+      env.push({ name: clientSecretEnv, valueFrom: fromSecret(oauthClientSecretKey) });
+    }
+    if (args.authState) env.push({ name: "JUPYTERHUB_CRYPT_KEY", valueFrom: fromSecret(cryptKeyKey) });
     new k8s.apps.v1.Deployment(
       `${name}-hub`,
       {

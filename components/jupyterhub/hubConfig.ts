@@ -1,4 +1,5 @@
 import { hubExtraConfigLines, type HubConfigSnippet } from "./hubExtraConfig";
+import { oauthConfigLines, type OAuthSettings } from "./oauthConfig";
 import { py, pySet } from "./pythonLiteral";
 import { profileGroupLines } from "./profiles";
 import { userServerConfigLines, type UserServerSettings } from "./userServers";
@@ -52,7 +53,9 @@ export interface HubSettings {
   databasePath: string;
   /** `https://<domain>/` when the hub is exposed over HTTPS. */
   publicUrl?: string;
-  ldap: LdapSettings;
+  /** How users log in: LDAP, or (when given) an OAuth provider, never both. */
+  ldap?: LdapSettings;
+  oauth?: OAuthSettings;
   allowedUsers: string[];
   allowAllUsers: boolean;
   adminUsers: string[];
@@ -156,6 +159,51 @@ function cullerArgs(s: HubSettings): string[] {
   ];
 }
 
+/** jupyterhub_config.py's authentication section for LDAP (LDAPAuthenticator 2). */
+function ldapConfigLines(ldap: LdapSettings): string[] {
+  const lines: string[] = [
+    "# Authentication: LDAPAuthenticator 2.",
+    'c.JupyterHub.authenticator_class = "ldap"',
+    `c.LDAPAuthenticator.server_address = ${py(ldap.serverAddress)}`,
+    `c.LDAPAuthenticator.server_port = ${py(ldap.serverPort)}`,
+    `c.LDAPAuthenticator.tls_strategy = ${py(ldap.tlsStrategy)}`,
+    "# Names as directories hold them, typed with any capitals (see loginNamePattern in hubConfig.ts).",
+    `c.LDAPAuthenticator.valid_username_regex = ${py(loginNamePattern)}`,
+    ...ldapTlsLines(ldap),
+  ];
+  if (ldap.lookupDn) {
+    const l = ldap.lookupDn;
+    lines.push(
+      "c.LDAPAuthenticator.lookup_dn = True",
+      `c.LDAPAuthenticator.user_search_base = ${py(l.userSearchBase)}`,
+      `c.LDAPAuthenticator.user_attribute = ${py(l.userAttribute)}`,
+      // The lookup returns this attribute's value as the hub user name (default "cn", a full
+      // name): keep it the login attribute. With no bind_dn_template the found DN is bound.
+      `c.LDAPAuthenticator.lookup_dn_user_dn_attribute = ${py(l.userAttribute)}`,
+    );
+    if (l.searchUser !== "") {
+      lines.push(`c.LDAPAuthenticator.lookup_dn_search_user = ${py(l.searchUser)}`);
+    }
+    if (l.searchPasswordEnv) {
+      lines.push(`c.LDAPAuthenticator.lookup_dn_search_password = os.environ[${py(l.searchPasswordEnv)}]`);
+    }
+  } else {
+    lines.push(`c.LDAPAuthenticator.bind_dn_template = ${py(ldap.bindDnTemplates)}`);
+  }
+  if (ldap.allowedGroups.length > 0) {
+    lines.push(`c.LDAPAuthenticator.allowed_groups = ${py(ldap.allowedGroups)}`);
+  }
+  return lines;
+}
+
+/** The authentication section: LDAP, or an OAuth provider (oauthConfig.ts). */
+function authenticatorLines(s: HubSettings): string[] {
+  if (s.oauth && s.ldap) throw new Error("the hub takes one authenticator: LDAP or an OAuth provider, not both");
+  if (s.oauth) return oauthConfigLines(s.oauth);
+  if (s.ldap) return ldapConfigLines(s.ldap);
+  throw new Error("the hub needs an authenticator: LDAP or an OAuth provider");
+}
+
 /**
  * Generates jupyterhub_config.py. Pure and deterministic: the same settings give the same text,
  * so a changed text means a changed ConfigMap and a rolled hub.
@@ -195,37 +243,8 @@ export function renderHubConfig(s: HubSettings): string {
         ]
       : []),
     "",
-    "# Authentication: LDAPAuthenticator 2.",
-    'c.JupyterHub.authenticator_class = "ldap"',
-    `c.LDAPAuthenticator.server_address = ${py(s.ldap.serverAddress)}`,
-    `c.LDAPAuthenticator.server_port = ${py(s.ldap.serverPort)}`,
-    `c.LDAPAuthenticator.tls_strategy = ${py(s.ldap.tlsStrategy)}`,
-    "# Names as directories hold them, typed with any capitals (see loginNamePattern in hubConfig.ts).",
-    `c.LDAPAuthenticator.valid_username_regex = ${py(loginNamePattern)}`,
-    ...ldapTlsLines(s.ldap),
+    ...authenticatorLines(s),
   ];
-  if (s.ldap.lookupDn) {
-    const l = s.ldap.lookupDn;
-    lines.push(
-      "c.LDAPAuthenticator.lookup_dn = True",
-      `c.LDAPAuthenticator.user_search_base = ${py(l.userSearchBase)}`,
-      `c.LDAPAuthenticator.user_attribute = ${py(l.userAttribute)}`,
-      // The lookup returns this attribute's value as the hub user name (default "cn", a full
-      // name): keep it the login attribute. With no bind_dn_template the found DN is bound.
-      `c.LDAPAuthenticator.lookup_dn_user_dn_attribute = ${py(l.userAttribute)}`,
-    );
-    if (l.searchUser !== "") {
-      lines.push(`c.LDAPAuthenticator.lookup_dn_search_user = ${py(l.searchUser)}`);
-    }
-    if (l.searchPasswordEnv) {
-      lines.push(`c.LDAPAuthenticator.lookup_dn_search_password = os.environ[${py(l.searchPasswordEnv)}]`);
-    }
-  } else {
-    lines.push(`c.LDAPAuthenticator.bind_dn_template = ${py(s.ldap.bindDnTemplates)}`);
-  }
-  if (s.ldap.allowedGroups.length > 0) {
-    lines.push(`c.LDAPAuthenticator.allowed_groups = ${py(s.ldap.allowedGroups)}`);
-  }
   lines.push(
     "# JupyterHub 5 lets nobody in unless one of allowed_users, allowed_groups or allow_all is set.",
     `c.Authenticator.allowed_users = ${pySet(s.allowedUsers)}`,
@@ -234,7 +253,8 @@ export function renderHubConfig(s: HubSettings): string {
     "# database would keep logging in after being removed from allowedUsers. Access is what the config says.",
     "c.Authenticator.allow_existing_users = False",
     `c.Authenticator.admin_users = ${pySet(s.adminUsers)}`,
-    ...profileGroupLines(s.singleuser.profiles),
+    // OAuthenticator's manage_groups makes the groups claim the user's hub groups itself.
+    ...(s.oauth ? [] : profileGroupLines(s.singleuser.profiles)),
     "",
     ...namedServerLines(s.namedServersPerUser),
     "",

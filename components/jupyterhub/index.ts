@@ -9,6 +9,7 @@ import { userPodPort, userPodSelector } from "./userServers";
 export { Hub, type HubArgs, type HubConfigInput } from "./hub";
 export { Proxy, type ProxyArgs } from "./proxy";
 export { renderHubConfig, type HubSettings, type LdapSettings } from "./hubConfig";
+export type { OAuthSettings } from "./oauthConfig";
 export type { UserServerSettings } from "./userServers";
 export { sharedDir, type CourseFolderSettings } from "./courseFolders";
 export type { ImageChoice, Toleration, UserProfile } from "./profiles";
@@ -33,6 +34,10 @@ export interface JupyterHubArgs {
   ldapSearchPassword?: pulumi.Input<string>;
   /** PEM of the CA(s) the hub trusts for the LDAP server's certificate (see HubArgs). */
   ldapCaCertificate?: pulumi.Input<string>;
+  /** The OAuth provider's client secret, with `hub.oauth` (see HubArgs). */
+  oauthClientSecret?: pulumi.Input<string>;
+  /** Keep the OAuth provider's tokens, encrypted with a generated JUPYTERHUB_CRYPT_KEY (see HubArgs). */
+  authState?: boolean;
   /**
    * A Kubernetes ServiceAccount of their own for the user pods (`singleuser`; its token is never
    * mounted), for Workload Identity Federation: Cloud Storage FUSE mounts a bucket with its Google
@@ -103,6 +108,8 @@ export class JupyterHub extends pulumi.ComponentResource {
         config: hubConfig,
         ldapSearchPassword: args.ldapSearchPassword,
         ldapCaCertificate: args.ldapCaCertificate,
+        oauthClientSecret: args.oauthClientSecret,
+        authState: args.authState,
       },
       child,
     );

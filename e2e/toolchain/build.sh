@@ -9,6 +9,7 @@
 #   kwok, kwokctl               sigs.k8s.io/kwok
 #   kube-router                 github.com/cloudnativelabs/kube-router/v2 (its network policy
 #                               controller enforces our NetworkPolicies in the kernel lab)
+#   hydra                       github.com/ory/hydra/v2 (the OpenID Connect provider)
 #
 # Each part is built from a small wrapper module in e2e/toolchain/<part>/ that pins the
 # versions below (and mirrors upstream replace lines that point at other modules).
@@ -43,6 +44,7 @@ ETCD_VERSION=v3.6.16
 KUBERNETES_VERSION=v1.36.1                               # staging modules at v0.36.1
 KWOK_VERSION=v0.8.0                                      # its default Kubernetes is 1.36.1
 KUBE_ROUTER_VERSION=v2.1.0                               # the only v2 the proxy serves
+HYDRA_VERSION=v2.3.0                                     # Ory Hydra, the OIDC journey's provider
 # ---------------------------------------------------------------------------------------------
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -67,6 +69,7 @@ declare -A part_dir=(
   [kubernetes]="$cache_root/parts/kubernetes-$(part_key kubernetes "$KUBERNETES_VERSION")"
   [kwok]="$cache_root/parts/kwok-$(part_key kwok "$KWOK_VERSION")"
   [kube-router]="$cache_root/parts/kube-router-$(part_key kube-router "$KUBE_ROUTER_VERSION")"
+  [hydra]="$cache_root/parts/hydra-$(part_key hydra "$HYDRA_VERSION")"
 )
 version_key="$(printf '%s\n' "${part_dir[@]}" | sort | sha256sum | cut -c1-16)"
 root="$cache_root/$version_key"
@@ -190,12 +193,21 @@ build_kube_router() {
     kube-router github.com/cloudnativelabs/kube-router/v2/cmd/kube-router
 }
 
+build_hydra() {
+  # Hydra keeps its clients, keys and sessions in SQL; the sqlite driver (cgo) is behind these
+  # tags, as in upstream's own builds, and lets the journey run it with an in-memory database.
+  GOFLAGS="$GOFLAGS -tags=sqlite,sqlite_omit_load_extension" \
+    build_one "$here/hydra" "$ldflags_base -X github.com/ory/hydra/v2/driver/config.Version=$HYDRA_VERSION" \
+    hydra github.com/ory/hydra/v2
+}
+
 part pulumi pulumi -- build_pulumi
 part k8s-provider pulumi-resource-kubernetes -- build_k8s_provider
 part etcd etcd -- build_etcd
 part kubernetes kube-apiserver kube-controller-manager kube-scheduler kubectl -- build_kubernetes
 part kwok kwok kwokctl -- build_kwok
 part kube-router kube-router -- build_kube_router
+part hydra hydra -- build_hydra
 
 cat >"$root/versions.txt" <<EOF
 go $go_version
@@ -205,6 +217,7 @@ etcd $ETCD_VERSION (go.etcd.io/etcd/server/v3)
 kubernetes $KUBERNETES_VERSION (k8s.io/kubernetes: kube-apiserver, kube-controller-manager, kube-scheduler, kubectl)
 kwok $KWOK_VERSION (sigs.k8s.io/kwok: kwok, kwokctl)
 kube-router $KUBE_ROUTER_VERSION (github.com/cloudnativelabs/kube-router/v2)
+hydra $HYDRA_VERSION (github.com/ory/hydra/v2)
 EOF
 printf 'toolchain: total %ds, bin %s\n' "$((SECONDS - total_start))" "$bin" >&2
 echo "$bin"
