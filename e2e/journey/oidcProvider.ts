@@ -95,18 +95,24 @@ export class OidcProvider {
     fs.closeSync(log);
     this.hydra = child;
     const deadline = Date.now() + 60_000;
-    const discovery = `${this.issuer}.well-known/openid-configuration`;
-    while (Date.now() < deadline) {
+    const ready = `${this.admin}/health/ready`;
+    for (;;) {
       if (child.exitCode !== null) throw new Error(`hydra exited (${child.exitCode}):\n${this.logTail()}`);
+      if (Date.now() > deadline) throw new Error(`hydra's ${ready} did not answer in 60s:\n${this.logTail()}`);
       try {
-        const r = await fetch(discovery, { signal: AbortSignal.timeout(2000) });
-        if (r.ok) return;
+        const r = await fetch(ready, { signal: AbortSignal.timeout(2000) });
+        if (r.ok) break;
       } catch {
         // not listening yet
       }
       await new Promise((r) => setTimeout(r, 200));
     }
-    throw new Error(`hydra's ${discovery} did not answer in 60s:\n${this.logTail()}`);
+    // The first discovery request makes Hydra generate its ID token signing key (RSA, seconds on a
+    // busy machine): one request, waited for, rather than many that each start over.
+    const discovery = await fetch(`${this.issuer}.well-known/openid-configuration`, {
+      signal: AbortSignal.timeout(120_000),
+    });
+    if (!discovery.ok) throw new Error(`hydra's discovery document: ${discovery.status}\n${this.logTail()}`);
   }
 
   logTail(lines = 30): string {
