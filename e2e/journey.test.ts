@@ -51,11 +51,40 @@ import {
 import type { KubeObject } from "./lib/cluster";
 import type { Container, PodSpec } from "./journey/podSpec";
 import { WebClient } from "./journey/webClient";
+import {
+  saveNotebookFromLab,
+  signInWithProvider,
+  startServerAndOpenLab,
+  type OidcBrowserArgs,
+} from "./journey/oidcBrowser";
+import { OidcProvider, type ProviderUser } from "./journey/oidcProvider";
+import { testLdapGroupDn } from "../components/auth/testLdapDirectory";
+import { GPU_GROUP_DN } from "./journey/journeyProfiles";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "jhnfs-journey-"));
 /** The burst's class (`npm run bench -- --only burst --users N` runs a larger one). */
 const BURST_USERS = 10;
 let stack: JourneyStack | undefined;
+/** The OpenID Connect provider the hub is switched to at the end (Ory Hydra and its login app). */
+let provider: OidcProvider | undefined;
+
+/** The OIDC part: the provider's name on the hub's button, its admin group, its people. */
+const OIDC = {
+  loginService: "University",
+  adminGroup: "cn=hub-admins,ou=groups,dc=example,dc=org",
+  screenshots: fs.mkdtempSync(path.join(os.tmpdir(), "journey-oidc-screenshots-")),
+  users: {
+    // The same name as under LDAP, in the same groups (the provider federates the directory), and the admin group.
+    alice: { password: `alice-${Math.random().toString(36).slice(2)}`, email: "alice@example.org", groups: [] },
+    // Known to the provider, in none of the hub's groups.
+    mallory: {
+      password: `mallory-${Math.random().toString(36).slice(2)}`,
+      email: "mallory@example.org",
+      groups: ["cn=visitors,ou=groups,dc=example,dc=org"],
+    },
+  } as Record<string, ProviderUser>,
+};
+OIDC.users.alice.groups = [testLdapGroupDn, GPU_GROUP_DN, OIDC.adminGroup];
 
 function need<T>(v: T | undefined, what: string): T {
   if (v === undefined) throw new Error(`${what} is not available (an earlier step failed)`);
@@ -143,9 +172,15 @@ describe(
 
     after(async () => {
       const s = stack;
+      const errorsBefore: unknown[] = [];
+      try {
+        await provider?.stop();
+      } catch (err) {
+        errorsBefore.push(err);
+      }
       if (!s) return;
-      const pids = s.startedPids;
-      const errors = await s.stop();
+      const pids = [...s.startedPids, ...(provider?.startedPids ?? [])];
+      const errors = [...errorsBefore, ...(await s.stop())];
       const alive = pids.filter((p) => {
         try {
           process.kill(p, 0);
@@ -714,6 +749,115 @@ describe(
       // KubeSpawner created and deleted one pod per user, no more.
       assert.equal(report.hubRequests.get("create pods"), BURST_USERS);
       assert.equal(report.hubRequests.get("delete pods"), BURST_USERS);
+    });
+
+    // ---- The switch to OpenID Connect (issue 14): the same stack, re-configured by `pulumi up`. ----
+
+    /** What alice's OIDC session leaves for the steps after the sign-in. */
+    const oidcRun: { session?: Awaited<ReturnType<typeof signInWithProvider>>; switched?: boolean } = {};
+    const oidcArgs = (username: string): OidcBrowserArgs => ({
+      hubUrl: `${need(stack, "stack").proxyUrl}/`,
+      loginService: OIDC.loginService,
+      username,
+      password: OIDC.users[username].password,
+      screenshotDir: OIDC.screenshots,
+      profile: JOURNEY_PROFILES.small.slug,
+    });
+
+    test("the operator switches the running hub from LDAP to OpenID Connect (Ory Hydra) with pulumi up: the hub runs GenericOAuthenticator, with the client secret and JUPYTERHUB_CRYPT_KEY from its Secret", async () => {
+      const s = need(stack, "stack");
+      const t0 = Date.now();
+      // alice's server stopped, so that she starts it again after signing in the new way.
+      if (await userPod(s, "alice")) await stopServer(s, need(alice, "alice's session"), "alice");
+      provider = await OidcProvider.start(ensureToolchain(), path.join(tmp, "oidc"), OIDC.users);
+      const client = await provider.registerClient(`${s.proxyUrl}/hub/oauth_callback`);
+      const started = (Date.now() - t0) / 1000;
+      const { upSeconds, hubSeconds } = await s.switchToOidc({
+        issuer: provider.issuer,
+        ...client,
+        loginService: OIDC.loginService,
+        adminGroup: OIDC.adminGroup,
+      });
+      console.log(
+        `# OIDC: Hydra up and the hub registered in ${started.toFixed(1)}s; pulumi up (LDAP to OIDC) ${upSeconds.toFixed(1)}s; hub (discovery at start) ${hubSeconds.toFixed(1)}s`,
+      );
+      const cluster = need(s.cluster, "cluster");
+      const configMaps = cluster.list("configmaps", HUB_NS).map((c) => JSON.stringify(c.data ?? {}));
+      const hubConfig = configMaps.find((d) => d.includes("jupyterhub_config.py"));
+      assert.match(need(hubConfig, "the hub's ConfigMap"), /authenticator_class = \\"generic-oauth\\"/);
+      assert.ok(
+        configMaps.every((d) => !d.includes(client.clientSecret)),
+        "no ConfigMap holds the client secret",
+      );
+      const secret = cluster.list("secrets", HUB_NS).find((x) => x.metadata.name === "hub");
+      const keys = Object.keys((secret?.data as Record<string, string> | undefined) ?? {});
+      assert.ok(keys.includes("oauth-client-secret") && keys.includes("crypt-key"), keys.join(", "));
+      const log = fs.readFileSync(need(s.hub, "hub").logFile, "utf8");
+      assert.match(log, /GenericOAuthenticator/, "the hub logs the authenticator it runs");
+      assert.ok(!log.includes(client.clientSecret), "the hub's log does not show the client secret");
+      oidcRun.switched = true;
+    });
+
+    test('in Chromium: alice presses "Sign in with University", signs in on the provider\'s page, starts her server and lands in JupyterLab through the proxy; her folder kept her LDAP-era notebook, and a new one lands there too', async () => {
+      assert.ok(oidcRun.switched, "the hub was switched to OIDC");
+      const s = need(stack, "stack");
+      const t0 = Date.now();
+      const session = await signInWithProvider(oidcArgs("alice"), "alice");
+      oidcRun.session = session;
+      const listed = await startServerAndOpenLab(session, oidcArgs("alice"), "alice");
+      console.log(`# OIDC: alice from the hub's login page to JupyterLab: ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+      assert.deepEqual(need(provider, "provider").signIns, ["alice"], "she signed in at the provider");
+      assert.ok(listed.includes("journey.ipynb"), `JupyterLab lists her LDAP-era notebook: ${listed.join(", ")}`);
+      assert.equal(await saveNotebookFromLab(session, "alice", "oidc.ipynb", "saved after the switch to OIDC"), 201);
+      const folder = path.join(s.exportDir, "notebooks", "alice");
+      assert.match(fs.readFileSync(path.join(folder, "oidc.ipynb"), "utf8"), /saved after the switch to OIDC/);
+      assert.match(fs.readFileSync(path.join(folder, "journey.ipynb"), "utf8"), /saved by the e2e journey/);
+      assert.deepEqual(session.blocked, [], "the browser tried no address off loopback");
+    });
+
+    test("alice, in the provider's admin group (adminUsers no longer names her), reaches the admin page", async () => {
+      const session = need(oidcRun.session, "alice's OIDC session");
+      const page = session.page;
+      const r = await page.goto(new URL("hub/admin", oidcArgs("alice").hubUrl).href);
+      assert.equal(r?.status(), 200);
+      await page.locator("#react-admin-hook").waitFor({ state: "attached" });
+      await session.shoot("admin-page");
+    });
+
+    test("logging out of the hub ends the session: the hub sends her back to its login page", async () => {
+      const session = need(oidcRun.session, "alice's OIDC session");
+      const page = session.page;
+      const hubUrl = oidcArgs("alice").hubUrl;
+      try {
+        await page.goto(new URL("hub/logout", hubUrl).href);
+        await page.goto(new URL("hub/home", hubUrl).href);
+        assert.equal(new URL(page.url()).pathname, "/hub/login", `after logout, /hub/home went to ${page.url()}`);
+        await page.getByRole("button", { name: `Sign in with ${OIDC.loginService}` }).waitFor({ state: "visible" });
+        await session.shoot("logged-out");
+      } finally {
+        await session.close();
+        oidcRun.session = undefined;
+      }
+    });
+
+    test("mallory, whom the provider knows but whose groups claim has none of the allowed groups, is refused by the hub with a clear page", async () => {
+      assert.ok(oidcRun.switched, "the hub was switched to OIDC");
+      const session = await signInWithProvider(oidcArgs("mallory"), "mallory");
+      try {
+        const page = session.page;
+        await page.getByText("you are not currently authorized to use this hub").waitFor({ state: "visible" });
+        await session.shoot("refused");
+        const home = await page.goto(new URL("hub/home", oidcArgs("mallory").hubUrl).href);
+        assert.equal(
+          new URL(page.url()).pathname,
+          "/hub/login",
+          `no session: /hub/home went to ${page.url()} (${home?.status()})`,
+        );
+        assert.equal(await userPod(need(stack, "stack"), "mallory"), undefined, "no pod for her");
+        console.log(`# OIDC screenshots: ${OIDC.screenshots}`);
+      } finally {
+        await session.close();
+      }
     });
   },
 );

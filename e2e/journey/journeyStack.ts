@@ -318,6 +318,41 @@ export class JourneyStack {
   }
 
   /**
+   * The running hub switched from LDAP to OpenID Connect with `pulumi up`, as an operator does it:
+   * the LDAP keys removed (the in-cluster test LDAP server goes with them), the provider's keys set,
+   * the client secret as a secret. The groups keep their names (the provider's groups claim carries
+   * the directory's group DNs, as an IdP federating that directory does), so allowedGroups and the
+   * profiles stay; admins now come from the admin group, not adminUsers. The hub is then started
+   * again from its new Deployment, as the kubelet would roll it. Resolves with the seconds of the
+   * `pulumi up` and of the hub's start.
+   */
+  async switchToOidc(o: {
+    issuer: string;
+    clientId: string;
+    clientSecret: string;
+    loginService: string;
+    adminGroup: string;
+  }): Promise<{ upSeconds: number; hubSeconds: number }> {
+    const pulumi = this.need(this.pulumi, "pulumi");
+    await pulumi.changeConfig([`${P}:ldapTestServer`, `${P}:ldapTestUsers`, `${P}:adminUsers`], {
+      [`${P}:authenticator`]: { value: "oidc" },
+      [`${P}:oauthIssuerUrl`]: { value: o.issuer },
+      [`${P}:oauthClientId`]: { value: o.clientId },
+      [`${P}:oauthClientSecret`]: { value: o.clientSecret, secret: true },
+      [`${P}:oauthCallbackUrl`]: { value: `${this.proxyUrl}/hub/oauth_callback` },
+      [`${P}:oauthLoginService`]: { value: o.loginService },
+      [`${P}:oauthEnableAuthState`]: { value: "true" },
+      [`${P}:adminGroups[0]`]: { value: o.adminGroup },
+    });
+    const t0 = Date.now();
+    await this.up();
+    const upSeconds = (Date.now() - t0) / 1000;
+    await this.need(this.hub, "hub").stop();
+    this.hub = await this.hubProcess();
+    return { upSeconds, hubSeconds: await this.restartHub(false) };
+  }
+
+  /**
    * The kubelet stand-in registers its node; kwok's node is cordoned so that every new pod lands
    * on the stand-in's; the file browser's and the NFS server's pods are deleted, so that their
    * Deployments make new ones, which the stand-in runs.

@@ -66,6 +66,13 @@ export class PulumiEnv {
     await ws.setAllConfig(this.opts.stackName, entries, true);
   }
 
+  /** `pulumi config rm` for each key, then `pulumi config set` (--path) for each entry. */
+  async changeConfig(remove: string[], entries: ConfigMap): Promise<void> {
+    const ws = await this.workspace();
+    await ws.removeAllConfig(this.opts.stackName, remove);
+    await ws.setAllConfig(this.opts.stackName, entries, true);
+  }
+
   async setConfig(key: string, value: string): Promise<void> {
     const ws = await this.workspace();
     await ws.setConfig(this.opts.stackName, key, { value });
