@@ -9,7 +9,7 @@ import { makeUserPodsFenced, notebooksNotServedUnauthenticated, userServersMount
 import { podSpecOf, record, records, strings, type Json } from "./props";
 import { findSecretsInConfigMap } from "./secretLike";
 import { projectValue, type StackConfig } from "./stackConfig";
-import { makeLdapTlsVerified, makeNoPlainHttpPublicHub } from "./transportRules";
+import { makeLdapTlsVerified, makeNoPlainHttpPublicHub, oauthIssuerHttps } from "./transportRules";
 
 /**
  * The rules. Plain data in, violations out: each policy reads the resource's properties as the
@@ -320,6 +320,7 @@ export function makePolicies(stack: StackConfig): Policies {
     makeLoadBalancersWhereAsked(stack),
     makeLdapTlsVerified(stack),
     makeNoPlainHttpPublicHub(stack),
+    oauthIssuerHttps,
     makeUserPodsFenced(stack),
     notebooksNotServedUnauthenticated,
     userServersMountOwnFolder,

@@ -128,3 +128,46 @@ export function makeNoPlainHttpPublicHub(stack: StackConfig): ResourceValidation
     ],
   };
 }
+
+/** The settings by which an OAuth authenticator reaches its provider: the tokens and identities cross them. */
+const oauthUrlSettings = ["authorize_url", "token_url", "userdata_url"];
+const oauthSections = ["GenericOAuthenticator", "GitHubOAuthenticator", "GoogleOAuthenticator", "OAuthenticator"];
+
+/**
+ * A production hub (one served on the internet over HTTPS: `c.JupyterHub.public_url` is https,
+ * which hubDomain sets) reaches its OAuth provider over HTTPS only: the issuer whose discovery
+ * document the hub reads at start-up (`OIDC_ISSUER`), and any endpoint written in the config. A
+ * plain-http issuer is for a dev stack, whose hub is not public. The stack's schema refuses the same
+ * before anything is deployed; this rule judges the ConfigMap itself, snippets included.
+ */
+export const oauthIssuerHttps: ResourceValidationPolicy = {
+  name: "oauth-issuer-https",
+  description:
+    "A production hub (public_url https, from hubDomain) reaches its OAuth/OpenID Connect provider over HTTPS only: " +
+    "the issuer it discovers its endpoints from (OIDC_ISSUER) and every authorize, token and userdata URL in its config.",
+  enforcementLevel: "mandatory",
+  validateResource: (args: ResourceValidationArgs, reportViolation: ReportViolation) => {
+    if (args.type !== "kubernetes:core/v1:ConfigMap") return;
+    for (const { key, text } of hubConfigTexts(args.props.data)) {
+      const publicUrl = lastSetting(text, "JupyterHub", "public_url");
+      if (!publicUrl?.startsWith('"https://')) continue;
+      const where = `ConfigMap ${qualifiedName(args)} (${key})`;
+      const issuer = [...text.matchAll(/^OIDC_ISSUER\s*=\s*(.+)$/gm)].at(-1)?.[1].trim();
+      if (issuer !== undefined && !issuer.startsWith('"https://')) {
+        reportViolation(
+          `${where}: the production hub ${publicUrl} discovers its OpenID provider at ${issuer}, not over HTTPS.`,
+        );
+      }
+      for (const section of oauthSections) {
+        for (const setting of oauthUrlSettings) {
+          const value = lastSetting(text, section, setting);
+          if (value?.startsWith('"') && !value.startsWith('"https://')) {
+            reportViolation(
+              `${where}: the production hub ${publicUrl} sends its OAuth ${setting} to ${value}, not over HTTPS.`,
+            );
+          }
+        }
+      }
+    }
+  },
+};

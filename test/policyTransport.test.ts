@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { makeLdapTlsVerified, makeNoPlainHttpPublicHub } from "../policy/transportRules";
+import { makeLdapTlsVerified, makeNoPlainHttpPublicHub, oauthIssuerHttps } from "../policy/transportRules";
+import { renderStack } from "../render";
 import { parseStackConfig, type StackConfig } from "../policy/stackConfig";
 import { loadCliConfig } from "../render/stackConfig";
 import { runResourcePolicy, violationsOf, type ResourceUnderTest } from "./support/policyHarness";
@@ -246,5 +247,61 @@ describe("transport rules on the program's own rendered objects", () => {
       );
       assert.match(found[0].urn, /kubernetes:core\/v1:Service::jupyterhub-proxy-public$/);
     }
+  });
+});
+
+describe("policy oauth-issuer-https", () => {
+  const oauthConfigMap = (publicUrl: string | undefined, lines: string[]): ResourceUnderTest => {
+    const r = hubConfigMap([]);
+    const text = [
+      "c = get_config()",
+      'c.JupyterHub.authenticator_class = "generic-oauth"',
+      ...(publicUrl ? [`c.JupyterHub.public_url = "${publicUrl}"`] : []),
+      ...lines,
+    ].join("\n");
+    return { ...r, props: { ...r.props, data: { "jupyterhub_config.py": text + "\n" } } };
+  };
+  const check = (r: ResourceUnderTest) => runResourcePolicy(oauthIssuerHttps, r);
+
+  it("refuses a production hub (public over HTTPS) whose issuer or endpoints are plain http", async () => {
+    const [issuer] = await check(
+      oauthConfigMap("https://hub.uni.example/", ['OIDC_ISSUER = "http://login.uni.example/"']),
+    );
+    assert.match(issuer, /discovers its OpenID provider at "http:\/\/login\.uni\.example\/", not over HTTPS/);
+    const token = 'c.GenericOAuthenticator.token_url = "http://login.uni.example/token"';
+    const [endpoint] = await check(oauthConfigMap("https://hub.uni.example/", [token]));
+    assert.match(endpoint, /sends its OAuth token_url to "http:\/\/login\.uni\.example\/token"/);
+  });
+
+  it("passes an https provider, and a dev hub (no public URL) with a plain-http provider on loopback", async () => {
+    assert.deepEqual(
+      await check(oauthConfigMap("https://hub.uni.example/", ['OIDC_ISSUER = "https://login.uni.example/"'])),
+      [],
+    );
+    assert.deepEqual(await check(oauthConfigMap(undefined, ['OIDC_ISSUER = "http://127.0.0.1:4444/"'])), []);
+  });
+
+  it("judges the rendered hub config: an https issuer passes; the same config with it turned to http fails", async () => {
+    const r = await renderStack({
+      stack: "dev",
+      overrides: [
+        "ldapTestServer=false",
+        "authenticator=oidc",
+        "oauthClientId=jupyterhub",
+        "oauthClientSecret=s3cret-for-the-policy-test",
+        "oauthIssuerUrl=https://login.uni.example/",
+        "hubDomain=hub.uni.example",
+      ],
+    });
+    const cm = r.manifests.find((m) => m.kind === "ConfigMap" && JSON.stringify(m.data).includes("OIDC_ISSUER"));
+    const data = (cm?.data ?? {}) as Record<string, string>;
+    const asResource = (d: Record<string, string>): ResourceUnderTest => ({
+      type: "kubernetes:core/v1:ConfigMap",
+      name: "jupyterhub-hub-config",
+      props: { kind: "ConfigMap", metadata: cm?.metadata, data: d },
+    });
+    assert.deepEqual(await check(asResource(data)), []);
+    const plain = data["jupyterhub_config.py"].replace('OIDC_ISSUER = "https://', 'OIDC_ISSUER = "http://');
+    assert.equal((await check(asResource({ ...data, "jupyterhub_config.py": plain }))).length, 1);
   });
 });
