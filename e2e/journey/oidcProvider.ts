@@ -53,8 +53,14 @@ export class OidcProvider {
     fs.mkdirSync(dir, { recursive: true });
     const ports = { public: await freeLoopbackPort(), admin: await freeLoopbackPort(), app: await freeLoopbackPort() };
     const provider = new OidcProvider(bin, dir, ports, users);
-    await provider.startApp();
-    await provider.startHydra();
+    try {
+      await provider.startApp();
+      await provider.startHydra();
+    } catch (err) {
+      // Nobody else holds it yet: stop what did start.
+      await provider.stop();
+      throw err;
+    }
     return provider;
   }
 
@@ -107,8 +113,12 @@ export class OidcProvider {
       }
       await new Promise((r) => setTimeout(r, 200));
     }
-    // The first discovery request makes Hydra generate its ID token signing key (RSA, seconds on a
-    // busy machine): one request, waited for, rather than many that each start over.
+    // Hydra's ID token signing key, made before anything asks for it: left to itself, Hydra makes a
+    // 4096-bit RSA key on the first request that needs one, which on this busy machine took longer
+    // than Hydra let that request run (the connection was closed, and the next request started
+    // over). An ES256 key is made at once; Hydra signs with whatever key the set holds, and
+    // OAuthenticator reads the user from the userinfo endpoint, not from the ID token.
+    await this.adminApi("POST", "/admin/keys/hydra.openid.id-token", { alg: "ES256", kid: "journey", use: "sig" });
     const discovery = await fetch(`${this.issuer}.well-known/openid-configuration`, {
       signal: AbortSignal.timeout(120_000),
     });
