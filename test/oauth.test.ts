@@ -3,7 +3,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
+import { parse } from "yaml";
 import { renderStack, type Rendering } from "../render";
+import { readProjectFile } from "../stacks";
 import { hubOauthLogin } from "./support/hubOauthLogin";
 import { rejectedKeys, validate } from "./support/validate";
 
@@ -125,6 +127,33 @@ describe("authenticator: bad input refused before anything is deployed, the key 
       "john.doe@uni.example",
     ]);
     assert.deepEqual(rejectedKeys("dev", ['adminUsers=["john.doe@uni.example"]']), ["adminUsers[0]"]);
+  });
+});
+
+describe("authenticator: the README's GKE stack files", () => {
+  it("each OAuth kind's block, in place of Pulumi.prod.yaml's LDAP keys and allowedGroups, is accepted", () => {
+    const project = readProjectFile();
+    const readme = fs.readFileSync(path.join(project.dir, "README.md"), "utf8");
+    const blocks = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)]
+      .map((m) => parse(m[1]) as Record<string, unknown>)
+      .filter((b) => b["jupyterhub-nfs:authenticator"] !== undefined);
+    assert.deepEqual(
+      blocks.map((b) => b["jupyterhub-nfs:authenticator"]),
+      ["oidc", "github", "google"],
+    );
+    const prod = parse(fs.readFileSync(path.join(project.dir, "Pulumi.prod.yaml"), "utf8")) as {
+      config: Record<string, unknown>;
+    };
+    const cli = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v));
+    const reset = Object.keys(prod.config)
+      .map((k) => k.replace("jupyterhub-nfs:", ""))
+      .filter((k) => k.startsWith("ldap") || k === "allowedGroups")
+      .map((k) => `${k}=${cli(project.config.get(k)?.default)}`);
+    for (const block of blocks) {
+      const set = Object.entries(block).map(([k, v]) => `${k}=${cli(v)}`);
+      const cfg = validate("prod", [...reset, ...set, "oauthClientSecret=from-pulumi-config-set-secret"]);
+      assert.equal(cfg.authenticator, block["jupyterhub-nfs:authenticator"]);
+    }
   });
 });
 
