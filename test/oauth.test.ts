@@ -6,6 +6,7 @@ import { describe, it } from "node:test";
 import { parse } from "yaml";
 import { renderStack, type Rendering } from "../render";
 import { readProjectFile } from "../stacks";
+import { unrecognisedHubOptions } from "./support/hubConfigPython";
 import { hubOauthLogin } from "./support/hubOauthLogin";
 import { rejectedKeys, validate } from "./support/validate";
 
@@ -366,6 +367,22 @@ describe("authenticator: the rendered config, as the hub image's JupyterHub and 
       { user: "john.doe", admin: null, groups: null, error: null },
       { user: null, admin: null, groups: null, error: null },
     ]);
+  });
+
+  it("every option the three kinds' configs set is one their classes read (none misspelt)", async () => {
+    const base = withoutIssuer.filter((o) => o !== "authenticator=oidc");
+    const kinds = {
+      oidc: [...withoutIssuer, ...endpoints, "oauthEnableAuthState=true", 'adminGroups=["teachers"]'],
+      github: [...base, "authenticator=github", 'allowedGroups=["uni-lab"]'],
+      google: [...base, "authenticator=google", 'oauthHostedDomains=["uni.example"]'],
+    };
+    const configs = [];
+    // One rendering at a time: the Pulumi runtime the renders share is global.
+    for (const [name, overrides] of Object.entries(kinds)) {
+      const configText = hubConfigOf(await renderStack({ stack: "dev", overrides }));
+      configs.push({ name, configText, env: { ...env, JUPYTERHUB_CRYPT_KEY: "0".repeat(64) } });
+    }
+    assert.deepEqual(unrecognisedHubOptions(configs), { github: [], google: [], oidc: [] });
   });
 
   it("LDAP stacks render exactly as before: no OAuth setting", async () => {
