@@ -4,6 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
+import { findSecretsInConfigMap } from "../policy/secretLike";
 import { renderStack, type Rendering } from "../render";
 import { readProjectFile } from "../stacks";
 import { unrecognisedHubOptions } from "./support/hubConfigPython";
@@ -176,6 +177,10 @@ describe("authenticator: the secrets go through the hub's Secret and environment
       assert.ok(!JSON.stringify(m).includes(clientSecret), `${String(m.kind)} holds the client secret`);
     }
     assert.match(hubConfigOf(r), /^c\.GenericOAuthenticator\.client_secret = os\.environ\["OAUTH_CLIENT_SECRET"\]$/m);
+    // The policy pack's no-secrets-in-configmaps: naming the variable is not holding a secret.
+    for (const m of r.manifests.filter((m) => m.kind === "ConfigMap")) {
+      assert.deepEqual(findSecretsInConfigMap(m.data, m.binaryData), []);
+    }
   });
 
   it("with auth state kept, JUPYTERHUB_CRYPT_KEY comes from @pulumi/random in the same Secret", async () => {
