@@ -344,8 +344,27 @@ export class JourneyStack {
       [`${P}:oauthEnableAuthState`]: { value: "true" },
       [`${P}:adminGroups[0]`]: { value: o.adminGroup },
     });
+    // The hub's Deployment rolls (a new ConfigMap, new Secret keys), and `pulumi up` waits for its
+    // new pod to be ready. The hub itself runs as a process started from the Deployment (below), so
+    // that pod goes to kwok's node, which reports it running as at the first `up`: the stand-ins'
+    // nodes are cordoned meanwhile (they would run a second hub on the hub's database).
+    const cluster = this.need(this.cluster, "cluster");
+    const standIns = [STAND_IN_NODE, GPU_STAND_IN_NODE];
+    const kwokNodes = cluster
+      .list("nodes")
+      .map((n) => n.metadata.name)
+      .filter((n) => !standIns.includes(n));
+    const schedule = (cordon: string[], uncordon: string[]) => {
+      for (const n of cordon) cluster.kubectl(["cordon", n]);
+      for (const n of uncordon) cluster.kubectl(["uncordon", n]);
+    };
     const t0 = Date.now();
-    await this.up();
+    schedule(standIns, kwokNodes);
+    try {
+      await this.up();
+    } finally {
+      schedule(kwokNodes, standIns);
+    }
     const upSeconds = (Date.now() - t0) / 1000;
     await this.need(this.hub, "hub").stop();
     this.hub = await this.hubProcess();
