@@ -68,7 +68,9 @@ export async function signInWithProvider(args: OidcBrowserArgs, prefix: string):
     step = `signing in at the provider as ${args.username}`;
     const hubOrigin = new URL(args.hubUrl).origin;
     await page.getByRole("button", { name: "Sign in" }).click();
-    await page.waitForURL((url) => url.origin === hubOrigin && !url.pathname.startsWith("/hub/oauth_callback"));
+    // Back at the hub: its callback redirects onwards (no page of its own) or shows its refusal.
+    await page.waitForURL((url) => url.origin === hubOrigin);
+    await page.waitForLoadState();
     return session;
   } catch (err) {
     await session.shoot("failed").catch(() => undefined);
