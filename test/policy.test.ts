@@ -122,9 +122,9 @@ describe("policy pack: shape", () => {
     assert.ok(root.devDependencies?.["@pulumi/policy"], "@pulumi/policy is a root dev dependency");
   });
 
-  it("has uniquely named, mandatory policies, twelve of them", () => {
+  it("has uniquely named, mandatory policies, thirteen of them", () => {
     const policies = makePolicies(noStackConfig);
-    assert.equal(policies.length, 12);
+    assert.equal(policies.length, 13);
     assert.equal(new Set(policies.map((p) => p.name)).size, policies.length);
     for (const p of policies) assert.equal(p.enforcementLevel, "mandatory", p.name);
   });
