@@ -14,6 +14,7 @@ import { HttpsIngress, httpsIngressServiceAnnotations } from "./jupyterhub/https
 import { isBucketVolume } from "./jupyterhub/userServerExtras";
 import { profilePlacement } from "./jupyterhub/profiles";
 import { avoidNodeOfTerms, notebookHome } from "./jupyterhub/userServers";
+import { gmpCollector, HubMonitoring } from "./monitoring";
 import { NetworkFence } from "./network";
 import { Filestore } from "./storage/filestore";
 import { GceDisk } from "./storage/gceDisk";
@@ -386,6 +387,7 @@ export function deployJupyterHubNfs(cfg: ValidatedConfig, parent?: pulumi.Resour
       },
       ldapSearchPassword: cfg.ldapLookupDnSearchPassword,
       ldapCaCertificate: cfg.ldapTlsCaCertificate !== "" ? cfg.ldapTlsCaCertificate : undefined,
+      metrics: cfg.monitoring,
       ...(bucketVolumes && {
         userServiceAccount:
           cfg.userGoogleServiceAccount !== "" ? { googleServiceAccount: cfg.userGoogleServiceAccount } : {},
@@ -465,9 +467,17 @@ export function deployJupyterHubNfs(cfg: ValidatedConfig, parent?: pulumi.Resour
         },
         userEgressCidrs: cfg.userEgressAllowedCidrs,
         userPodsReachGkeMetadataServer: bucketVolumes,
+        ...(hub.metrics && { metricsCollector: gmpCollector }),
       },
       opts,
     );
+  }
+
+  // Monitoring (GKE's Managed Service for Prometheus). The storage alerts need the NFS server's
+  // usage exporter, which runs only with per-user quotas: until that lands, HubMonitoring gets no
+  // `storage` target here (docs/operations.md, Alerts).
+  if (hub.metrics) {
+    new HubMonitoring("monitoring", { namespace: hubNamespace.metadata.name, ...hub.metrics }, opts);
   }
 
   return {
