@@ -10,8 +10,13 @@ import * as path from "node:path";
 import { after, describe, it } from "node:test";
 import { stringify } from "yaml";
 import { gmpCollector, HubMonitoring, monitoringJobs, type RuleGroup } from "../components/monitoring";
-import { failedSpawnStatuses, hubMetrics, hubRuleGroups, storageMetrics } from "../components/monitoring/alertRules";
-import { storageRuleGroups } from "../components/monitoring";
+import {
+  failedSpawnStatuses,
+  hubMetrics,
+  hubRuleGroups,
+  storageMetrics,
+  storageRuleGroups,
+} from "../components/monitoring/alertRules";
 import { evaluate, type Rendering } from "../render";
 import type { JsonObject } from "../render/mocks";
 import { promtool } from "./support/promtool";
