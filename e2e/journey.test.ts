@@ -97,9 +97,12 @@ async function scrapeHub(s: JourneyStack): Promise<{ status: number; text: strin
   return { status: r.status, text: await r.text() };
 }
 
-/** The text is Prometheus's format as the real promtool parses it (`check metrics`, lint off: upstream's names are theirs). */
+/**
+ * The text is Prometheus's format as the real promtool parses it (`check metrics --extended`: it
+ * parses every family and counts series; lint off, as the metric names are upstream's).
+ */
 function assertExposition(text: string, what: string): void {
-  const check = promtool(["check", "metrics", "--lint=none"], os.tmpdir(), text);
+  const check = promtool(["check", "metrics", "--extended", "--lint=none"], os.tmpdir(), text);
   assert.equal(check.status, 0, `${what}: promtool check metrics:\n${check.output}`);
 }
 
