@@ -473,11 +473,23 @@ export function deployJupyterHubNfs(cfg: ValidatedConfig, parent?: pulumi.Resour
     );
   }
 
-  // Monitoring (GKE's Managed Service for Prometheus). The storage alerts need the NFS server's
-  // usage exporter, which runs only with per-user quotas: until that lands, HubMonitoring gets no
-  // `storage` target here (docs/operations.md, Alerts).
+  // Monitoring (GKE's Managed Service for Prometheus). The storage alerts read the NFS server's
+  // usage exporter, which runs only with per-user quotas (and there is no NFS server pod with Filestore).
   if (hub.metrics) {
-    new HubMonitoring("monitoring", { namespace: hubNamespace.metadata.name, ...hub.metrics }, opts);
+    const usage = nfsServer?.usageMetrics;
+    new HubMonitoring(
+      "monitoring",
+      {
+        namespace: hubNamespace.metadata.name,
+        ...hub.metrics,
+        ...(usage &&
+          nfsServer &&
+          nfsNamespace && {
+            storage: { namespace: nfsNamespace.metadata.name, podSelector: nfsServer.podSelector, ...usage },
+          }),
+      },
+      opts,
+    );
   }
 
   return {

@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, describe, it } from "node:test";
 import { stringify } from "yaml";
-import { gmpCollector, HubMonitoring, monitoringJobs, type RuleGroup } from "../components/monitoring";
+import { gmpCollector, monitoringJobs, type RuleGroup } from "../components/monitoring";
 import {
   failedSpawnStatuses,
   hubMetrics,
@@ -17,7 +17,6 @@ import {
   storageMetrics,
   storageRuleGroups,
 } from "../components/monitoring/alertRules";
-import { evaluate, type Rendering } from "../render";
 import type { JsonObject } from "../render/mocks";
 import { promtool } from "./support/promtool";
 import { at, manifest, manifests, rendered } from "./support/rendered";
@@ -204,36 +203,37 @@ describe("monitoring on (the prod stack): GMP's PodMonitorings and Rules, and a 
   });
 });
 
-describe("HubMonitoring with the NFS server's usage exporter (per-user quotas)", () => {
-  let storage: Rendering | undefined;
-  const render = async () =>
-    (storage ??= await evaluate(
-      () =>
-        new HubMonitoring("monitoring", {
-          namespace: "hub",
-          hub: {
-            podSelector: { app: "hub" },
-            port: "http",
-            path: "/hub/metrics",
-            tokenSecret: { name: "hub-metrics-token", key: "token" },
-          },
-          proxy: { podSelector: { app: "proxy" }, port: "metrics", path: "/metrics" },
-          storage: { namespace: "nfs", podSelector: { app: "nfs-server" }, port: "metrics", path: "/metrics" },
-        }),
-      { project: "components", stack: "test", values: {}, secretKeys: [] },
-    ));
-
-  it("scrapes the exporter and puts the storage Rules in the NFS namespace (a Rules object sees its own namespace only)", async () => {
-    const r = await render();
+describe("monitoring with per-user quotas: the NFS server's usage exporter, and the storage alerts", () => {
+  it("scrapes the exporter's port on the NFS server pod and puts the storage Rules in the NFS namespace (a Rules object sees its own namespace only)", async () => {
+    const r = await rendered("prod", ["userQuotaDefault=10Gi"]);
     const pm = manifest(r, "PodMonitoring", monitoringJobs.storage);
-    assert.equal(at(pm, "metadata", "namespace"), "nfs");
-    assert.deepEqual(at(pm, "spec", "endpoints", 0), { port: "metrics", path: "/metrics", interval: "30s" });
+    const nfs = manifest(r, "Deployment", "nfs-server");
+    assert.equal(at(pm, "metadata", "namespace"), at(nfs, "metadata", "namespace"));
+    assert.deepEqual(at(pm, "spec", "selector", "matchLabels"), at(nfs, "spec", "selector", "matchLabels"));
+    const endpoint = at(pm, "spec", "endpoints", 0) as JsonObject;
+    assert.deepEqual(endpoint, { port: "metrics", path: "/metrics", interval: "30s" });
+    const containers = at(nfs, "spec", "template", "spec", "containers") as JsonObject[];
+    const exporter = containers.find((c) => c.name === "usage-exporter");
+    assert.ok(exporter, "the usage-exporter container");
+    assert.ok(
+      (exporter.ports as JsonObject[]).some((p) => p.name === endpoint.port),
+      "... has the port scraped",
+    );
     const rules = manifest(r, "Rules", "jupyterhub-nfs-storage");
-    assert.equal(at(rules, "metadata", "namespace"), "nfs");
+    assert.equal(at(rules, "metadata", "namespace"), at(nfs, "metadata", "namespace"));
     assert.deepEqual(specOf(rules).groups, storageRuleGroups(monitoringJobs.storage));
     const check = promtool(["check", "rules", ruleFile("storage", specOf(rules).groups)], tmp);
     assert.equal(check.status, 0, check.output);
     assert.match(check.output, /SUCCESS: 5 rules found/);
+  });
+
+  it("without quotas (the prod stack) there is no exporter, so no storage PodMonitoring or Rules", async () => {
+    const r = await rendered("prod");
+    assert.equal(manifests(r, "PodMonitoring").length, 2);
+    assert.deepEqual(
+      manifests(r, "Rules").map((m) => at(m, "metadata", "name")),
+      ["jupyterhub"],
+    );
   });
 
   it("promtool refuses a broken expression (the check is real)", () => {
