@@ -36,4 +36,5 @@ export {
   type UserSchedulerArgs,
 } from "./capacity";
 export { NetworkFence, type HubNamespacePods, type NetworkFenceArgs, type PodsOnPort } from "./network";
+export { HubMonitoring, type HubMonitoringArgs, type RuleGroup } from "./monitoring";
 export { StackConfigError, type StackConfig } from "../stacks";

@@ -23,6 +23,7 @@ import { HttpsIngress, httpsIngressServiceAnnotations } from "./jupyterhub/https
 import { isBucketVolume } from "./jupyterhub/userServerExtras";
 import { profilePlacement } from "./jupyterhub/profiles";
 import { avoidNodeOfTerms, notebookHome } from "./jupyterhub/userServers";
+import { gmpCollector, HubMonitoring } from "./monitoring";
 import { NetworkFence } from "./network";
 import { Filestore } from "./storage/filestore";
 import { GceDisk } from "./storage/gceDisk";
@@ -428,6 +429,7 @@ export function deployJupyterHubNfs(cfg: ValidatedConfig, parent?: pulumi.Resour
       ldapSearchPassword: cfg.ldapLookupDnSearchPassword,
       ldapCaCertificate: cfg.ldapTlsCaCertificate !== "" ? cfg.ldapTlsCaCertificate : undefined,
       ...(oauth && { oauthClientSecret: cfg.oauthClientSecret, authState: cfg.oauthEnableAuthState }),
+      metrics: cfg.monitoring,
       ...(bucketVolumes && {
         userServiceAccount:
           cfg.userGoogleServiceAccount !== "" ? { googleServiceAccount: cfg.userGoogleServiceAccount } : {},
@@ -508,6 +510,26 @@ export function deployJupyterHubNfs(cfg: ValidatedConfig, parent?: pulumi.Resour
         },
         userEgressCidrs: cfg.userEgressAllowedCidrs,
         userPodsReachGkeMetadataServer: bucketVolumes,
+        ...(hub.metrics && { metricsCollector: gmpCollector }),
+      },
+      opts,
+    );
+  }
+
+  // Monitoring (GKE's Managed Service for Prometheus). The storage alerts read the NFS server's
+  // usage exporter, which runs only with per-user quotas (and there is no NFS server pod with Filestore).
+  if (hub.metrics) {
+    const usage = nfsServer?.usageMetrics;
+    new HubMonitoring(
+      "monitoring",
+      {
+        namespace: hubNamespace.metadata.name,
+        ...hub.metrics,
+        ...(usage &&
+          nfsServer &&
+          nfsNamespace && {
+            storage: { namespace: nfsNamespace.metadata.name, podSelector: nfsServer.podSelector, ...usage },
+          }),
       },
       opts,
     );

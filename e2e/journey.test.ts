@@ -60,6 +60,10 @@ import {
 import { OidcProvider, type ProviderUser } from "./journey/oidcProvider";
 import { testLdapGroupDn } from "../components/auth/testLdapDirectory";
 import { GPU_GROUP_DN } from "./journey/journeyProfiles";
+import { parseSamples, sampleOf, type Sample } from "./journey/metricsScrape";
+import { gmpCollector, monitoringJobs } from "../components/monitoring";
+import { failedSpawnStatuses, hubMetrics } from "../components/monitoring/alertRules";
+import { promtool } from "../test/support/promtool";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "jhnfs-journey-"));
 /** The burst's class (`npm run bench -- --only burst --users N` runs a larger one). */
@@ -85,6 +89,51 @@ const OIDC = {
   } as Record<string, ProviderUser>,
 };
 OIDC.users.alice.groups = [testLdapGroupDn, GPU_GROUP_DN, OIDC.adminGroup];
+
+/** GMP's collector, as the API server knows it: its ServiceAccount, impersonated with kubectl --as. */
+const asCollector = `--as=system:serviceaccount:${gmpCollector.namespace}:${gmpCollector.serviceAccount}`;
+
+/** Whether GMP's collector may `verb` `resource` in the hub namespace (kubectl auth can-i on the real RBAC). */
+function collectorCan(s: JourneyStack, verb: string, resource: string): boolean {
+  try {
+    need(s.cluster, "cluster").kubectl(["auth", "can-i", verb, resource, "-n", HUB_NS, asCollector]);
+    return true;
+  } catch (e) {
+    if ((e as { status?: number }).status === 1) return false;
+    throw e;
+  }
+}
+
+/**
+ * The hub's /hub/metrics as GMP's collector scrapes it: straight at the hub's port (not through the
+ * proxy), with the bearer token it read from the Secret its PodMonitoring names, as itself.
+ */
+async function scrapeHub(s: JourneyStack): Promise<{ status: number; text: string }> {
+  const secret = need(s.cluster, "cluster").kubectl([
+    "get",
+    "secret",
+    "hub-metrics-token",
+    "-n",
+    HUB_NS,
+    asCollector,
+    "-o",
+    "jsonpath={.data.token}",
+  ]);
+  const token = Buffer.from(secret, "base64").toString("utf8");
+  const r = await fetch(`http://127.0.0.1:${need(s.ports, "ports").hub}/hub/metrics`, {
+    headers: { Authorization: `Bearer ${token}` },
+  });
+  return { status: r.status, text: await r.text() };
+}
+
+/**
+ * The text is Prometheus's format as the real promtool parses it (`check metrics --extended`: it
+ * parses every family and counts series; lint off, as the metric names are upstream's).
+ */
+function assertExposition(text: string, what: string): void {
+  const check = promtool(["check", "metrics", "--extended", "--lint=none"], os.tmpdir(), text);
+  assert.equal(check.status, 0, `${what}: promtool check metrics:\n${check.output}`);
+}
 
 function need<T>(v: T | undefined, what: string): T {
   if (v === undefined) throw new Error(`${what} is not available (an earlier step failed)`);
@@ -681,6 +730,72 @@ describe(
       assert.equal(notAdmin.status, 403);
     });
 
+    test("monitoring: GMP's collector (impersonated on the real RBAC) may read the hub's metrics token Secret and no other; the PodMonitorings select the hub's and the proxy's pods by a port they have", async () => {
+      const s = need(stack, "stack");
+      assert.ok(collectorCan(s, "get", "secret/hub-metrics-token"), "get the token Secret");
+      assert.ok(collectorCan(s, "watch", "secret/hub-metrics-token"), "watch it");
+      assert.ok(!collectorCan(s, "get", "secret/hub"), "not the hub's own Secret (cookie secret, proxy token)");
+      assert.ok(!collectorCan(s, "list", "secrets"), "not every Secret");
+      const cluster = need(s.cluster, "cluster");
+      for (const job of [monitoringJobs.hub, monitoringJobs.proxy]) {
+        const pm = need(cluster.get("podmonitorings.monitoring.googleapis.com", job, HUB_NS), `PodMonitoring ${job}`);
+        const spec = pm.spec as { selector: { matchLabels: Record<string, string> }; endpoints: { port: string }[] };
+        const selector = Object.entries(spec.selector.matchLabels)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(",");
+        const pods = JSON.parse(cluster.kubectl(["get", "pods", "-n", HUB_NS, "-l", selector, "-o", "json"])) as {
+          items: KubeObject[];
+        };
+        assert.ok(pods.items.length > 0, `PodMonitoring ${job} selects no pod (${selector})`);
+        for (const pod of pods.items) {
+          const ports = (pod.spec as unknown as PodSpec).containers.flatMap((c) => c.ports ?? []);
+          assert.ok(
+            ports.some((p) => p.name === spec.endpoints[0].port),
+            `pod ${pod.metadata.name} has no port named ${spec.endpoints[0].port}`,
+          );
+        }
+      }
+      assert.ok(cluster.get("rules.monitoring.googleapis.com", "jupyterhub", HUB_NS), "the Rules object");
+    });
+
+    test("monitoring: the real hub serves /hub/metrics to the stack's token (403 without it); after the journey's spawns the series the alert rules read are there", async () => {
+      const s = need(stack, "stack");
+      const anonymous = await fetch(`http://127.0.0.1:${need(s.ports, "ports").hub}/hub/metrics`);
+      assert.equal(anonymous.status, 403, "metrics need the read:metrics scope");
+      const t0 = Date.now();
+      const scrape = await scrapeHub(s);
+      assert.equal(scrape.status, 200, scrape.text.slice(0, 300));
+      assertExposition(scrape.text, "the hub's metrics");
+      console.log(`# hub metrics scraped with the collector's token and checked by promtool: ${Date.now() - t0} ms`);
+      const samples = parseSamples(scrape.text);
+      const count = (status: string): Sample =>
+        need(
+          sampleOf(samples, hubMetrics.spawnDurationCount, { status }),
+          `${hubMetrics.spawnDurationCount}{status="${status}"}`,
+        );
+      // alice (twice, and her named server), bob and john.doe started servers.
+      assert.ok(count("success").value >= 5, `successful spawns: ${count("success").value}`);
+      // Every status the failed-spawn alert reads exists, failures or not (JupyterHub creates them at start-up).
+      for (const status of failedSpawnStatuses) count(status);
+      console.log(
+        `# spawns as the hub counts them: ${["success", ...failedSpawnStatuses].map((st) => `${st} ${count(st).value}`).join(", ")}`,
+      );
+      const running = need(sampleOf(samples, hubMetrics.runningServers), hubMetrics.runningServers);
+      assert.ok(running.value >= 1, `running servers: ${running.value}`);
+      for (const period of ["24h", "7d", "30d"]) {
+        need(sampleOf(samples, hubMetrics.activeUsers, { period }), `${hubMetrics.activeUsers}{period="${period}"}`);
+      }
+    });
+
+    test("monitoring: the real proxy serves its metrics on its own port (what the proxy's PodMonitoring scrapes)", async () => {
+      const s = need(stack, "stack");
+      const r = await fetch(`http://127.0.0.1:${need(s.ports, "ports").proxyMetrics}/metrics`);
+      assert.equal(r.status, 200);
+      const text = await r.text();
+      assertExposition(text, "the proxy's metrics");
+      assert.ok(parseSamples(text).length > 0, "samples");
+    });
+
     test("the hub restarts while alice's server runs: it keeps running and is reachable again", async () => {
       const s = need(stack, "stack");
       const before = need(await userPod(need(stack, "stack"), "alice"), "alice's pod");
@@ -693,6 +808,17 @@ describe(
         const r = await client.api("GET", "/user/alice/api/contents/journey.ipynb");
         return r.status === 200;
       });
+    });
+
+    test("monitoring: the restarted hub counts the journey's users as active in the last 24 hours (recomputed at start-up, then hourly)", async () => {
+      const scrape = await scrapeHub(need(stack, "stack"));
+      assert.equal(scrape.status, 200);
+      const active = need(
+        sampleOf(parseSamples(scrape.text), hubMetrics.activeUsers, { period: "24h" }),
+        `${hubMetrics.activeUsers}{period="24h"}`,
+      );
+      // alice, bob and john.doe used the hub in this run.
+      assert.ok(active.value >= 3, `active users in 24h: ${active.value}`);
     });
 
     test("the proxy restarts: the routes come back within the hub's last_activity_interval", async () => {

@@ -16,7 +16,9 @@
 #     per Kubernetes release we test against) into the Go module cache, through the Go module proxy
 #     (Debian's golang-go is installed if there is no `go`);
 #   - actionlint (lints .github/workflows in the unit tests), built from its Go module through the
-#     Go module proxy into a cache outside the repository, and reused while it is the pinned version.
+#     Go module proxy into a cache outside the repository, and reused while it is the pinned version;
+#   - promtool (checks and tests the alert rules in the unit tests), the toolchain's promtool part
+#     alone (e2e/toolchain/build.sh --only promtool), reused while its pins are unchanged.
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -138,3 +140,6 @@ if [ "$("$tools_bin/actionlint" -version 2>/dev/null | head -n 1)" != "$actionli
   echo "building actionlint $actionlint_version into $tools_bin"
   GOBIN="$tools_bin" go install "github.com/rhysd/actionlint/cmd/actionlint@$actionlint_version"
 fi
+
+# promtool: test/support/promtool.ts runs it from the toolchain's bin folder (build.sh --print-bin).
+bash e2e/toolchain/build.sh --only promtool >/dev/null

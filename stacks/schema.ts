@@ -198,6 +198,9 @@ export const stackConfigSchema = z
     userScheduler: z.boolean(),
     userSchedulerImage: pinnedImage,
 
+    // Monitoring (components/monitoring).
+    monitoring: z.boolean(),
+
     fileBrowser: z.boolean(),
     fileBrowserImage: pinnedImage,
     fileBrowserServiceType: serviceType,

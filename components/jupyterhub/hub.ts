@@ -54,6 +54,19 @@ export interface HubArgs {
    * user's stored auth state unreadable).
    */
   authState?: boolean;
+  /**
+   * Serve `/hub/metrics` to a scraper: a token of the `read:metrics` scope only (a JupyterHub service
+   * of this name), kept in a Secret of its own that the scraper is given read access to.
+   */
+  metricsScraper?: string;
+}
+
+/** Where the hub serves its metrics to a scraper with the token in `tokenSecret`. */
+export interface HubMetrics {
+  path: string;
+  /** The container port's name. */
+  port: string;
+  tokenSecret: { name: pulumi.Output<string>; key: string };
 }
 
 /** The hub's own uid and gid in the k8s-hub image. */
@@ -70,6 +83,9 @@ const proxyTokenKey = "proxy-token";
 /** The hub Secret's keys for the OAuth client secret and the auth state's encryption key. */
 const oauthClientSecretKey = "oauth-client-secret";
 const cryptKeyKey = "crypt-key";
+/** The metrics token's Secret key, and the environment variable the hub reads it from. */
+const metricsTokenKey = "token";
+const metricsTokenEnv = "JUPYTERHUB_METRICS_TOKEN";
 
 /**
  * The hub (z2jh's `hub/`): its ServiceAccount and Role, the Secret it shares with the proxy, its
@@ -89,6 +105,8 @@ export class Hub extends pulumi.ComponentResource {
   public readonly configText: pulumi.Output<string>;
   /** Every file of the hub's config folder: jupyterhub_config.py and the hubExtraConfig snippets it runs. */
   public readonly configFiles: pulumi.Output<Record<string, string>>;
+  /** Where a scraper reads the hub's metrics, when `metricsScraper` is set. */
+  public readonly metrics?: HubMetrics;
 
   constructor(name: string, args: HubArgs, opts?: pulumi.ComponentResourceOptions) {
     super("jupyterhub-nfs:hub:Hub", name, {}, opts);
@@ -150,6 +168,29 @@ export class Hub extends pulumi.ComponentResource {
     // The proxy reads only the proxy token: other Secret changes leave it running.
     this.proxyTokenChecksum = secretChecksum(cookieSecret.hex, { [proxyTokenKey]: proxyToken.result });
 
+    // The scraper's token has a Secret of its own: the collector is allowed to read it, and must
+    // not read the cookie secret or the proxy token beside it.
+    const metricsToken =
+      args.metricsScraper !== undefined
+        ? new random.RandomPassword(`${name}-metrics-token`, { length: 48, special: false }, child)
+        : undefined;
+    if (metricsToken) {
+      const metricsSecret = new k8s.core.v1.Secret(
+        `${name}-metrics-token`,
+        {
+          metadata: { name: "hub-metrics-token", namespace: args.namespace, labels },
+          type: "Opaque",
+          stringData: { [metricsTokenKey]: metricsToken.result },
+        },
+        child,
+      );
+      this.metrics = {
+        path: "/hub/metrics",
+        port: "http",
+        tokenSecret: { name: metricsSecret.metadata.name, key: metricsTokenKey },
+      };
+    }
+
     const service = new k8s.core.v1.Service(
       `${name}-hub`,
       {
@@ -192,6 +233,10 @@ export class Hub extends pulumi.ComponentResource {
         proxyApiUrl,
         databasePath: `${dataDir}/jupyterhub.sqlite`,
         publicUrl: args.publicUrl,
+        metricsScraper:
+          args.metricsScraper !== undefined
+            ? { serviceName: args.metricsScraper, tokenEnv: metricsTokenEnv }
+            : undefined,
       }));
     this.configFiles = settings.apply((s): Record<string, string> => ({
       "jupyterhub_config.py": renderHubConfig(s),
@@ -232,6 +277,10 @@ export class Hub extends pulumi.ComponentResource {
       env.push({ name: clientSecretEnv, valueFrom: fromSecret(oauthClientSecretKey) });
     }
     if (args.authState) env.push({ name: "JUPYTERHUB_CRYPT_KEY", valueFrom: fromSecret(cryptKeyKey) });
+    if (this.metrics) {
+      const { name: secretName, key } = this.metrics.tokenSecret;
+      env.push({ name: metricsTokenEnv, valueFrom: { secretKeyRef: { name: secretName, key } } });
+    }
     new k8s.apps.v1.Deployment(
       `${name}-hub`,
       {
@@ -245,7 +294,13 @@ export class Hub extends pulumi.ComponentResource {
             metadata: {
               labels,
               // The hub reads every key of the Secret: any change (e.g. a new LDAP search password) rolls it.
-              annotations: { [secretChecksumAnnotation]: secretChecksum(cookieSecret.hex, secretData) },
+              // So does a new metrics token (the hub reads it at start-up only).
+              annotations: {
+                [secretChecksumAnnotation]: secretChecksum(cookieSecret.hex, {
+                  ...secretData,
+                  ...(metricsToken && { [metricsTokenEnv]: metricsToken.result }),
+                }),
+              },
             },
             spec: {
               serviceAccountName: serviceAccount.metadata.name,

@@ -75,6 +75,16 @@ export interface HubSettings {
   activeServerLimit: number;
   /** Python run after all of the above, in name order, each from its own file next to this one (hubExtraConfig.ts). */
   extraConfig?: HubConfigSnippet[];
+  /**
+   * A metrics scraper (GMP's collector): a JupyterHub service of this name whose token, read from
+   * the environment variable `tokenEnv`, has the `read:metrics` scope and nothing else.
+   */
+  metricsScraper?: MetricsScraper;
+}
+
+export interface MetricsScraper {
+  serviceName: string;
+  tokenEnv: string;
 }
 
 /**
@@ -204,6 +214,56 @@ function authenticatorLines(s: HubSettings): string[] {
   throw new Error("the hub needs an authenticator: LDAP or an OAuth provider");
 }
 
+/** A JupyterHub service (c.JupyterHub.services), its role, and why it is there. */
+interface HubService {
+  name: string;
+  comment: string;
+  role: { name: string; scopes: string[] };
+  /** The service's other dict entries as Python source (`"key": value`): the values are expressions. */
+  entries: string[];
+}
+
+/**
+ * The hub's services: the idle culler (jupyterhub-idle-culler ships in the hub image; the hub runs
+ * it) and the metrics scraper (an external service: GMP's collector with its token). Each gets a
+ * role of exactly the scopes it uses.
+ */
+function hubServiceLines(s: HubSettings): string[] {
+  const services: HubService[] = [];
+  if (s.cullIdleSeconds > 0) {
+    services.push({
+      comment: "Idle culling: jupyterhub-idle-culler ships in the hub image.",
+      name: "idle-culler",
+      role: { name: "idle-culler", scopes: ["list:users", "read:users:activity", "read:servers", "delete:servers"] },
+      entries: [`"command": [sys.executable, "-m", "jupyterhub_idle_culler", ${cullerArgs(s).map(py).join(", ")}]`],
+    });
+  }
+  if (s.metricsScraper) {
+    const m = s.metricsScraper;
+    services.push({
+      comment:
+        "Metrics: /hub/metrics needs the read:metrics scope (authenticate_prometheus stays on); the scraper's " +
+        "token comes from the environment (a Secret the collector may read), never from this file.",
+      name: m.serviceName,
+      role: { name: "metrics-scraper", scopes: ["read:metrics"] },
+      entries: [`"api_token": os.environ[${py(m.tokenEnv)}]`],
+    });
+  }
+  if (services.length === 0) return [];
+  return [
+    "",
+    ...services.map((x) => `# ${x.comment}`),
+    `c.JupyterHub.load_roles = ${py(services.map((x) => ({ ...x.role, services: [x.name] })))}`,
+    "c.JupyterHub.services = [",
+    ...services.flatMap((x) => [
+      "    {",
+      ...[`"name": ${py(x.name)}`, ...x.entries].map((e) => `        ${e},`),
+      "    },",
+    ]),
+    "]",
+  ];
+}
+
 /**
  * Generates jupyterhub_config.py. Pure and deterministic: the same settings give the same text,
  * so a changed text means a changed ConfigMap and a rolled hub.
@@ -260,25 +320,7 @@ export function renderHubConfig(s: HubSettings): string {
     "",
     ...userServerConfigLines(s.namespace, s.singleuser),
   );
-  if (s.cullIdleSeconds > 0) {
-    lines.push(
-      "",
-      "# Idle culling: jupyterhub-idle-culler ships in the hub image.",
-      `c.JupyterHub.load_roles = ${py([
-        {
-          name: "idle-culler",
-          scopes: ["list:users", "read:users:activity", "read:servers", "delete:servers"],
-          services: ["idle-culler"],
-        },
-      ])}`,
-      "c.JupyterHub.services = [",
-      "    {",
-      '        "name": "idle-culler",',
-      `        "command": [sys.executable, "-m", "jupyterhub_idle_culler", ${cullerArgs(s).map(py).join(", ")}],`,
-      "    }",
-      "]",
-    );
-  }
+  lines.push(...hubServiceLines(s));
   lines.push(...hubExtraConfigLines(s.extraConfig ?? []));
   return lines.join("\n") + "\n";
 }

@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { labelsFor } from "../common";
+import type { HubMonitoringArgs } from "../monitoring";
 import type { PodsOnPort } from "../network/pods";
 import { Hub, type HubArgs, type HubConfigInput } from "./hub";
 import { Proxy, proxyApiUrl, type ProxyServiceType } from "./proxy";
@@ -45,7 +46,15 @@ export interface JupyterHubArgs {
    * the bucket to the ServiceAccount's own principal.
    */
   userServiceAccount?: { googleServiceAccount?: string };
+  /**
+   * Metrics for a scraper (GKE's Managed Service for Prometheus): the hub's `/hub/metrics` with a
+   * `read:metrics` token kept in its own Secret, and the proxy's metrics port.
+   */
+  metrics?: boolean;
 }
+
+/** The JupyterHub service name of the metrics scraper, whose token has the read:metrics scope. */
+const metricsScraper = "gmp-collector";
 
 /**
  * JupyterHub as z2jh lays it out: the hub (KubeSpawner, LDAPAuthenticator, its database), the
@@ -63,11 +72,13 @@ export class JupyterHub extends pulumi.ComponentResource {
   public readonly proxyServicePort: number;
   public readonly proxyHealthCheck: { path: string; containerPort: number };
   public readonly hubPods: PodsOnPort;
-  public readonly proxyPods: PodsOnPort & { apiPort: number };
+  public readonly proxyPods: PodsOnPort & { apiPort: number; metricsPort?: number };
   /** The user pods KubeSpawner starts, by the labels the hub config makes it set. */
   public readonly userPods: PodsOnPort = { selector: userPodSelector, port: userPodPort };
   /** `namespace/name` of the user pods' own ServiceAccount, when they have one (userServiceAccount). */
   public readonly userServiceAccount?: pulumi.Output<string>;
+  /** What a scraper reads, when `metrics` is on: the hub's metrics (with its token) and the proxy's. */
+  public readonly metrics?: Pick<HubMonitoringArgs, "hub" | "proxy">;
 
   constructor(name: string, args: JupyterHubArgs, opts?: pulumi.ComponentResourceOptions) {
     super("jupyterhub-nfs:hub:JupyterHub", name, {}, opts);
@@ -110,6 +121,7 @@ export class JupyterHub extends pulumi.ComponentResource {
         ldapCaCertificate: args.ldapCaCertificate,
         oauthClientSecret: args.oauthClientSecret,
         authState: args.authState,
+        metricsScraper: args.metrics ? metricsScraper : undefined,
       },
       child,
     );
@@ -124,9 +136,16 @@ export class JupyterHub extends pulumi.ComponentResource {
         tokenChecksum: hub.proxyTokenChecksum,
         serviceType: args.proxyServiceType,
         serviceAnnotations: args.proxyServiceAnnotations,
+        metrics: args.metrics,
       },
       child,
     );
+    if (hub.metrics) {
+      this.metrics = {
+        hub: { podSelector: hub.pods.selector, ...hub.metrics },
+        proxy: { podSelector: proxy.pods.selector, port: "metrics", path: "/metrics" },
+      };
+    }
 
     this.hubPods = hub.pods;
     this.proxyPods = proxy.pods;

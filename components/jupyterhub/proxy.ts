@@ -25,10 +25,14 @@ export interface ProxyArgs {
   serviceType: ProxyServiceType;
   /** Extra annotations on the `proxy-public` Service (e.g. for a load balancer in front of it). */
   serviceAnnotations?: Record<string, string>;
+  /** Serve configurable-http-proxy's Prometheus metrics on a port of their own (`metrics`, unauthenticated). */
+  metrics?: boolean;
 }
 
 const proxyPort = 8000;
 const apiPort = 8001;
+/** Where the proxy serves its metrics when asked to (its public and API ports never serve them). */
+const metricsPort = 8002;
 /** The API Service's name is fixed, so the hub's config can name it before it exists. */
 const apiServiceName = "proxy-api";
 
@@ -46,7 +50,7 @@ export class Proxy extends pulumi.ComponentResource {
   public readonly servicePort = 80;
   public readonly healthCheck = { path: "/_chp_healthz", containerPort: proxyPort };
   /** The proxy's pods, its public port and its API port (the hub's alone). */
-  public readonly pods: PodsOnPort & { apiPort: number };
+  public readonly pods: PodsOnPort & { apiPort: number; metricsPort?: number };
   public readonly serviceName: pulumi.Output<string>;
   /** Where users reach the proxy: the load balancer's address, or its in-cluster name. */
   public readonly url: pulumi.Output<string>;
@@ -57,7 +61,7 @@ export class Proxy extends pulumi.ComponentResource {
     const selector = selectorFor("proxy", name);
     // Until the JupyterHub component was split in three, these were its own children.
     const child = movedChildOptions(this, opts);
-    this.pods = { selector, port: proxyPort, apiPort };
+    this.pods = { selector, port: proxyPort, apiPort, ...(args.metrics && { metricsPort }) };
 
     new k8s.core.v1.Service(
       `${name}-proxy-api`,
@@ -97,6 +101,7 @@ export class Proxy extends pulumi.ComponentResource {
                     `--api-port=${apiPort}`,
                     pulumi.interpolate`--default-target=${hubUrl}`,
                     pulumi.interpolate`--error-target=${hubUrl}/hub/error`,
+                    ...(args.metrics ? ["--metrics-ip=", `--metrics-port=${metricsPort}`] : []),
                   ],
                   env: [
                     {
@@ -107,6 +112,7 @@ export class Proxy extends pulumi.ComponentResource {
                   ports: [
                     { name: "http", containerPort: proxyPort },
                     { name: "api", containerPort: apiPort },
+                    ...(args.metrics ? [{ name: "metrics", containerPort: metricsPort }] : []),
                   ],
                   securityContext: restrictedContainerSecurity,
                   readinessProbe: { httpGet: { path: this.healthCheck.path, port: "http" }, periodSeconds: 10 },

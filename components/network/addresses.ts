@@ -83,6 +83,28 @@ export function egressToPods(matchLabels: Record<string, string>, ports: number[
 }
 
 /** Ingress from pods with these labels (in the policy's namespace) on these TCP ports. */
+/** Pods of another namespace, by its name and their labels (GMP's collector, for instance). */
+export interface PodsElsewhere {
+  namespace: string;
+  podSelector: Record<string, string>;
+}
+
+/** Ingress from pods of another namespace on `ports`. */
+export function ingressFromNamespace(
+  source: PodsElsewhere,
+  ports: number[],
+): k8s.types.input.networking.v1.NetworkPolicyIngressRule {
+  return {
+    from: [
+      {
+        namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": source.namespace } },
+        podSelector: { matchLabels: source.podSelector },
+      },
+    ],
+    ports: ports.map((port) => ({ protocol: "TCP", port })),
+  };
+}
+
 export function ingressFromPods(
   sources: Record<string, string>[],
   ports: number[],

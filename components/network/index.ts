@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { labelsFor } from "../common";
+import type { PodsElsewhere } from "./addresses";
 import { defaultDenySpec } from "./defaultDeny";
 import { fileBrowserSpec } from "./fileBrowserPolicy";
 import { hubSpec } from "./hubPolicy";
@@ -24,6 +25,8 @@ export interface NetworkFenceArgs {
    * Only for user pods that KubeSpawner binds to nodes running it (userServerExtras.ts).
    */
   userPodsReachGkeMetadataServer?: boolean;
+  /** The metrics collector (GMP's), admitted to the hub's port and the proxy's metrics port. */
+  metricsCollector?: PodsElsewhere;
 }
 
 /**
@@ -43,8 +46,8 @@ export class NetworkFence extends pulumi.ComponentResource {
     const specs: [string, k8s.types.input.networking.v1.NetworkPolicySpec][] = [
       ["default-deny", defaultDenySpec()],
       ["singleuser", userPodsSpec(pods, args.userEgressCidrs, args.userPodsReachGkeMetadataServer)],
-      ["hub", hubSpec(pods)],
-      ["proxy", proxySpec(pods)],
+      ["hub", hubSpec(pods, args.metricsCollector)],
+      ["proxy", proxySpec(pods, args.metricsCollector)],
     ];
     if (pods.fileBrowser) specs.push(["file-browser", fileBrowserSpec(pods, pods.fileBrowser)]);
     if (pods.testLdap) specs.push(["test-ldap", testLdapSpec(pods, pods.testLdap)]);

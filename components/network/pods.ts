@@ -7,8 +7,11 @@ export interface PodsOnPort {
 /** Who is in the hub namespace, and what each listens on: what the policies are written from. */
 export interface HubNamespacePods {
   hub: PodsOnPort;
-  /** configurable-http-proxy: `port` is its public port, `apiPort` its REST API (the hub's only). */
-  proxy: PodsOnPort & { apiPort: number };
+  /**
+   * configurable-http-proxy: `port` is its public port, `apiPort` its REST API (the hub's only),
+   * `metricsPort` its metrics, when it serves them.
+   */
+  proxy: PodsOnPort & { apiPort: number; metricsPort?: number };
   /** The user pods KubeSpawner starts, by the labels it puts on them. */
   userPods: PodsOnPort;
   /** The file browser, and whether its Service is exposed beyond the cluster (NodePort, LoadBalancer). */

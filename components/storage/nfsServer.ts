@@ -100,6 +100,7 @@ export interface UserQuotas {
 export const userQuotasConfigMap = "user-quotas";
 /** The usage exporter's port (named `metrics`), as the PodMonitoring scrapes it. */
 export const usageExporterPort = 9102;
+const usageExporterPortName = "metrics";
 /** Seconds between the enforcer's passes: the longest a new folder stays without its limit. */
 export const quotaPassSeconds = 5;
 
@@ -141,7 +142,7 @@ function userQuotaContainers(quotas: UserQuotas): k8s.types.input.core.v1.Contai
       name: "usage-exporter",
       image: quotas.image,
       command: [...program, "export", "/exports", quotas.folder, String(usageExporterPort)],
-      ports: [{ name: "metrics", containerPort: usageExporterPort, protocol: "TCP" }],
+      ports: [{ name: usageExporterPortName, containerPort: usageExporterPort, protocol: "TCP" }],
       securityContext: { privileged: true },
       resources,
       volumeMounts: [
@@ -162,6 +163,8 @@ export class NfsServer extends pulumi.ComponentResource {
   public readonly podSelector: Record<string, string>;
   /** The address the API server assigned to the Service. */
   public readonly clusterIP: pulumi.Output<string>;
+  /** Where the usage exporter serves its metrics (a port of the pod, by name), when per-user quotas are on. */
+  public readonly usageMetrics?: { port: string; path: string };
 
   constructor(name: string, args: NfsServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("jupyterhub-nfs:storage:NfsServer", name, {}, opts);
@@ -278,6 +281,7 @@ export class NfsServer extends pulumi.ComponentResource {
     // (components/network). See docs/security.md.
     this.serviceName = service.metadata.name;
     this.podSelector = selector;
+    if (args.userQuotas) this.usageMetrics = { port: usageExporterPortName, path: "/metrics" };
     // On a preview of a new Service the provider's server-side dry run assigns no address (the
     // field comes back empty or missing): passed on, it would fail the volume's own dry run
     // (spec.nfs.server is required).

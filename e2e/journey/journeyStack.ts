@@ -9,6 +9,7 @@ import { writeNodePlugins } from "../lib/toolchain";
 import { freeLoopbackPort } from "../../test/support/nginx";
 import { startSlapd, type Slapd } from "../../test/support/slapd";
 import { DeploymentProcess } from "./deploymentProcess";
+import { crdName, gmpStandInCrds } from "./gmpStandIn";
 import { KubeApi } from "./kubeApi";
 import { GPU_GROUP_DN, gpuGroupLdif, gpuNode, JOURNEY_PROFILES, pathConfig } from "./journeyProfiles";
 import { KubeletStandIn, loopbackAddresses } from "./kubeletStandIn";
@@ -139,6 +140,8 @@ export interface JourneyPorts {
   hub: number;
   proxy: number;
   proxyApi: number;
+  /** The proxy's metrics port (monitoring is on in the journey's stack). */
+  proxyMetrics: number;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -224,6 +227,9 @@ export class JourneyStack {
     this.cluster = cluster;
     cluster.start();
     applyLocalStorage(cluster, stackNames, [this.volumes.data, this.volumes.hubDb, this.volumes.datasets]);
+    // GMP's PodMonitoring and Rules kinds, as stand-ins (gmpStandIn.ts): the stack has monitoring on.
+    for (const crd of gmpStandInCrds()) cluster.apply(crd);
+    cluster.kubectl(["wait", "--for=condition=Established", "--timeout=60s", ...gmpStandInCrds().map(crdName)]);
     fs.mkdirSync(this.volumes.datasets.dir, { recursive: true });
     fs.writeFileSync(path.join(this.volumes.datasets.dir, "README.txt"), COURSE.datasets.readme);
     const pluginDir = writeNodePlugins(path.join(this.tmp, "plugins"));
@@ -262,6 +268,8 @@ export class JourneyStack {
       // machine was shared (burst.ts).
       [`${P}:userStartTimeoutSeconds`]: { value: "300" },
       [`${P}:userHttpTimeoutSeconds`]: { value: "240" },
+      // The hub's metrics token, PodMonitorings and Rules (the journey scrapes as GMP's collector would).
+      [`${P}:monitoring`]: { value: "true" },
       // Users reach the proxy on loopback here, not through a Service.
       [`${P}:proxyServiceType`]: { value: "ClusterIP" },
       ...Object.fromEntries((this.testUsers ?? []).map((u, i) => [`${P}:ldapTestUsers[${i}]`, { value: u }])),
@@ -444,6 +452,7 @@ export class JourneyStack {
       hub: await freeLoopbackPort(),
       proxy: await freeLoopbackPort(),
       proxyApi: await freeLoopbackPort(),
+      proxyMetrics: await freeLoopbackPort(),
     };
     return this.ports;
   }
@@ -518,6 +527,8 @@ export class JourneyStack {
           "--api-port": String(ports.proxyApi),
           "--default-target": `http://127.0.0.1:${ports.hub}`,
           "--error-target": `http://127.0.0.1:${ports.hub}/hub/error`,
+          "--metrics-ip": "127.0.0.1",
+          "--metrics-port": String(ports.proxyMetrics),
         }),
     });
     fs.mkdirSync(path.join(this.tmp, "proxy"), { recursive: true });

@@ -16,6 +16,7 @@ export const toolchainBinaries = [
   "kwok",
   "kwokctl",
   "kube-router",
+  "promtool",
 ] as const;
 
 /**

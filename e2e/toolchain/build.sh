@@ -10,6 +10,7 @@
 #   kube-router                 github.com/cloudnativelabs/kube-router/v2 (its network policy
 #                               controller enforces our NetworkPolicies in the kernel lab)
 #   hydra                       github.com/ory/hydra/v2 (the OpenID Connect provider)
+#   promtool                    github.com/prometheus/prometheus/cmd/promtool
 #
 # Each part is built from a small wrapper module in e2e/toolchain/<part>/ that pins the
 # versions below (and mirrors upstream replace lines that point at other modules).
@@ -19,8 +20,11 @@
 # binaries are already there is reused. The bin folder printed last is keyed by all the parts and
 # holds links to the parts' binaries.
 #
-# Usage: e2e/toolchain/build.sh            build what is missing, print the bin folder last
-#        e2e/toolchain/build.sh --print-bin  print the bin folder only (no build)
+# Usage: e2e/toolchain/build.sh              build what is missing, print the bin folder last
+#        e2e/toolchain/build.sh --print-bin    print the bin folder only (no build)
+#        e2e/toolchain/build.sh --only PART    build (or reuse) that part alone and link it into the
+#                                              bin folder, printed last (scripts/setup.sh builds
+#                                              promtool so: the unit tests run it)
 #
 # Environment: JHNFS_TOOLCHAIN_CACHE overrides the cache root
 # (default ${XDG_CACHE_HOME:-$HOME/.cache}/jupyterhub-nfs-toolchain).
@@ -45,6 +49,7 @@ KUBERNETES_VERSION=v1.36.1                               # staging modules at v0
 KWOK_VERSION=v0.8.0                                      # its default Kubernetes is 1.36.1
 KUBE_ROUTER_VERSION=v2.1.0                               # the only v2 the proxy serves
 HYDRA_VERSION=v2.3.0                                     # Ory Hydra, the OIDC journey's provider
+PROMETHEUS_VERSION=v0.316.0                              # = Prometheus 3.16.0 (its VERSION file)
 # ---------------------------------------------------------------------------------------------
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -70,6 +75,7 @@ declare -A part_dir=(
   [kwok]="$cache_root/parts/kwok-$(part_key kwok "$KWOK_VERSION")"
   [kube-router]="$cache_root/parts/kube-router-$(part_key kube-router "$KUBE_ROUTER_VERSION")"
   [hydra]="$cache_root/parts/hydra-$(part_key hydra "$HYDRA_VERSION")"
+  [promtool]="$cache_root/parts/promtool-$(part_key promtool "$PROMETHEUS_VERSION")"
 )
 version_key="$(printf '%s\n' "${part_dir[@]}" | sort | sha256sum | cut -c1-16)"
 root="$cache_root/$version_key"
@@ -80,16 +86,27 @@ if [[ "${1:-}" == "--print-bin" ]]; then
   exit 0
 fi
 
+only=""
+if [[ "${1:-}" == "--only" ]]; then
+  only="${2:?--only needs a part name}"
+  [[ -n "${part_dir[$only]:-}" ]] || {
+    echo "toolchain: no part named $only (parts: ${!part_dir[*]})" >&2
+    exit 2
+  }
+fi
+
 mkdir -p "$bin"
 export GOFLAGS="${GOFLAGS:-} -trimpath -buildvcs=false"
 ldflags_base="-s -w"
 total_start=$SECONDS
 
 # part NAME BINARIES... -- COMMAND...: runs COMMAND with $out set to the part's own bin folder,
-# unless every binary is already there; then links each binary into $bin.
+# unless every binary is already there; then links each binary into $bin. With --only, every
+# other part is skipped.
 part() {
   local name="$1"
   shift
+  [[ -z "$only" || "$only" == "$name" ]] || return 0
   local outs=()
   while [[ "$1" != "--" ]]; do
     outs+=("$1")
@@ -199,6 +216,14 @@ build_hydra() {
   GOFLAGS="$GOFLAGS -tags=sqlite,sqlite_omit_load_extension" \
     build_one "$here/hydra" "$ldflags_base -X github.com/ory/hydra/v2/driver/config.Version=$HYDRA_VERSION" \
     hydra github.com/ory/hydra/v2
+build_promtool() {
+  # Upstream's release flags (.promu.yml): the netgo tag and the version stamp `--version` prints
+  # (3.16.0 is the module's VERSION file at v0.316.0; Prometheus 3.x tags its Go module v0.3xx.y).
+  local v="${PROMETHEUS_VERSION#v0.}"
+  v="3.$((10#${v%%.*} - 300)).${v#*.}"
+  GOFLAGS="$GOFLAGS -tags=netgo" build_one "$here/promtool" \
+    "$ldflags_base -X github.com/prometheus/common/version.Version=$v" \
+    promtool github.com/prometheus/prometheus/cmd/promtool
 }
 
 part pulumi pulumi -- build_pulumi
@@ -208,6 +233,12 @@ part kubernetes kube-apiserver kube-controller-manager kube-scheduler kubectl --
 part kwok kwok kwokctl -- build_kwok
 part kube-router kube-router -- build_kube_router
 part hydra hydra -- build_hydra
+part promtool promtool -- build_promtool
+
+if [[ -n "$only" ]]; then
+  echo "$bin"
+  exit 0
+fi
 
 cat >"$root/versions.txt" <<EOF
 go $go_version
@@ -218,6 +249,7 @@ kubernetes $KUBERNETES_VERSION (k8s.io/kubernetes: kube-apiserver, kube-controll
 kwok $KWOK_VERSION (sigs.k8s.io/kwok: kwok, kwokctl)
 kube-router $KUBE_ROUTER_VERSION (github.com/cloudnativelabs/kube-router/v2)
 hydra $HYDRA_VERSION (github.com/ory/hydra/v2)
+promtool $PROMETHEUS_VERSION (github.com/prometheus/prometheus/cmd/promtool)
 EOF
 printf 'toolchain: total %ds, bin %s\n' "$((SECONDS - total_start))" "$bin" >&2
 echo "$bin"

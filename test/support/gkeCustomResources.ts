@@ -1,5 +1,5 @@
 /**
- * Schemas for the GKE custom resources the HTTPS Ingress renders. They are not in the Kubernetes
+ * Schemas for the GKE custom resources the HTTPS Ingress and the monitoring render. They are not in the Kubernetes
  * OpenAPI documents, and their CRDs are not published anywhere this machine can fetch them (GKE
  * installs them itself; the controllers' Go modules, k8s.io/ingress-gce and
  * github.com/GoogleCloudPlatform/gke-managed-certs, are not served by the Go module proxy). So these
@@ -18,6 +18,10 @@ const closed = (properties: Record<string, Schema>, required: string[] = []): Sc
   required,
   additionalProperties: false,
 });
+
+/** GMP's durations (the CRDs' `format: duration`, Go's time.ParseDuration): 30s, 5m, 1h30m. */
+const duration = { type: "string", pattern: "^([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$" };
+const stringMap = { type: "object", additionalProperties: str };
 
 export interface CustomResourceSchema {
   apiVersion: string;
@@ -82,6 +86,79 @@ export const gkeCustomResources: CustomResourceSchema[] = [
         },
       },
       ["domains"],
+    ),
+  },
+  // Google Cloud Managed Service for Prometheus. Its CRDs are not served by the Go module proxy
+  // (github.com/GoogleCloudPlatform/prometheus-engine answers 403 there): transcribed from the
+  // repository's CRD files at commit 2ffde4ec (2026-07-02), the fields we set, closed otherwise.
+  {
+    apiVersion: "monitoring.googleapis.com/v1",
+    kind: "PodMonitoring",
+    source:
+      "GoogleCloudPlatform/prometheus-engine charts/operator/crds/monitoring.googleapis.com_podmonitorings.yaml (v1: selector, endpoints[1..10] port/path/interval/timeout/scheme/authorization)",
+    spec: closed(
+      {
+        selector: closed({ matchLabels: stringMap }),
+        endpoints: {
+          type: "array",
+          minItems: 1,
+          maxItems: 10,
+          items: closed(
+            {
+              port: { anyOf: [int, { type: "string", minLength: 1, maxLength: 253 }] },
+              path: str,
+              interval: duration,
+              timeout: duration,
+              scheme: { enum: ["http", "https"] },
+              authorization: closed({
+                // "Basic" is refused there (basicAuth is its own field).
+                type: { type: "string", not: { const: "Basic" } },
+                credentials: closed({
+                  secret: closed({ name: str, key: str, namespace: str }, ["key", "name"]),
+                }),
+              }),
+            },
+            ["interval", "port"],
+          ),
+        },
+      },
+      ["endpoints", "selector"],
+    ),
+  },
+  {
+    apiVersion: "monitoring.googleapis.com/v1",
+    kind: "Rules",
+    source:
+      "GoogleCloudPlatform/prometheus-engine charts/operator/crds/monitoring.googleapis.com_rules.yaml (v1: groups of name, interval, rules)",
+    spec: closed(
+      {
+        groups: {
+          type: "array",
+          items: closed(
+            {
+              name: str,
+              interval: duration,
+              rules: {
+                type: "array",
+                minItems: 1,
+                items: closed(
+                  {
+                    record: { type: "string", pattern: "^[a-zA-Z_:][a-zA-Z0-9_:]*$" },
+                    alert: str,
+                    expr: str,
+                    for: duration,
+                    labels: stringMap,
+                    annotations: stringMap,
+                  },
+                  ["expr"],
+                ),
+              },
+            },
+            ["name", "rules"],
+          ),
+        },
+      },
+      ["groups"],
     ),
   },
 ];
