@@ -90,7 +90,7 @@ function promtoolTest(file: string, groups: RuleGroup[], series: Record<string, 
   assert.match(r.output, /SUCCESS/);
 }
 
-describe("monitoring off (the dev stack): nothing of it is rendered", () => {
+describe("monitoring off (the dev stack, its default): nothing of it is rendered", () => {
   it("no PodMonitoring, Rules, metrics token or collector RBAC; the hub config has no scraper", async () => {
     const r = await rendered("dev");
     for (const kind of ["PodMonitoring", "Rules"]) assert.equal(manifests(r, kind).length, 0, kind);
@@ -105,7 +105,7 @@ describe("monitoring off (the dev stack): nothing of it is rendered", () => {
 });
 
 describe("monitoring on (the prod stack): GMP's PodMonitorings and Rules, and a token only the collector reads", () => {
-  const prod = () => rendered("prod");
+  const prod = () => rendered("prod", ["monitoring=true"]);
 
   it("the hub's PodMonitoring scrapes /hub/metrics on the hub pod's port with the token Secret; the hub reads the same token", async () => {
     const r = await prod();
@@ -205,7 +205,7 @@ describe("monitoring on (the prod stack): GMP's PodMonitorings and Rules, and a 
 
 describe("monitoring with per-user quotas: the NFS server's usage exporter, and the storage alerts", () => {
   it("scrapes the exporter's port on the NFS server pod and puts the storage Rules in the NFS namespace (a Rules object sees its own namespace only)", async () => {
-    const r = await rendered("prod", ["userQuotaDefault=10Gi"]);
+    const r = await rendered("prod", ["monitoring=true", "userQuotaDefault=10Gi"]);
     const pm = manifest(r, "PodMonitoring", monitoringJobs.storage);
     const nfs = manifest(r, "Deployment", "nfs-server");
     assert.equal(at(pm, "metadata", "namespace"), at(nfs, "metadata", "namespace"));
@@ -227,8 +227,8 @@ describe("monitoring with per-user quotas: the NFS server's usage exporter, and 
     assert.match(check.output, /SUCCESS: 5 rules found/);
   });
 
-  it("without quotas (the prod stack) there is no exporter, so no storage PodMonitoring or Rules", async () => {
-    const r = await rendered("prod");
+  it("without quotas there is no exporter, so no storage PodMonitoring or Rules", async () => {
+    const r = await rendered("prod", ["monitoring=true"]);
     assert.equal(manifests(r, "PodMonitoring").length, 2);
     assert.deepEqual(
       manifests(r, "Rules").map((m) => at(m, "metadata", "name")),

@@ -315,7 +315,7 @@ describe("the objects of ours a user's pod must never be given", () => {
       (await import("node:fs")).readFileSync(`${__dirname}/fixtures/example-ldap-ca.pem`, "utf8");
     for (const r of [
       await rendered("dev", extras),
-      await rendered("prod", [ca, "hubDomain=hub.example.org", "hubTlsSecretName=hub-tls"]),
+      await rendered("prod", [ca, "hubDomain=hub.example.org", "hubTlsSecretName=hub-tls", "monitoring=true"]),
     ]) {
       const namespace = String(r.outputs.hubNamespace);
       const inHub = (m: JsonObject) => obj(m.metadata).namespace === namespace;

@@ -255,10 +255,10 @@ function hubServiceLines(s: HubSettings): string[] {
     ...services.map((x) => `# ${x.comment}`),
     `c.JupyterHub.load_roles = ${py(services.map((x) => ({ ...x.role, services: [x.name] })))}`,
     "c.JupyterHub.services = [",
-    ...services.flatMap((x) => [
+    ...services.flatMap((x, i) => [
       "    {",
       ...[`"name": ${py(x.name)}`, ...x.entries].map((e) => `        ${e},`),
-      "    },",
+      i < services.length - 1 ? "    }," : "    }",
     ]),
     "]",
   ];

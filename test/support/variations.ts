@@ -124,6 +124,7 @@ const variationOverrides: Record<string, string[]> = {
   ],
   "hub over HTTPS with the operator's TLS Secret": ["hubDomain=jupyter.dev.example.org", "hubTlsSecretName=hub-tls"],
   "no NetworkPolicies": ["networkPolicies=false"],
+  "monitoring (GKE Managed Prometheus) with per-user quotas": ["monitoring=true", "userQuotaDefault=10Gi"],
   "user servers' environment, volumes (a claim, a bucket) and postStart; hub config snippets": [
     `userEnvironment=${JSON.stringify([
       { name: "COURSE", value: "Data {science}" },
