@@ -216,6 +216,8 @@ build_hydra() {
   GOFLAGS="$GOFLAGS -tags=sqlite,sqlite_omit_load_extension" \
     build_one "$here/hydra" "$ldflags_base -X github.com/ory/hydra/v2/driver/config.Version=$HYDRA_VERSION" \
     hydra github.com/ory/hydra/v2
+}
+
 build_promtool() {
   # Upstream's release flags (.promu.yml): the netgo tag and the version stamp `--version` prints
   # (3.16.0 is the module's VERSION file at v0.316.0; Prometheus 3.x tags its Go module v0.3xx.y).
