@@ -27,6 +27,7 @@ import {
 } from "../journey/podSpec";
 import type { JsonObject } from "../../render/mocks";
 import { images } from "../../versions/images";
+import { orphansMarked, startWatchdog, stopWatchdog } from "../lib/watchdog";
 
 const kernel = "/usr/bin/linux.uml";
 const guestInit = path.join(__dirname, "guest.sh");
@@ -57,6 +58,12 @@ export interface KernelLabOptions {
 
 /** The lab kernel's memory: nfsd, the client and a few shells fit in a fraction of it. */
 const defaultMemoryMiB = 256;
+
+/**
+ * The kernel argument that marks a lab kernel with the pid of the test process that booted it
+ * (the guest ignores it): a kernel whose test is gone is a leftover, ended at the next boot.
+ */
+const ownerMark = "jhnfs_owner";
 
 /** A container's programs come from this machine; every container here sets its own identity. */
 const thisMachine: ImageStandIn = { path: [], programFolders: [], entrypoint: [], cmd: [], uid: 0, gid: 0, env: {} };
@@ -143,6 +150,7 @@ function serverDiskScript(mountPath: string, manageGids: boolean, mountArgs = ""
 export class KernelLab {
   private requests = 0;
   private exited: Promise<number | null>;
+  private watchdog?: number;
 
   private constructor(
     /** This machine's folder shared with the guest at the same path (hostfs). */
@@ -164,6 +172,7 @@ export class KernelLab {
    */
   static async boot(o: KernelLabOptions): Promise<KernelLab> {
     if (!fs.existsSync(kernel)) throw new Error(`${kernel} is missing: run bash scripts/setup.sh`);
+    KernelLab.endLeftovers();
     // Not under a 0700 folder of root's: the guest's containers run as other users.
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kernel-lab-"));
     fs.chmodSync(dir, 0o755);
@@ -186,6 +195,7 @@ export class KernelLab {
       // mconsole's socket and the kernel's pid file go here, not into ~/.uml.
       `uml_dir=${dir}`,
       "umid=lab",
+      `${ownerMark}=${process.pid}`,
       "con=null",
       "con0=null,fd:1",
       ...(o.network?.kernelArgs ?? []),
@@ -202,6 +212,8 @@ export class KernelLab {
     );
     fs.closeSync(log);
     const lab = new KernelLab(dir, uml, o.fileSystem);
+    // If this test process is SIGKILLed (a CI timeout), the kernel's processes and its folder go too.
+    lab.watchdog = startWatchdog(`kill -9 -${uml.pid} 2>/dev/null\nrm -rf ${q(dir)}`);
     try {
       await lab.waitFor(() => fs.existsSync(path.join(dir, "ready")), "the guest to boot");
       const attach = await lab.run(`losetup /dev/loop0 ${q(disk)}`);
@@ -211,6 +223,21 @@ export class KernelLab {
       throw e;
     }
     return lab;
+  }
+
+  /**
+   * Ends the kernels of test processes that are gone (marked with their pid, see ownerMark): what a
+   * test killed together with its watchdog left. Only processes carrying the mark are touched.
+   */
+  static endLeftovers(): void {
+    for (const { pid, owner } of orphansMarked(ownerMark)) {
+      console.log(`# ending a lab kernel's process ${pid} left by test process ${owner}`);
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
   }
 
   /** The console's last lines, for a failure's message. */
@@ -478,6 +505,7 @@ export class KernelLab {
       process.kill(-this.uml.pid, "SIGKILL");
       await this.exited;
     }
+    stopWatchdog(this.watchdog);
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -1,7 +1,8 @@
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { alive } from "./processes";
+import { startWatchdog, stopWatchdog } from "./watchdog";
 
 /** A Kubernetes object as kubectl prints it with `-o json`. */
 export interface KubeObject {
@@ -143,25 +144,19 @@ export class KwokCluster {
   }
 
   /**
-   * A detached shell (its own session, so a kill of the test's process group does not reach it)
-   * that waits for this process to end and, unless stop() ran first and ended it, deletes the
-   * cluster and SIGKILLs what is left of it. It only kills PIDs that kwokctl recorded for this
-   * cluster and whose command line still names this cluster's work folder. The node test runner
-   * SIGKILLs its test processes when it is itself stopped, so a signal handler alone cannot be
-   * relied on for this.
+   * A watchdog (e2e/lib/watchdog.ts) that, unless stop() ran first and ended it, deletes the
+   * cluster and SIGKILLs what is left of it once this process is gone. It only kills PIDs that
+   * kwokctl recorded for this cluster and whose command line still names this cluster's work folder.
    */
   private startWatchdog(): void {
     const q = (x: string): string => `'${x.replace(/'/g, "'\\''")}'`;
     const script = [
-      `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done`,
       `${q(path.join(this.bin, "kwokctl"))} --name ${q(this.name)} delete cluster --kubeconfig ${q(this.kubeconfig)} >/dev/null 2>&1`,
       `for p in ${this.pids.join(" ")}; do`,
       `  if [ -r /proc/$p/cmdline ] && tr '\\0' ' ' < /proc/$p/cmdline | grep -qF ${q(this.workDir)}; then kill -9 $p; fi`,
       "done",
     ].join("\n");
-    const child = spawn("sh", ["-c", script], { detached: true, stdio: "ignore", env: this.env });
-    child.unref();
-    this.watchdog = child.pid;
+    this.watchdog = startWatchdog(script, this.env);
   }
 
   /** PIDs of the control plane's processes, from kwokctl's pid files. */
@@ -187,14 +182,8 @@ export class KwokCluster {
       this.stopCluster();
     } finally {
       // Only now: if this process is killed half-way through stopCluster, the watchdog finishes it.
-      if (this.watchdog !== undefined) {
-        try {
-          process.kill(this.watchdog, "SIGKILL");
-        } catch {
-          // already gone
-        }
-        this.watchdog = undefined;
-      }
+      stopWatchdog(this.watchdog);
+      this.watchdog = undefined;
     }
   }
 
