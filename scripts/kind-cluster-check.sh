@@ -250,19 +250,21 @@ hub_namespace=""
 # EXPECT (answer, none): TCP cells as host:port, or with `dns` the DNS cells as
 # dns+udp|tcp://host:53/<the hub's Service name>, placed on this cluster ($nfs_ip, $browser_ip,
 # $hub_namespace set first). A cell this check has no place for (a second user's pod, the internet
-# stand-in, kube-dns's pods, the API server, the proxy's API) is named on stderr and left to the lab.
+# stand-in, kube-dns's pods, the API server, the proxy's API, the test LDAP server, the NFS server at its
+# pod's own address) is named on stderr and left to the lab. Cells from the node or the internet are
+# not asked for here (only user-pod and proxy are).
 matrix_targets() {
-  local from to port probe expect why address
-  while IFS=$'\t' read -r from to port probe _ expect why; do
+  local from to port probe via expect why address
+  while IFS=$'\t' read -r from to port probe via expect why; do
     [[ "${from}" == "$1" && "${expect}" == "$2" ]] || continue
     if [[ "${3:-}" == dns ]]; then
       [[ "${probe}" == dns-* ]] || continue
     else
       [[ "${probe}" == tcp ]] || continue
     fi
-    case "${to}:${port}" in
-      nfs-server:2049) address="${nfs_ip}:2049" ;;
-      file-browser:8080) address="${browser_ip}:80" ;; # the Service's port in front of nginx's 8080
+    case "${to}:${port}:${via}" in
+      nfs-server:2049:service) address="${nfs_ip}:2049" ;;
+      file-browser:8080:*) address="${browser_ip}:80" ;; # the Service's port in front of nginx's 8080
       metadata:*) address="${metadata_ip}:${port}" ;;
       nodelocal-dns:*) address="${nodelocal_dns_ip}:${port}" ;;
       *)

@@ -26,11 +26,8 @@ export function stopWatchdog(pid: number | undefined): void {
   }
 }
 
-/**
- * The processes whose command line carries `mark=<pid>` for a test process `<pid>` that is no
- * longer running: what a test killed before its watchdog ran (or with it) left behind.
- */
-export function orphansMarked(mark: string): { pid: number; owner: number }[] {
+/** The processes whose command line carries `mark=<pid>`, with that pid (the test that started them). */
+export function processesMarked(mark: string): { pid: number; owner: number }[] {
   const found: { pid: number; owner: number }[] = [];
   for (const entry of fs.readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
@@ -41,9 +38,13 @@ export function orphansMarked(mark: string): { pid: number; owner: number }[] {
       continue; // ended while we looked
     }
     const owner = cmdline.split("\0").find((a) => a.startsWith(`${mark}=`));
-    if (owner === undefined) continue;
-    const ownerPid = Number(owner.slice(mark.length + 1));
-    if (Number.isInteger(ownerPid) && !alive(ownerPid)) found.push({ pid: Number(entry), owner: ownerPid });
+    const ownerPid = Number(owner?.slice(mark.length + 1));
+    if (owner !== undefined && Number.isInteger(ownerPid)) found.push({ pid: Number(entry), owner: ownerPid });
   }
   return found;
+}
+
+/** processesMarked whose test process is no longer running: what a killed test left behind. */
+export function orphansMarked(mark: string): { pid: number; owner: number }[] {
+  return processesMarked(mark).filter((p) => !alive(p.owner));
 }

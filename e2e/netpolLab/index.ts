@@ -9,25 +9,34 @@
  * lab assigns and writes back into the pod's status, and a namespace standing for the internet.
  * Services are DNAT rules in the node's nat table, as kube-proxy's iptables mode writes them.
  * On this machine: the control plane (etcd, kube-apiserver and the rest, kwokctl's binary runtime,
- * on 127.0.0.1), where the rendered Namespaces, Services, NetworkPolicies and the pods are created;
- * a network namespace the test makes, holding the host end of the kernel's TAP device and a relay
- * (relay.py) to the API server, which kube-router and the hub's pod reach through it.
+ * on 127.0.0.1), where `pulumi up` (the project's program, the real CLI) deploys the dev or prod
+ * stack (e2e/netpolLab/stack.ts) and the lab adds users' pods and kube-dns; a network namespace the
+ * test makes, holding the host end of the kernel's TAP device and a relay (relay.py) to the API
+ * server, which kube-router and the hub's pod reach through it.
  *
  * What stands in: the pods' programs (podnet.py answers on every port the pod's containers
- * declare, with the pod's name); the pods are API objects with the rendered labels and ports, not
- * run (a pod's status is written by the lab, as a kubelet would); kube-dns, NodeLocal DNSCache and
- * Cloud DNS (podnet.py answering the Services' names from the API server's ClusterIPs); the
- * metadata server (a greeting on 169.254.169.254:80); kube-proxy (the lab's DNAT rules).
+ * declare, with the pod's name); the kubelet (kwok marks the lab node's pods Running and Ready, with
+ * addresses from the node's pod range, which the lab then gives their network namespaces); kube-dns,
+ * NodeLocal DNSCache and Cloud DNS (podnet.py answering the Services' names from the API server's
+ * ClusterIPs); the metadata server (a greeting on 169.254.169.254:80); kube-proxy (the lab's DNAT
+ * rules).
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { KwokCluster, type KubeObject } from "../lib/cluster";
+import { applyLocalStorage, localStackVolumes } from "../lib/localStorage";
+import { alive } from "../lib/processes";
+import { PulumiEnv } from "../lib/pulumi";
+import { writeNodePlugins } from "../lib/toolchain";
+import { startWatchdog, stopWatchdog } from "../lib/watchdog";
 import { KernelLab } from "../kernelLab";
 import { q } from "../journey/containerProcess";
 import { kwokLeavesTheStandInAlone } from "../journey/journeyStack";
 import type { JsonObject } from "../../render/mocks";
+import { userPodsFromConfig } from "../../test/support/hubConfigPython";
+import { labStack } from "./stack";
 
 const here = __dirname;
 const nodeScript = path.join(here, "node.sh");
@@ -40,8 +49,11 @@ export const labNode = {
   /** The node's eth0; the other end of the TAP device is the test's namespace on this machine. */
   ip: "10.199.0.2",
   hostSide: "10.199.0.1",
-  /** The pods' bridge and range (the node's podCIDR). */
-  bridgeIp: "10.64.0.1",
+  /**
+   * The pods' bridge (their gateway) and range (the node's podCIDR, from which kwok hands out the
+   * pods' addresses, lowest first: the bridge takes the range's last one).
+   */
+  bridgeIp: "10.64.0.254",
   podCidr: "10.64.0.0/24",
   /** An address outside every private range, answered from the lab's "internet" namespace. */
   publicIp: "198.51.100.10",
@@ -53,6 +65,12 @@ export const labNode = {
 
 /** The Services' range (kubeadm's default), given to the API server and to kube-router. */
 const serviceCidr = "10.96.0.0/12";
+
+/** The lab's network namespaces on this machine are named this, then the test process's pid. */
+const netnsPrefix = "jhnfs-netpol-";
+
+/** Where the matrix's cells start or end that are no pod: the node itself and the internet stand-in. */
+const placesNotPods = ["node", "internet"];
 
 /** One cell of the connectivity matrix (e2e/netpolLab/matrix.tsv). */
 export interface Cell {
@@ -111,22 +129,24 @@ export interface ProbeResult {
   detail: string;
 }
 
-/** The pods of a rendering, as the lab runs them: each Deployment's pod template, by role. */
-export function deploymentPods(manifests: JsonObject[]): Omit<LabPod, "ip">[] {
-  return manifests
-    .filter((m) => m.kind === "Deployment")
-    .map((d) => {
-      const meta = d.metadata as { name: string; namespace: string };
-      const template = (d.spec as JsonObject).template as JsonObject;
-      const containers = (template.spec as { containers: { ports?: LabPod["ports"] }[] }).containers;
-      return {
-        role: meta.name,
-        name: `${meta.name}-lab`,
-        namespace: meta.namespace,
-        labels: (template.metadata as { labels: Record<string, string> }).labels,
-        ports: containers.flatMap((c) => c.ports ?? []),
-      };
-    });
+/** kube-dns, as GKE runs it: pods labelled k8s-app=kube-dns in kube-system (added by the lab). */
+const kubeDns: Omit<LabPod, "ip"> = {
+  role: "kube-dns",
+  name: "kube-dns-lab",
+  namespace: "kube-system",
+  labels: { "k8s-app": "kube-dns" },
+  ports: [
+    { name: "dns", containerPort: 53, protocol: "UDP" },
+    { name: "dns-tcp", containerPort: 53, protocol: "TCP" },
+  ],
+};
+
+/** A NetworkPolicy as the API server holds it, without what the server adds (uid, versions, ...). */
+export interface Policy {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace: string };
+  spec: JsonObject;
 }
 
 export class NetpolLab {
@@ -138,29 +158,71 @@ export class NetpolLab {
   private constructor(
     readonly cluster: KwokCluster,
     readonly lab: KernelLab,
-    private readonly netns: string,
-    private readonly tmp: string,
+    readonly netns: string,
+    readonly tmp: string,
     private readonly bin: string,
+    private readonly watchdog: number,
   ) {}
+
+  /** The relay's pid (the watchdog test checks it is gone with the test that started it). */
+  get relayPid(): number | undefined {
+    return this.relay?.pid;
+  }
+
+  /**
+   * Deletes the lab's network namespaces whose test process is gone (their names carry its pid):
+   * what a test killed together with its watchdog left. The kernels in them are ended by
+   * KernelLab.boot, the control planes' processes by their own watchdogs.
+   */
+  static endLeftovers(): void {
+    const listed = spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout ?? "";
+    for (const line of listed.split("\n")) {
+      const name = line.split(" ")[0];
+      const owner = Number(name.slice(netnsPrefix.length));
+      if (!name.startsWith(netnsPrefix) || !Number.isInteger(owner) || alive(owner)) continue;
+      console.log(`# deleting network namespace ${name}, left by test process ${owner}`);
+      spawnSync("ip", ["netns", "del", name]);
+    }
+  }
 
   /**
    * The control plane on this machine, a network namespace with the TAP device and the relay to the
    * API server, the lab's kernel booted on that TAP device, and the node's network in it.
    */
   static async start(bin: string): Promise<NetpolLab> {
+    NetpolLab.endLeftovers();
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "netpol-lab-"));
-    const netns = `jhnfs-netpol-${process.pid}`;
+    const netns = `${netnsPrefix}${process.pid}`;
     const cluster = new KwokCluster(
       bin,
       tmp,
       `jhnfs-netpol-${process.pid}`,
-      // The node is the lab's; the Service range is set, as kube-router must be told it.
-      `${kwokLeavesTheStandInAlone}- name: kube-apiserver\n  extraArgs:\n  - key: service-cluster-ip-range\n    value: ${serviceCidr}\n`,
+      // kwok manages the lab's node (annotated as kwok's) and gives it the address of the lab
+      // kernel's eth0 (these two lines extend kwokLeavesTheStandInAlone's kwok-controller
+      // arguments); the Service range is set, as kube-router must be told it.
+      `${kwokLeavesTheStandInAlone}  - key: node-ip\n    value: ${labNode.ip}\n` +
+        `- name: kube-apiserver\n  extraArgs:\n  - key: service-cluster-ip-range\n    value: ${serviceCidr}\n`,
     );
+    // If this test process is SIGKILLed: its namespace and scratch folder go (the relay dies with
+    // it, the kernel and the control plane by their own watchdogs).
+    const watchdog = startWatchdog(`ip netns del ${q(netns)} 2>/dev/null\nsleep 20\nrm -rf ${q(tmp)}`);
     let lab: KernelLab | undefined;
     let started: NetpolLab | undefined;
     try {
       cluster.start();
+      // kwokctl's own node would take pods too: the lab's node is the only one.
+      cluster.kubectl(["delete", "nodes", "--all", "--wait"]);
+      cluster.apply({
+        apiVersion: "v1",
+        kind: "Node",
+        metadata: {
+          name: labNode.name,
+          annotations: { "kwok.x-k8s.io/node": "fake" },
+          labels: { "kubernetes.io/hostname": labNode.name, "kubernetes.io/os": "linux" },
+        },
+        spec: { podCIDR: labNode.podCidr, podCIDRs: [labNode.podCidr] },
+      });
+      cluster.kubectl(["wait", "--for=condition=Ready", `node/${labNode.name}`, "--timeout=120s"]);
       await run("ip", ["netns", "add", netns]);
       await run("ip", ["-n", netns, "tuntap", "add", "dev", "tap0", "mode", "tap"]);
       await run("ip", ["-n", netns, "addr", "add", `${labNode.hostSide}/30`, "dev", "tap0"]);
@@ -173,7 +235,7 @@ export class NetpolLab {
         memoryMiB: 1024,
         network: { namespace: netns, kernelArgs: ["eth0=tuntap,tap0"] },
       });
-      started = new NetpolLab(cluster, lab, netns, tmp, bin);
+      started = new NetpolLab(cluster, lab, netns, tmp, bin, watchdog);
       await started.startRelay();
       await started.node(
         `node_up ${labNode.ip}/30 ${labNode.bridgeIp}/24 ${labNode.publicIp}\n` +
@@ -187,6 +249,8 @@ export class NetpolLab {
         await lab?.shutdown();
         await run("ip", ["netns", "del", netns]).catch(() => undefined);
         cluster.stop();
+        stopWatchdog(watchdog);
+        fs.rmSync(tmp, { recursive: true, force: true });
       }
       throw e;
     }
@@ -225,82 +289,138 @@ export class NetpolLab {
   }
 
   /**
-   * Creates a rendering's Namespaces, Services and NetworkPolicies on the API server, the pods
-   * (from its Deployments, plus `extraPods`: users' pods as KubeSpawner makes them, kube-dns) on
-   * the lab's node with addresses from the node's pod range, written into their status as a
-   * kubelet would; then in the kernel each pod's namespace with its listeners, the node's DNS and
-   * metadata stand-ins, and the Services' DNAT rules.
+   * Deploys the dev or prod stack (e2e/netpolLab/stack.ts) with `pulumi up`: the project's program,
+   * the real CLI and Kubernetes provider, against this control plane, whose kwok marks the pods of
+   * the lab's node Running and Ready with addresses from the node's pod range (Pulumi waits for
+   * that). Then adds what the stack does not make: alice's and bob's servers (their labels and
+   * ports as the hub image's KubeSpawner makes them from the jupyterhub_config.py `pulumi up`
+   * deployed) and kube-dns with its Service. Then, in the kernel, each pod's namespace at the
+   * address kwok gave it, with its listeners, the node's DNS and metadata stand-ins, and the
+   * Services' DNAT rules. Resolves with the seconds `pulumi up` took.
    */
-  async deploy(manifests: JsonObject[], extraPods: Omit<LabPod, "ip">[]): Promise<void> {
-    const wanted = (kind: string) => manifests.filter((m) => m.kind === kind);
-    this.pods = [...deploymentPods(manifests), ...extraPods].map((p, i) => ({ ...p, ip: `10.64.0.${10 + i}` }));
-    const namespaces = [...new Set(extraPods.map((p) => p.namespace))].map((name) => ({
-      apiVersion: "v1",
-      kind: "Namespace",
-      metadata: { name },
-    }));
-    const services: object[] = wanted("Service").map((s) => {
-      // The rendering's ClusterIPs are its mocks' outputs: the API server allocates the real ones.
-      const spec = { ...(s.spec as JsonObject) };
-      delete spec.clusterIP;
-      delete spec.clusterIPs;
-      return { ...s, spec };
+  async deploy(stack: string): Promise<{ upSeconds: number }> {
+    const { names, config } = labStack(stack);
+    const volumes = localStackVolumes(names, `netpol-${stack}`, this.tmp);
+    applyLocalStorage(this.cluster, names, [volumes.data, volumes.hubDb]);
+    const pulumi = new PulumiEnv({
+      bin: this.bin,
+      pluginDir: writeNodePlugins(path.join(this.tmp, "plugins")),
+      tmp: this.tmp,
+      kubeconfig: this.cluster.kubeconfig,
+      stackName: stack,
     });
-    const kubeDns = this.pods.find((p) => p.role === "kube-dns");
-    if (kubeDns) {
-      services.push({
+    await pulumi.createStack(config);
+    const up = await pulumi.run("up");
+    if (!up.ok) throw new Error(`pulumi up (${stack}) failed: ${up.error}\n${up.stderr.slice(-4000)}`);
+
+    const namespaces = [names.hubNamespace, names.nfsNamespace];
+    const hubConfig = this.cluster
+      .list("configmap", names.hubNamespace)
+      .map((c) => (c as KubeObject & { data?: Record<string, string> }).data ?? {})
+      .find((data) => "jupyterhub_config.py" in data);
+    if (!hubConfig) throw new Error(`pulumi up (${stack}) made no ConfigMap with jupyterhub_config.py`);
+    const { "jupyterhub_config.py": configText, ...siblings } = hubConfig;
+    const users = userPodsFromConfig(
+      configText,
+      [
+        { user: "alice", admin: false },
+        { user: "bob", admin: false },
+      ],
+      {},
+      siblings,
+    ).map((result, i): Omit<LabPod, "ip"> => {
+      if (!("pod" in result)) throw new Error(`KubeSpawner refused the pod: ${result.error}`);
+      const pod = result.pod as {
+        metadata: { name: string; labels: Record<string, string> };
+        spec: { containers: { ports?: LabPod["ports"] }[] };
+      };
+      return {
+        role: i === 0 ? "user-pod" : "other-user-pod",
+        name: pod.metadata.name,
+        namespace: names.hubNamespace,
+        labels: pod.metadata.labels,
+        ports: pod.spec.containers.flatMap((c) => c.ports ?? []),
+      };
+    });
+    const extras = [...users, kubeDns];
+    this.apply([
+      // The pods as the hub (or GKE) would create them: their labels and ports, on the lab's node.
+      ...extras.map((p) => ({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: p.name, namespace: p.namespace, labels: p.labels },
+        spec: {
+          nodeName: labNode.name,
+          automountServiceAccountToken: false,
+          containers: [{ name: "main", image: "lab.invalid/stand-in", ports: p.ports }],
+        },
+      })),
+      {
         apiVersion: "v1",
         kind: "Service",
         metadata: { name: "kube-dns", namespace: kubeDns.namespace },
         spec: {
           selector: kubeDns.labels,
-          ports: kubeDns.ports.map((x) => ({
-            name: x.name ?? "",
-            port: 53,
-            protocol: x.protocol ?? "TCP",
-            targetPort: 53,
-          })),
+          ports: kubeDns.ports.map((x) => ({ name: x.name ?? "", port: 53, protocol: x.protocol, targetPort: 53 })),
         },
-      });
-    }
-    const node = {
-      apiVersion: "v1",
-      kind: "Node",
-      metadata: { name: labNode.name, labels: { "kubernetes.io/hostname": labNode.name } },
-      spec: { podCIDR: labNode.podCidr, podCIDRs: [labNode.podCidr] },
-    };
-    const pods = this.pods.map((p) => ({
-      apiVersion: "v1",
-      kind: "Pod",
-      metadata: { name: p.name, namespace: p.namespace, labels: p.labels },
-      spec: {
-        nodeName: labNode.name,
-        automountServiceAccountToken: false,
-        containers: [{ name: "main", image: "lab.invalid/stand-in", ports: p.ports }],
-        // No kubelet renews the node's lease: keep the node controller's NoExecute taints from
-        // evicting the pods while the lab runs.
-        tolerations: [{ operator: "Exists", effect: "NoExecute" }],
       },
-    }));
-    this.apply([...wanted("Namespace"), ...namespaces]);
-    const applied = this.apply([...services, ...wanted("NetworkPolicy"), node, ...pods]);
-    this.services = applied.filter((o) => o.kind === "Service");
-    // What a kubelet writes: the node's address, each pod's phase and addresses.
-    this.status("node", labNode.name, undefined, {
-      addresses: [
-        { type: "InternalIP", address: labNode.ip },
-        { type: "Hostname", address: labNode.name },
-      ],
-    });
-    for (const p of this.pods) {
-      this.status("pod", p.name, p.namespace, {
-        phase: "Running",
-        hostIP: labNode.ip,
-        hostIPs: [{ ip: labNode.ip }],
-        podIP: p.ip,
-        podIPs: [{ ip: p.ip }],
+    ]);
+
+    // Every pod on the lab's node, once kwok has given it an address: the Deployments' pods (role:
+    // their Deployment's name) and the lab's.
+    const deployments = this.cluster
+      .list("deployment")
+      .filter((d) => namespaces.includes(String(d.metadata.namespace)));
+    const roleOf = (p: KubeObject): string | undefined => {
+      const extra = extras.find((x) => x.name === p.metadata.name && x.namespace === p.metadata.namespace);
+      if (extra) return extra.role;
+      const owner = deployments.find((d) => {
+        const selector = ((d.spec?.selector as { matchLabels?: Record<string, string> }).matchLabels ?? {}) as Record<
+          string,
+          string
+        >;
+        return (
+          d.metadata.namespace === p.metadata.namespace &&
+          Object.entries(selector).every(([k, v]) => p.metadata.labels?.[k] === v)
+        );
       });
+      return owner?.metadata.name;
+    };
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const onNode = this.cluster
+        .list("pod")
+        .filter((p) => p.spec?.nodeName === labNode.name && !p.metadata.deletionTimestamp)
+        .map((p) => ({ p, ip: (p as KubeObject & { status?: { podIP?: string } }).status?.podIP }));
+      const roles = new Set(onNode.map(({ p }) => roleOf(p)));
+      const missing = [...deployments.map((d) => d.metadata.name), ...extras.map((x) => x.role)].filter(
+        (r) => !roles.has(r),
+      );
+      if (missing.length === 0 && onNode.every(({ ip }) => ip)) {
+        this.pods = onNode.map(({ p, ip }) => {
+          const role = roleOf(p);
+          if (!role) throw new Error(`pod ${p.metadata.namespace}/${p.metadata.name} on the lab's node is no one's`);
+          if (!ip?.startsWith("10.64.0.") || ip === labNode.bridgeIp)
+            throw new Error(`pod ${p.metadata.name} got ${ip}, not an address of the lab's pod range`);
+          const containers = (p.spec?.containers ?? []) as { ports?: LabPod["ports"] }[];
+          return {
+            role,
+            name: p.metadata.name,
+            namespace: String(p.metadata.namespace),
+            labels: p.metadata.labels ?? {},
+            ports: containers.flatMap((c) => c.ports ?? []),
+            ip,
+          };
+        });
+        break;
+      }
+      if (Date.now() > deadline)
+        throw new Error(`pods without an address after 120 s (missing: ${missing.join(", ") || "none"})`);
+      await new Promise((r) => setTimeout(r, 500));
     }
+    const podNamespaces = new Set(this.pods.map((p) => p.namespace));
+    this.services = this.cluster.list("service").filter((s) => podNamespaces.has(String(s.metadata.namespace)));
+    const dns = this.pods.find((p) => p.role === "kube-dns");
 
     const records = Object.fromEntries(
       this.services.map((s) => [
@@ -312,7 +432,7 @@ export class NetpolLab {
     for (const [i, p] of this.pods.entries()) {
       const spec = this.writeSpec(p.name, {
         name: p.role,
-        ...(p === kubeDns
+        ...(p === dns
           ? { dns: [`${p.ip}:53`] }
           : { tcp: p.ports.filter((x) => (x.protocol ?? "TCP") === "TCP").map((x) => `${p.ip}:${x.containerPort}`) }),
         records,
@@ -334,6 +454,7 @@ export class NetpolLab {
     lines.push(...this.serviceRules());
     lines.push(`serve_wait /run/node.log ${this.pods.map((p) => `/run/${p.name}.log`).join(" ")}`);
     await this.node(lines.join("\n"));
+    return { upSeconds: up.seconds };
   }
 
   /** Applies objects in one request; resolves with them as the API server returns them. */
@@ -346,25 +467,12 @@ export class NetpolLab {
     return "items" in parsed ? parsed.items : [parsed];
   }
 
-  /** Writes an object's status, as its kubelet would. */
-  private status(kind: string, name: string, namespace: string | undefined, status: object): void {
-    this.kubectl([
-      ...(namespace ? ["-n", namespace] : []),
-      "patch",
-      kind,
-      name,
-      "--subresource=status",
-      "--type=merge",
-      "-p",
-      JSON.stringify({ status }),
-    ]);
-  }
-
   /** kube-proxy's part, as its iptables mode does it: each Service port DNATed to its pod. */
   private serviceRules(): string[] {
     const rules: string[] = [];
     for (const s of this.services) {
       const selector = (s.spec?.selector ?? {}) as Record<string, string>;
+      if (s.spec?.clusterIP === "None") continue; // headless: no address to translate
       const pod = this.pods.find(
         (p) => p.namespace === s.metadata.namespace && Object.entries(selector).every(([k, v]) => p.labels[k] === v),
       );
@@ -382,6 +490,16 @@ export class NetpolLab {
       }
     }
     return rules;
+  }
+
+  /** The NetworkPolicies on the API server (`pulumi up`'s, or those applyPolicies put there). */
+  policies(): Policy[] {
+    return this.cluster.list("networkpolicy").map((p) => ({
+      apiVersion: p.apiVersion,
+      kind: p.kind,
+      metadata: { name: p.metadata.name, namespace: String(p.metadata.namespace) },
+      spec: p.spec as JsonObject,
+    }));
   }
 
   /** Replaces every NetworkPolicy of the lab's namespaces with these. */
@@ -446,6 +564,12 @@ export class NetpolLab {
     }
   }
 
+  /** Whether this stack has the cell's ends (prod has no test LDAP server). */
+  places(c: Cell): boolean {
+    const here = (role: string) => placesNotPods.includes(role) || this.pods.some((p) => p.role === role);
+    return here(c.from) && (c.via === "address" || here(c.to));
+  }
+
   pod(role: string): LabPod {
     const p = this.pods.find((x) => x.role === role);
     if (!p) throw new Error(`no pod ${role} in the lab`);
@@ -505,14 +629,17 @@ export class NetpolLab {
     const scripts: string[] = [];
     const outputs: string[] = [];
     for (const [from, items] of bySource) {
-      const pod = this.pod(from);
+      // From the node's own namespace (the kubelet's, a host-network pod's), the internet
+      // stand-in's, or the pod's.
+      const where =
+        from === "node" ? "" : `ip netns exec ${q(from === "internet" ? "internet" : this.pod(from).name)} `;
       const file = this.writeSpec(
         `probe-${from}`,
         items.map(({ id, cell }) => ({ id, kind: cell.probe, ...this.target(cell), name: hub.name })),
       );
       const out = path.join(this.lab.dir, `probe-${from}.out`);
       outputs.push(out);
-      scripts.push(`ip netns exec ${q(pod.name)} python3 ${q(podnet)} probe ${q(file)} >${q(out)} &`);
+      scripts.push(`${where}python3 ${q(podnet)} probe ${q(file)} >${q(out)} &`);
     }
     await this.node(`${scripts.join("\n")}\nwait`);
     for (const out of outputs) {
@@ -533,7 +660,7 @@ export class NetpolLab {
     });
   }
 
-  /** Stops kube-router, the kernel, the relay, the namespace and the control plane. */
+  /** Stops kube-router, the kernel, the relay, the namespace, the control plane and the watchdog. */
   async stop(): Promise<void> {
     const errors: unknown[] = [];
     const attempt = async (f: () => unknown) => {
@@ -549,6 +676,7 @@ export class NetpolLab {
     });
     await attempt(() => run("ip", ["netns", "del", this.netns]));
     await attempt(() => this.cluster.stop());
+    stopWatchdog(this.watchdog);
     fs.rmSync(this.tmp, { recursive: true, force: true });
     if (errors.length > 0) throw errors[0];
   }
