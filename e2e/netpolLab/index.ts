@@ -63,6 +63,26 @@ export const labNode = {
   apiServerPort: 443,
 } as const;
 
+/**
+ * The addresses the matrix's cells name (`via address`, but the API server's), where each lives in
+ * the lab (the internet stand-in's namespace behind the node, or the node itself) and what answers
+ * there: a greeting on these TCP ports, and DNS on 53 (UDP and TCP) where `dns` is set.
+ */
+const labAddresses: Record<string, { ip: string; at: "internet" | "node"; tcp: number[]; dns?: true }> = {
+  /** Users' code on the internet; the organisation's LDAP over TLS (636) for the hub. */
+  public: { ip: labNode.publicIp, at: "internet", tcp: [80, 443, 636] },
+  /** A private address outside the cluster (a database in the VPC): the fence keeps users off it. */
+  "private-db": { ip: "172.16.5.4", at: "internet", tcp: [5432] },
+  /** The shared address space (100.64.0.0/10, carrier-grade NAT; GKE may use it for pods). */
+  "shared-space": { ip: "100.64.3.2", at: "internet", tcp: [80] },
+  /** NodeLocal DNSCache: DNS, and its health port. */
+  "nodelocal-dns": { ip: labNode.nodeLocalDnsIp, at: "node", tcp: [8080], dns: true },
+  /** The metadata server: Cloud DNS on 53, the node's credentials on 80. */
+  metadata: { ip: labNode.metadataIp, at: "node", tcp: [80], dns: true },
+  /** The node's own address: its kubelet's port. */
+  "node-address": { ip: labNode.ip, at: "node", tcp: [10250] },
+};
+
 /** The Services' range (kubeadm's default), given to the API server and to kube-router. */
 const serviceCidr = "10.96.0.0/12";
 
@@ -140,6 +160,18 @@ const kubeDns: Omit<LabPod, "ip"> = {
     { name: "dns-tcp", containerPort: 53, protocol: "TCP" },
   ],
 };
+
+/**
+ * Pods no policy of ours names: one in the hub's namespace (someone's `kubectl run debug`: the
+ * namespace's default deny leaves it no network), one in a namespace of its own (another team's
+ * workload, which our policies judge as any other pod outside the hub's namespace).
+ */
+function strangers(hubNamespace: string): Omit<LabPod, "ip">[] {
+  return [
+    { role: "stray-pod", name: "debug", namespace: hubNamespace, labels: { run: "debug" }, ports: [] },
+    { role: "elsewhere-pod", name: "elsewhere", namespace: "elsewhere", labels: { app: "anything" }, ports: [] },
+  ];
+}
 
 /** A NetworkPolicy as the API server holds it, without what the server adds (uid, versions, ...). */
 export interface Policy {
@@ -237,10 +269,24 @@ export class NetpolLab {
       });
       started = new NetpolLab(cluster, lab, netns, tmp, bin, watchdog);
       await started.startRelay();
+      const onTheInternet = Object.values(labAddresses).filter((a) => a.at === "internet");
+      const internetSpec = started.writeSpec("internet", {
+        name: "internet",
+        tcp: onTheInternet.flatMap((a) => a.tcp.map((port) => `${a.ip}:${port}`)),
+      });
       await started.node(
-        `node_up ${labNode.ip}/30 ${labNode.bridgeIp}/24 ${labNode.publicIp}\n` +
-          `serve internet ${q(started.writeSpec("internet", { name: "internet", tcp: [`${labNode.publicIp}:80`] }))} /run/internet.log\n` +
+        [
+          `node_up ${labNode.ip}/30 ${labNode.bridgeIp}/24 ${labNode.publicIp}`,
+          // The internet stand-in answers for the other outside addresses too, routed to it.
+          ...onTheInternet
+            .filter((a) => a.ip !== labNode.publicIp)
+            .flatMap((a) => [
+              `ip -n internet addr add ${a.ip}/32 dev eth0`,
+              `ip route add ${a.ip}/32 via ${labNode.publicIp}`,
+            ]),
+          `serve internet ${q(internetSpec)} /run/internet.log`,
           "serve_wait /run/internet.log",
+        ].join("\n"),
       );
       return started;
     } catch (e) {
@@ -294,7 +340,7 @@ export class NetpolLab {
    * the lab's node Running and Ready with addresses from the node's pod range (Pulumi waits for
    * that). Then adds what the stack does not make: alice's and bob's servers (their labels and
    * ports as the hub image's KubeSpawner makes them from the jupyterhub_config.py `pulumi up`
-   * deployed) and kube-dns with its Service. Then, in the kernel, each pod's namespace at the
+   * deployed), kube-dns with its Service, and two pods no policy names (strangers()). Then, in the kernel, each pod's namespace at the
    * address kwok gave it, with its listeners, the node's DNS and metadata stand-ins, and the
    * Services' DNAT rules. Resolves with the seconds `pulumi up` took.
    */
@@ -342,8 +388,9 @@ export class NetpolLab {
         ports: pod.spec.containers.flatMap((c) => c.ports ?? []),
       };
     });
-    const extras = [...users, kubeDns];
+    const extras = [...users, kubeDns, ...strangers(names.hubNamespace)];
     this.apply([
+      { apiVersion: "v1", kind: "Namespace", metadata: { name: "elsewhere" } },
       // The pods as the hub (or GKE) would create them: their labels and ports, on the lab's node.
       ...extras.map((p) => ({
         apiVersion: "v1",
@@ -442,12 +489,12 @@ export class NetpolLab {
         `serve ${q(p.name)} ${q(spec)} /run/${p.name}.log`,
       );
     }
-    // On the node: NodeLocal DNSCache (DNS, and its health port), the metadata server (Cloud DNS
-    // on 53, credentials on 80).
+    // On the node: NodeLocal DNSCache, the metadata server, the kubelet's port (labAddresses).
+    const onTheNode = Object.values(labAddresses).filter((a) => a.at === "node");
     const nodeSpec = this.writeSpec("node", {
       name: "node",
-      tcp: [`${labNode.metadataIp}:80`, `${labNode.nodeLocalDnsIp}:8080`],
-      dns: [`${labNode.nodeLocalDnsIp}:53`, `${labNode.metadataIp}:53`],
+      tcp: onTheNode.flatMap((a) => a.tcp.map((port) => `${a.ip}:${port}`)),
+      dns: onTheNode.filter((a) => a.dns).map((a) => `${a.ip}:53`),
       records,
     });
     lines.push(`serve "" ${q(nodeSpec)} /run/node.log`);
@@ -578,16 +625,13 @@ export class NetpolLab {
 
   /** Where a cell's connection goes: a Service's ClusterIP, a pod's IP, or a node address. */
   private target(c: Cell): { ip: string; port: number } {
-    const fixed: Record<string, string> = {
-      "nodelocal-dns": labNode.nodeLocalDnsIp,
-      metadata: labNode.metadataIp,
-      public: labNode.publicIp,
-      "api-server": labNode.hostSide,
-    };
     if (c.via === "address") {
-      const ip = fixed[c.to];
-      if (!ip) throw new Error(`${cellName(c)}: no address for ${c.to}`);
-      return { ip, port: c.to === "api-server" ? labNode.apiServerPort : c.port };
+      if (c.to === "api-server") return { ip: labNode.hostSide, port: labNode.apiServerPort };
+      const address = labAddresses[c.to] as (typeof labAddresses)[string] | undefined;
+      if (!address) throw new Error(`${cellName(c)}: no address ${c.to} in the lab`);
+      const served = c.probe.startsWith("dns") ? address.dns && c.port === 53 : address.tcp.includes(c.port);
+      if (!served) throw new Error(`${cellName(c)}: nothing listens on ${c.to}:${c.port} in the lab`);
+      return { ip: address.ip, port: c.port };
     }
     const pod = this.pod(c.to);
     if (!pod.ports.some((x) => x.containerPort === c.port))
@@ -685,7 +729,7 @@ export class NetpolLab {
 /** Who answers a TCP cell, as its greeting names it: the pod meant, or the node's or the internet's stand-in. */
 function greeter(c: Cell): string {
   if (c.via !== "address") return c.to;
-  return c.to === "public" ? "internet" : "node";
+  return labAddresses[c.to].at;
 }
 
 function run(command: string, args: string[]): Promise<void> {
