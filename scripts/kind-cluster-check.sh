@@ -182,62 +182,12 @@ output() {
   (cd "${project}" && pulumi stack output "$1" --stack "${stack}")
 }
 
-# For each argument: host:port, tries a TCP connection, prints "<target> open" or "<target> blocked
-# <error>"; dns+udp://host:port/name or dns+tcp://..., asks that server for name (type A) over UDP
-# or TCP, prints "<target> open <address>..." (and rcode=N if it is an error) or "<target> blocked
-# <error>". Python's standard library only: the probe image has no DNS tools.
-probe_script='
-import socket, struct, sys, time
-from urllib.parse import urlsplit
-
-def ask(target):
-    url = urlsplit(target)
-    labels = url.path.strip("/").split(".")
-    query = struct.pack(">HHHHHH", 0x6B63, 0x0100, 1, 0, 0, 0)
-    query += b"".join(bytes([len(x)]) + x.encode() for x in labels) + b"\0" + struct.pack(">HH", 1, 1)
-    if url.scheme == "dns+udp":
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.settimeout(5)
-            s.connect((url.hostname, url.port))  # connected: a closed port is refused, not silent
-            s.send(query)
-            reply = s.recv(65535)
-    else:
-        with socket.create_connection((url.hostname, url.port), timeout=5) as s:
-            s.sendall(struct.pack(">H", len(query)) + query)
-            data = b""
-            while len(data) < 2 or len(data) < 2 + struct.unpack(">H", data[:2])[0]:
-                chunk = s.recv(65535)
-                if not chunk:
-                    raise ConnectionResetError("closed before the whole answer")
-                data += chunk
-            reply = data[2:]
-    found = ["rcode=%d" % (reply[3] & 15)] if reply[3] & 15 else []
-    pos = len(query)  # the answer repeats the question, then its records
-    for _ in range(struct.unpack(">H", reply[6:8])[0]):
-        while reply[pos] and reply[pos] < 192:  # a name: labels, then 0 or a pointer (2 bytes)
-            pos += reply[pos] + 1
-        pos += 2 if reply[pos] >= 192 else 1
-        rtype, _, _, length = struct.unpack(">HHIH", reply[pos : pos + 10])
-        pos += 10
-        if rtype == 1 and length == 4:
-            found.append(socket.inet_ntoa(reply[pos : pos + 4]))
-        pos += length
-    return found
-
-time.sleep(5)  # let the CNI finish setting up a new pod before judging what it may reach
-for target in sys.argv[1:]:
-    try:
-        if target.startswith("dns+"):
-            print(target, "open", *ask(target))
-        else:
-            host, port = target.rsplit(":", 1)
-            socket.create_connection((host, int(port)), timeout=5).close()
-            print(target, "open")
-    except OSError as err:
-        print(target, "blocked", type(err).__name__)
-    except (IndexError, struct.error) as err:
-        print(target, "garbled", type(err).__name__)
-'
+# The probe, run as `python3 -c "${probe_script}" check TARGET...` in the cluster's pods: the network
+# policy lab's podnet.py (Python's standard library only: the probe image has no DNS tools). For
+# each target, host:port (a TCP connection) or dns+udp://host:port/name, dns+tcp://... (that name,
+# type A, asked over UDP or TCP), it prints "<target> open [address...]" (and rcode=N if the answer
+# is an error) or "<target> blocked <error>".
+probe_script="$(cat "${repo_root}/e2e/netpolLab/podnet.py")"
 
 # The connectivity matrix, one table for this check and the network policy lab (whose README lists
 # every cell and how each was seen).
@@ -307,7 +257,7 @@ probe_in_pod() {
   # restricted: the hub namespace enforces Pod Security baseline, which refuses the SYS_PTRACE the
   # general profile adds; the pod's own runAsUser makes the root image run as non-root.
   kubectl -n "${namespace}" debug "pod/${pod}" --container "${container}" --image "${probe_image}" \
-    --profile=restricted -- python3 -c "${probe_script}" "$@" >/dev/null
+    --profile=restricted -- python3 -c "${probe_script}" check "$@" >/dev/null
   for _ in $(seq 1 60); do
     state="$(kubectl -n "${namespace}" get pod "${pod}" \
       -o jsonpath="{.status.ephemeralContainerStatuses[?(@.name==\"${container}\")].state.terminated.reason}")"
@@ -390,6 +340,7 @@ spec:
         - -c
         - |
 $(indented_probe)
+        - check
         - ${hub_ip}:8081
 $(printf '        - %s\n' "${targets[@]}" "${dns_targets[@]}")
 EOF
@@ -398,7 +349,7 @@ EOF
 
   log "3. the hub's own pod: ${targets[*]} and DNS all open"
   local hub_out
-  hub_out="$(kubectl -n "${ns}" exec deploy/hub -- python3 -c "${probe_script}" "${targets[@]}" "${dns_targets[@]}")"
+  hub_out="$(kubectl -n "${ns}" exec deploy/hub -- python3 -c "${probe_script}" check "${targets[@]}" "${dns_targets[@]}")"
   printf '%s\n' "${hub_out}"
 
   local proxy_pod proxy_out

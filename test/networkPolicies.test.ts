@@ -77,10 +77,22 @@ function nfsEndpoint(c: Cluster, r: Rendering, diskKind: string): Endpoint {
 
 const withPolicies = variations().filter((v) => configOf(v).networkPolicies);
 
+/**
+ * The stack files as they are, which the network policy lab deploys with `pulumi up` and enforces
+ * with a real engine (kube-router in a real kernel: e2e/netpolLab.test.ts, `npm run netpol-lab`).
+ * Every connection the first, third and fourth tests below judge for them is a cell of the lab's
+ * matrix (e2e/netpolLab/matrix.tsv), seen there as an answer or a refusal: those tests judge here
+ * only the variations the lab does not deploy. The resolver sweep (every link-local port) and the
+ * issue 8 findings (structural: no ipBlock admits nodes, which Cilium would not match; the NFS
+ * server not isolated) stay for every variation, the lab's stacks included.
+ */
+const provenByTheLab = (v: Variation): boolean => v.overrides.length === 0 && ["dev", "prod"].includes(v.stack);
+
 describe("the network fence, as the rendered NetworkPolicies admit traffic", () => {
   for (const v of withPolicies) {
     const cfg = configOf(v);
-    it(`${v.name}: user pods reach the hub, the proxy, DNS and public addresses, nothing else`, async () => {
+    it(`${v.name}: user pods reach the hub, the proxy, DNS and public addresses, nothing else`, async (t) => {
+      if (provenByTheLab(v)) return t.skip("enforced by kube-router in the network policy lab");
       const r = await renderVariation(v);
       const c = clusterOf(r);
       const yes = (to: Endpoint, port: Port, what: string) => assert.ok(allowed(c.policies, c.user, to, port), what);
@@ -155,7 +167,8 @@ describe("the network fence, as the rendered NetworkPolicies admit traffic", () 
       }
     });
 
-    it(`${v.name}: the hub, the proxy and the file browser admit only who needs them`, async () => {
+    it(`${v.name}: the hub, the proxy and the file browser admit only who needs them`, async (t) => {
+      if (provenByTheLab(v)) return t.skip("enforced by kube-router in the network policy lab");
       const c = clusterOf(await renderVariation(v));
       const hub = pod(c, "hub");
       const proxy = pod(c, "proxy");
@@ -189,7 +202,8 @@ describe("the network fence, as the rendered NetworkPolicies admit traffic", () 
       }
     });
 
-    it(`${v.name}: a pod in the hub namespace that no policy names gets no network at all`, async () => {
+    it(`${v.name}: a pod in the hub namespace that no policy names gets no network at all`, async (t) => {
+      if (provenByTheLab(v)) return t.skip("enforced by kube-router in the network policy lab");
       const r = await renderVariation(v);
       const c = clusterOf(r);
       const stray: PodRef = { namespace: c.hubNamespace, labels: { run: "debug" }, ip: "10.4.3.3" };

@@ -197,7 +197,7 @@ describe("kind-cluster-check.sh check, against stand-ins for kubectl and pulumi"
     const command = ((probe.spec as JsonObject).containers as JsonObject[])[0].command as string[];
     assert.deepEqual(command.slice(0, 2), ["python3", "-c"]);
     assert.match(command[2], /socket\.create_connection/);
-    assert.deepEqual(command.slice(3), [`${hubIp}:8081`, ...targets, ...dnsTargets]);
+    assert.deepEqual(command.slice(3), ["check", `${hubIp}:8081`, ...targets, ...dnsTargets]);
     // On GKE with NodeLocal DNSCache (and Cloud DNS), what the probe asks is what the fence admits.
     for (const protocol of ["UDP", "TCP"] as const) {
       for (const ip of ["169.254.20.10", "169.254.169.254"]) {
@@ -219,7 +219,7 @@ describe("kind-cluster-check.sh check, against stand-ins for kubectl and pulumi"
     const command = r.debugArgs.slice(dash + 1);
     assert.deepEqual(command.slice(0, 2), ["python3", "-c"]);
     assert.match(command[2], /socket\.create_connection/);
-    assert.deepEqual(command.slice(3), [...proxyTargets, ...dnsTargets]);
+    assert.deepEqual(command.slice(3), ["check", ...proxyTargets, ...dnsTargets]);
 
     // The pod the script picks (-l app.kubernetes.io/name=proxy) is the rendered proxy's, and the
     // rendered fence lets it resolve at both link-local resolvers and reach nothing else there.
@@ -342,8 +342,8 @@ describe("kind-cluster-check.sh check, against stand-ins for kubectl and pulumi"
 });
 
 /**
- * The probe's DNS client (in scripts/kind-cluster-check.sh, Python's standard library only, as the
- * probe image has nothing else), against a small responder that answers as DNS servers do (the
+ * The probe's DNS client (the network policy lab's podnet.py, which scripts/kind-cluster-check.sh
+ * runs as its probe: Python's standard library only, as the probe image has nothing else), against a small responder that answers as DNS servers do (the
  * answer's name a compression pointer to the question), over UDP and TCP; and a closed port.
  */
 describe("kind-cluster-check.sh's probe: DNS over UDP and TCP", () => {
@@ -369,9 +369,12 @@ t.serve_forever()
 `;
 
   it("gets the A record back over both, and calls a closed port blocked", async () => {
-    const text = fs.readFileSync(kindCheck, "utf8");
-    const probe = /^probe_script='\n([\s\S]*?)\n'$/m.exec(text)?.[1];
-    assert.ok(probe, "no probe_script='...' in the script");
+    // What the script runs: podnet.py's text, with `check` and the targets.
+    assert.match(
+      fs.readFileSync(kindCheck, "utf8"),
+      /^probe_script="\$\(cat "\$\{repo_root\}\/e2e\/netpolLab\/podnet\.py"\)"$/m,
+    );
+    const probe = fs.readFileSync(path.join(repoRoot, "e2e", "netpolLab", "podnet.py"), "utf8");
     const server = spawn("python3", ["-c", responder], { stdio: ["ignore", "pipe", "inherit"] });
     try {
       const port = await new Promise<string>((resolve, reject) => {
@@ -390,7 +393,7 @@ t.serve_forever()
         `dns+udp://127.0.0.1:${closedPort}/${name}`,
       ];
       const out = await new Promise<string>((resolve, reject) => {
-        execFile("python3", ["-c", probe, ...wanted], { timeout: 30000 }, (err, stdout, stderr) =>
+        execFile("python3", ["-c", probe, "check", ...wanted], { timeout: 30000 }, (err, stdout, stderr) =>
           err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
         );
       });

@@ -10,9 +10,15 @@
       tcp: connects and reads the server's greeting; dns-*: asks `name` (type A) and reports the
       addresses answered; https: a TLS handshake (no verification: only the answer counts) and
       GET /healthz, reporting the status line.
+  python3 podnet.py check TARGET...   the probe of scripts/kind-cluster-check.sh (run there as
+      `python3 -c "$(cat podnet.py)" check ...` in pods of a kind cluster): after 5 s (the CNI's
+      set-up of a new pod), for each target, host:port (a TCP connection, closed at once: real
+      servers there need not greet) or dns+udp://host:port/name, dns+tcp://... (as dns-*), prints
+      "<target> open [addresses]", "<target> blocked <error>" or "<target> garbled <error>".
 
 Python's standard library only: the same program runs in every pod's network namespace, on the
-lab's node, and as the lab's DNS stand-ins (NodeLocal DNSCache, Cloud DNS, kube-dns).
+lab's node, as the lab's DNS stand-ins (NodeLocal DNSCache, Cloud DNS, kube-dns), and in the kind
+check's probe pods (whose image has nothing else).
 """
 
 import errno
@@ -23,6 +29,8 @@ import ssl
 import struct
 import sys
 import threading
+import time
+from urllib.parse import urlsplit
 
 TIMEOUT = 4.0
 
@@ -105,37 +113,45 @@ def serve(spec):
     threading.Event().wait()
 
 
+def attempt(p):
+    """One probe; returns what answered (the greeting, the addresses, the status line), raises OSError."""
+    if p["kind"] == "connect":
+        socket.create_connection((p["ip"], p["port"]), timeout=TIMEOUT).close()
+        return ""
+    if p["kind"] == "tcp":
+        with socket.create_connection((p["ip"], p["port"]), timeout=TIMEOUT) as s:
+            return s.recv(200).decode(errors="replace").strip()
+    if p["kind"] == "https":
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        with socket.create_connection((p["ip"], p["port"]), timeout=TIMEOUT) as raw:
+            with context.wrap_socket(raw) as s:
+                s.sendall(f"GET /healthz HTTP/1.1\r\nHost: {p['ip']}\r\nConnection: close\r\n\r\n".encode())
+                return s.recv(200).decode(errors="replace").split("\r\n")[0]
+    query = dns_query(p["name"])
+    if p["kind"] == "dns-udp":
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(TIMEOUT)
+            s.connect((p["ip"], p["port"]))  # connected: a closed port is refused, not silent
+            s.send(query)
+            reply = s.recv(65535)
+    else:
+        with socket.create_connection((p["ip"], p["port"]), timeout=TIMEOUT) as s:
+            s.sendall(struct.pack(">H", len(query)) + query)
+            data = b""
+            while len(data) < 2 or len(data) < 2 + struct.unpack(">H", data[:2])[0]:
+                chunk = s.recv(65535)
+                if not chunk:
+                    raise ConnectionResetError("closed before the whole answer")
+                data += chunk
+            reply = data[2:]
+    return " ".join(dns_addresses(reply, len(query)))
+
+
 def probe_one(p):
     try:
-        if p["kind"] == "tcp":
-            with socket.create_connection((p["ip"], p["port"]), timeout=TIMEOUT) as s:
-                return "answered", s.recv(200).decode(errors="replace").strip()
-        if p["kind"] == "https":
-            context = ssl.create_default_context()
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-            with socket.create_connection((p["ip"], p["port"]), timeout=TIMEOUT) as raw:
-                with context.wrap_socket(raw) as s:
-                    s.sendall(f"GET /healthz HTTP/1.1\r\nHost: {p['ip']}\r\nConnection: close\r\n\r\n".encode())
-                    return "answered", s.recv(200).decode(errors="replace").split("\r\n")[0]
-        query = dns_query(p["name"])
-        if p["kind"] == "dns-udp":
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-                s.settimeout(TIMEOUT)
-                s.connect((p["ip"], p["port"]))  # connected: a closed port is refused, not silent
-                s.send(query)
-                reply = s.recv(65535)
-        else:
-            with socket.create_connection((p["ip"], p["port"]), timeout=TIMEOUT) as s:
-                s.sendall(struct.pack(">H", len(query)) + query)
-                data = b""
-                while len(data) < 2 or len(data) < 2 + struct.unpack(">H", data[:2])[0]:
-                    chunk = s.recv(65535)
-                    if not chunk:
-                        raise ConnectionResetError("closed before the whole answer")
-                    data += chunk
-                reply = data[2:]
-        return "answered", " ".join(dns_addresses(reply, len(query)))
+        return "answered", attempt(p)
     except (socket.timeout, TimeoutError):
         return "timeout", ""
     except ConnectionRefusedError:
@@ -144,6 +160,23 @@ def probe_one(p):
         if err.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
             return "unreachable", err.strerror
         return "error", f"{type(err).__name__}: {err}"
+
+
+def check(targets):
+    time.sleep(5)  # let the CNI finish setting up a new pod before judging what it may reach
+    for target in targets:
+        if target.startswith("dns+"):
+            url = urlsplit(target)
+            p = {"kind": f"dns-{url.scheme[4:]}", "ip": url.hostname, "port": url.port, "name": url.path.strip("/")}
+        else:
+            host, port = target.rsplit(":", 1)
+            p = {"kind": "connect", "ip": host, "port": int(port)}
+        try:
+            print(target, "open", *attempt(p).split(), flush=True)
+        except OSError as err:
+            print(target, "blocked", type(err).__name__, flush=True)
+        except (IndexError, struct.error) as err:
+            print(target, "garbled", type(err).__name__, flush=True)
 
 
 def probe(probes):
@@ -162,7 +195,8 @@ def probe(probes):
 
 
 if __name__ == "__main__":
-    command, path = sys.argv[1], sys.argv[2]
-    with open(path) as f:
-        argument = json.load(f)
-    {"serve": serve, "probe": probe}[command](argument)
+    if sys.argv[1] == "check":
+        check(sys.argv[2:])
+    else:
+        with open(sys.argv[2]) as f:
+            {"serve": serve, "probe": probe}[sys.argv[1]](json.load(f))
