@@ -514,9 +514,13 @@ export class NetpolLab {
     return "items" in parsed ? parsed.items : [parsed];
   }
 
-  /** kube-proxy's part, as its iptables mode does it: each Service port DNATed to its pod. */
+  /**
+   * kube-proxy's part, as its iptables mode does it: each Service port DNATed to its pod, and a pod's
+   * connection to its own Service masqueraded (kube-proxy's KUBE-MARK-MASQ for hairpin traffic: the
+   * pod would otherwise answer itself directly, from its own address, and the reply would not match).
+   */
   private serviceRules(): string[] {
-    const rules: string[] = [];
+    const rules = this.pods.map((p) => `iptables -t nat -A POSTROUTING -s ${p.ip}/32 -d ${p.ip}/32 -j MASQUERADE`);
     for (const s of this.services) {
       const selector = (s.spec?.selector ?? {}) as Record<string, string>;
       if (s.spec?.clusterIP === "None") continue; // headless: no address to translate
