@@ -13,11 +13,12 @@ pod_bridge=cbr0
 # node_up NODE_IP/PREFIX BRIDGE_IP/PREFIX PUBLIC_IP: the node's network.
 node_up() {
   # The netfilter, ipset and bridge modules kube-router's policy controller uses (iptables rules
-  # with set, conntrack, comment, mark, physdev, addrtype, multiport, limit, NFLOG matches).
+  # with set, conntrack, comment, mark, physdev, addrtype, multiport, limit, NFLOG matches), and
+  # the lab's kube-proxy rules (DNAT, MASQUERADE).
   for m in veth bridge br_netfilter dummy ip_tables iptable_filter iptable_nat nf_conntrack nf_nat \
     ip_set ip_set_hash_ip ip_set_hash_net ip_set_hash_ipport ip_set_hash_ipportnet ip_set_bitmap_port \
     xt_set xt_conntrack xt_comment xt_mark xt_physdev xt_addrtype xt_multiport xt_tcpudp xt_limit \
-    xt_NFLOG nfnetlink_log xt_nat ipt_REJECT; do
+    xt_NFLOG nfnetlink_log xt_nat xt_MASQUERADE ipt_REJECT; do
     modprobe -d /run/modules "$m" || return 1
   done
   # iptables-nft cannot make its tables in this kernel; kube-router runs iptables-save/-restore by
