@@ -45,6 +45,10 @@ node_up() {
 pod_up() {
   ip netns add "$1" && ip link add "$2" type veth peer name eth0 netns "$1" || return 1
   ip link set "$2" master "$pod_bridge" up || return 1
+  # Hairpin, as the bridge CNI's hairpinMode (kubelet's hairpin-veth) sets it: a pod's connection
+  # to its own Service, DNATed back to it on the bridge, leaves by the port it came in by (and is
+  # masqueraded, as kube-proxy does: serviceRules in index.ts).
+  ip link set "$2" type bridge_slave hairpin on || return 1
   ip -n "$1" link set lo up && ip -n "$1" link set eth0 up && ip -n "$1" addr add "$3" dev eth0 || return 1
   ip -n "$1" route add default via "$4"
 }
