@@ -296,7 +296,11 @@ export function checkAuthenticator(
     kind,
     email: usernameClaim === "email",
     strippedDomain:
-      kind === "oidc" ? c.oauthStripDomain : kind === "google" && c.oauthHostedDomains.length === 1 ? c.oauthHostedDomains[0] : "",
+      kind === "oidc"
+        ? c.oauthStripDomain
+        : kind === "google" && c.oauthHostedDomains.length === 1
+          ? c.oauthHostedDomains[0]
+          : "",
     onlyDomains: kind === "google" ? c.oauthHostedDomains : [],
   };
   for (const { key, name } of namedUsers(c)) {

@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
  * (userServers.ts) expands to `safe_slug(name, max_length=48)` (`_expand_user_properties` in
  * kubespawner/spawner.py, `safe_slug` in kubespawner/slugs.py). Config keys that name a user's
  * folder (userQuotaOverrides) need the same name the hub's pods write to, before any pod exists;
- * test/userFolder.test.ts compares this with the hub venv's own safe_slug on every name form.
+ * test/userQuotas.test.ts compares this with the hub venv's own safe_slug on every name form.
  */
 
 /** `_expand_user_properties`'s `_slug_max_length`. */
@@ -21,10 +21,7 @@ function isValidObjectName(s: string): boolean {
 /** slugs.py's _extract_safe_name: the readable part of a hashed slug. */
 function extractSafeName(name: string, maxLength: number): string {
   let safe = name.toLowerCase().replace(/[^a-z0-9]+/g, "-");
-  safe = safe
-    .replace(/^-+/, "")
-    .slice(0, maxLength)
-    .replace(/-+$/, "");
+  safe = safe.replace(/^-+/, "").slice(0, maxLength).replace(/-+$/, "");
   if (safe !== "" && !/^[a-z]/.test(safe)) safe = "x-" + safe.slice(0, maxLength - 2);
   return safe === "" ? "x" : safe;
 }
