@@ -58,6 +58,7 @@ import {
   type OidcBrowserArgs,
 } from "./journey/oidcBrowser";
 import { OidcProvider, type ProviderUser } from "./journey/oidcProvider";
+import { markdownNotebook } from "./journey/notebook";
 import { testLdapGroupDn } from "../components/auth/testLdapDirectory";
 import { GPU_GROUP_DN } from "./journey/journeyProfiles";
 import { parseSamples, sampleOf, type Sample } from "./journey/metricsScrape";
@@ -140,17 +141,8 @@ function need<T>(v: T | undefined, what: string): T {
   return v;
 }
 
-/** A notebook as Jupyter Server's contents API takes it. */
-const notebook = {
-  type: "notebook",
-  format: "json",
-  content: {
-    nbformat: 4,
-    nbformat_minor: 5,
-    metadata: {},
-    cells: [{ cell_type: "markdown", id: "journey", metadata: {}, source: "saved by the e2e journey" }],
-  },
-};
+/** The notebook the LDAP-era steps save. */
+const notebook = markdownNotebook("journey", "saved by the e2e journey");
 
 /**
  * The resources a profile's pod carries, as the API server keeps them: CPU as written (canonical
