@@ -101,7 +101,7 @@ export function oauthNameProblem(name: string, f: OAuthNameForm): string | undef
   const lower = name.toLowerCase();
   const at = lower.lastIndexOf("@");
   const domain = at >= 0 ? lower.slice(at + 1) : "";
-  if (f.kind === "github" && at >= 0) return "GitHub logins have no @domain: give the GitHub login";
+  if (f.kind === "github" && !f.email && at >= 0) return "GitHub logins have no @domain: give the GitHub login";
   if (f.strippedDomain !== "" && domain === f.strippedDomain) {
     return `the hub takes @${f.strippedDomain} off every name: write it ${JSON.stringify(name.slice(0, at))}`;
   }
