@@ -37,6 +37,8 @@ const endpoints = [
   "oauthUserdataUrl=https://login.uni.example/userinfo",
 ];
 const withoutIssuer = oidc.filter((o) => !o.startsWith("oauthIssuerUrl="));
+/** An OpenID Connect provider by its endpoints, admitting by the groups claim. */
+const oidcByGroup = [...withoutIssuer, ...endpoints, "allowedUsers=[]", 'allowedGroups=["students"]'];
 
 const hubConfigOf = (r: Rendering): string => {
   const texts = r.manifests
@@ -219,14 +221,7 @@ describe("authenticator: the rendered config, as the hub image's JupyterHub and 
   it("oidc with explicit endpoints: the groups claim becomes hub groups; allowed and admin groups decide; the username claim is the name", async () => {
     const r = await renderStack({
       stack: "dev",
-      overrides: [
-        ...withoutIssuer,
-        ...endpoints,
-        "allowedUsers=[]",
-        'allowedGroups=["students"]',
-        "adminUsers=[]",
-        'adminGroups=["teachers"]',
-      ],
+      overrides: [...oidcByGroup, "adminUsers=[]", 'adminGroups=["teachers"]'],
     });
     const out = hubOauthLogin(
       hubConfigOf(r),
@@ -386,12 +381,9 @@ describe("authenticator: the rendered config, as the hub image's JupyterHub and 
     const stripped = await renderStack({
       stack: "dev",
       overrides: [
-        ...withoutIssuer,
-        ...endpoints,
+        ...oidcByGroup,
         "oauthUsernameClaim=email",
         "oauthStripDomain=uni.example.edu",
-        "allowedUsers=[]",
-        'allowedGroups=["students"]',
         'adminUsers=["Jane.Doe"]',
         "userQuotaDefault=1Gi",
         'userQuotaOverrides=[{"user":"Jane.Doe","quota":"2Gi"}]',
@@ -444,13 +436,7 @@ describe("authenticator: the rendered config, as the hub image's JupyterHub and 
     // The claim as it is (preferred_username, the default): capitals only lower-cased, a domain kept.
     const whole = await renderStack({
       stack: "dev",
-      overrides: [
-        ...withoutIssuer,
-        ...endpoints,
-        "allowedUsers=[]",
-        'allowedGroups=["students"]',
-        'adminUsers=["JDoe"]',
-      ],
+      overrides: [...oidcByGroup, 'adminUsers=["JDoe"]'],
     });
     const plain = hubOauthLogin(
       hubConfigOf(whole),
@@ -476,13 +462,7 @@ describe("authenticator: the rendered config, as the hub image's JupyterHub and 
   });
 
   it("refuses a config name no login could have, naming the key: the stripped domain, a bare name with an e-mail claim, a domain with GitHub or outside Google's hosted domain", () => {
-    const oidcEmail = [
-      ...withoutIssuer,
-      ...endpoints,
-      "oauthUsernameClaim=email",
-      "allowedUsers=[]",
-      'allowedGroups=["students"]',
-    ];
+    const oidcEmail = [...oidcByGroup, "oauthUsernameClaim=email"];
     const strip = [...oidcEmail, "oauthStripDomain=uni.example.edu"];
     assert.deepEqual(rejectedKeys("dev", [...strip, 'adminUsers=["Jane.Doe@Uni.Example.edu"]']), ["adminUsers[0]"]);
     assert.deepEqual(
