@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { labelsFor, selectorFor } from "../common";
+import { labelsFor, selectorFor, serviceAwait } from "../common";
 import { userQuotasPy } from "./userQuotasScript";
 
 export interface NfsServerArgs {
@@ -202,7 +202,7 @@ export class NfsServer extends pulumi.ComponentResource {
       );
     }
 
-    new k8s.apps.v1.Deployment(
+    const deployment = new k8s.apps.v1.Deployment(
       `${name}-deployment`,
       {
         metadata: { name, namespace: args.namespace, labels },
@@ -264,7 +264,7 @@ export class NfsServer extends pulumi.ComponentResource {
     const service = new k8s.core.v1.Service(
       `${name}-service`,
       {
-        metadata: { name, namespace: args.namespace, labels },
+        metadata: { name, namespace: args.namespace, labels, annotations: serviceAwait("ClusterIP") },
         spec: {
           type: "ClusterIP",
           selector,
@@ -286,9 +286,12 @@ export class NfsServer extends pulumi.ComponentResource {
     // field comes back empty or missing): passed on, it would fail the volume's own dry run
     // (spec.nfs.server is required).
     // The address is not known until the Service exists, so it stays unknown in the preview.
-    this.clusterIP = service.spec.clusterIP.apply((ip) =>
-      !ip && pulumi.runtime.isDryRun() ? (pulumi.unknown as unknown as string) : ip,
-    );
+    // The address also carries the Deployment, so what mounts the export (the NFS volume, and so
+    // every pod on its claim) is made only once the provider has seen the server's pod Ready (its
+    // probe connects to 2049): the Service's own await does not check that (common.ts serviceAwait).
+    this.clusterIP = pulumi
+      .all([service.spec.clusterIP, deployment.metadata.name])
+      .apply(([ip]) => (!ip && pulumi.runtime.isDryRun() ? (pulumi.unknown as unknown as string) : ip));
     this.registerOutputs({ serviceName: this.serviceName, clusterIP: this.clusterIP });
   }
 }
