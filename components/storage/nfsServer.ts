@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { labelsFor, selectorFor, serviceAwait } from "../common";
+import { labelsFor, selectorFor } from "../common";
 import { userQuotasPy } from "./userQuotasScript";
 
 export interface NfsServerArgs {
@@ -264,7 +264,13 @@ export class NfsServer extends pulumi.ComponentResource {
     const service = new k8s.core.v1.Service(
       `${name}-service`,
       {
-        metadata: { name, namespace: args.namespace, labels, annotations: serviceAwait("ClusterIP") },
+        // The provider's await of this Service stays, although it checks no pod (common.ts
+        // serviceAwait) and costs the NFS volume, the hub's config and the hub 10 s on a new stack:
+        // without it a `pulumi up` killed one second into the NFS server's Deployment (e2e.test.ts)
+        // caught the NFS volume's create, and the documented recovery left that volume behind,
+        // outside the state. Not understood yet (e2e/README.md); until it is, the volume is made well
+        // after the server's Deployment, as before.
+        metadata: { name, namespace: args.namespace, labels },
         spec: {
           type: "ClusterIP",
           selector,
