@@ -8,7 +8,7 @@ export function validate(stack: string, overrides: string[]): StackConfig {
 }
 
 /** The problems a stack file plus overrides is refused for (fails the test if it is accepted). */
-function refused(stack: string, overrides: string[]): StackConfigError["problems"] {
+function refusedProblems(stack: string, overrides: string[]): readonly { key: string; message: string }[] {
   try {
     validate(stack, overrides);
   } catch (err) {
@@ -20,10 +20,10 @@ function refused(stack: string, overrides: string[]): StackConfigError["problems
 
 /** The keys a stack file plus overrides is refused for (fails the test if it is accepted). */
 export function rejectedKeys(stack: string, overrides: string[]): string[] {
-  return refused(stack, overrides).map((p) => p.key);
+  return refusedProblems(stack, overrides).map((p) => p.key);
 }
 
 /** Each problem a stack file plus overrides is refused for, as `key: message` (fails the test if it is accepted). */
 export function refusals(stack: string, overrides: string[]): string[] {
-  return refused(stack, overrides).map((p) => `${p.key}: ${p.message}`);
+  return refusedProblems(stack, overrides).map((p) => `${p.key}: ${p.message}`);
 }
