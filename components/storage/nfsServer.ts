@@ -202,7 +202,7 @@ export class NfsServer extends pulumi.ComponentResource {
       );
     }
 
-    new k8s.apps.v1.Deployment(
+    const deployment = new k8s.apps.v1.Deployment(
       `${name}-deployment`,
       {
         metadata: { name, namespace: args.namespace, labels },
@@ -264,6 +264,12 @@ export class NfsServer extends pulumi.ComponentResource {
     const service = new k8s.core.v1.Service(
       `${name}-service`,
       {
+        // The provider's await of this Service stays, although it checks no pod (common.ts
+        // serviceAwait) and costs the NFS volume, the hub's config and the hub 10 s on a new stack:
+        // without it a `pulumi up` killed one second into the NFS server's Deployment (e2e.test.ts)
+        // caught the NFS volume's create, and the documented recovery left that volume behind,
+        // outside the state. Not understood yet (e2e/README.md); until it is, the volume is made well
+        // after the server's Deployment, as before.
         metadata: { name, namespace: args.namespace, labels },
         spec: {
           type: "ClusterIP",
@@ -286,9 +292,12 @@ export class NfsServer extends pulumi.ComponentResource {
     // field comes back empty or missing): passed on, it would fail the volume's own dry run
     // (spec.nfs.server is required).
     // The address is not known until the Service exists, so it stays unknown in the preview.
-    this.clusterIP = service.spec.clusterIP.apply((ip) =>
-      !ip && pulumi.runtime.isDryRun() ? (pulumi.unknown as unknown as string) : ip,
-    );
+    // The address also carries the Deployment, so what mounts the export (the NFS volume, and so
+    // every pod on its claim) is made only once the provider has seen the server's pod Ready (its
+    // probe connects to 2049): the Service's own await does not check that (common.ts serviceAwait).
+    this.clusterIP = pulumi
+      .all([service.spec.clusterIP, deployment.metadata.name])
+      .apply(([ip]) => (!ip && pulumi.runtime.isDryRun() ? (pulumi.unknown as unknown as string) : ip));
     this.registerOutputs({ serviceName: this.serviceName, clusterIP: this.clusterIP });
   }
 }
