@@ -285,18 +285,23 @@ for (const rootSquash of [false, true]) {
       }
     });
 
-    if (rootSquash) {
-      // Found here (the local-folder model missed it): the runtime, root on the node and so nobody
-      // on this export, looks up the mount point shared/ inside the user's folder, mode 0750, and is
-      // refused, although the init container made it. With course folders on, no user's pod starts
-      // on an export that squashes root. The image's export does not squash.
-      it("the runtime cannot reach shared/'s mount point inside a user's 0750 folder: the pod does not start", async () => {
-        const a = await inNotebook(pods[1], "true");
-        assert.notEqual(a.status, 0);
-        assert.match(a.stderr, /notebooks\/bob\/shared.*Permission denied/);
-      });
-      return;
-    }
+    /** A pod's own folder on the export (the subPath mounted at its home folder). */
+    const ownFolder = (spec: PodSpec) =>
+      String(spec.containers[0].volumeMounts?.find((m) => m.subPath?.startsWith("notebooks/"))?.subPath);
+
+    // Found here with root squashed (the local-folder model had missed it): the runtime, root on
+    // the node and so nobody on the export, looks up the mount points (shared/, allusers/) inside
+    // the user's folder. At 0750 it was refused and no user's pod started; given mount points, the
+    // init container now makes the folder 0751.
+    it("each user's folder is 0751 when mount points are in it, and every user's pod starts", async () => {
+      for (const [i, pod] of pods.entries()) {
+        const folder = ownFolder(pod);
+        const st = (await lab().ok(`stat -c '%u %g %a' /exports/${folder}`)).trim();
+        assert.equal(st, "1000 100 751", `${requests[i].user}'s folder`);
+        const a = await inNotebook(pod, "true");
+        assert.equal(a.status, 0, `${requests[i].user}'s pod: ${a.stderr}`);
+      }
+    });
 
     it("shared/ is read-only for a user and read-write for an admin, who also reaches every user's folder", async () => {
       assert.equal((await lab().ok("stat -c '%u %g %a' /exports/shared")).trim(), "1000 100 750");
@@ -319,6 +324,35 @@ for (const rootSquash of [false, true]) {
       assert.deepEqual(byBob.stdout.trim().split("\n"), ["week1", "graded", "feedback.md", "shared"]);
       assert.equal(await lab().ok("cat /exports/notebooks/bob/feedback.md"), "graded\nseen\n");
       assert.equal((await lab().run("test -e /exports/shared/mine.md")).status, 1);
+    });
+
+    it("what the search bit gives others, and what still keeps users apart", async () => {
+      const [alice, bob] = pods;
+      // bob's pod: its NFS mounts are his own folder and shared/ (read-only), nothing of alice's.
+      // Each as mountinfo gives it: the export's folder (the NFS source), where, and rw or ro.
+      const mounts = await inNotebook(
+        bob,
+        `awk '$(NF-2) == "nfs4" { split($6, o, ","); print $(NF-1), $5, o[1] }' /proc/self/mountinfo`,
+      );
+      assert.equal(mounts.status, 0, mounts.stderr);
+      assert.deepEqual(mounts.stdout.trim().split("\n").sort(), [
+        `127.0.0.1:/${ownFolder(bob)} /home/jovyan rw`,
+        "127.0.0.1:/shared /home/jovyan/shared ro",
+      ]);
+      const notes = await inNotebook(alice, "echo private > /home/jovyan/notes.md");
+      assert.equal(notes.status, 0, notes.stderr);
+      const look = await inNotebook(bob, "grep -rs private /home/jovyan; true");
+      assert.equal(look.stdout, "", "bob's pod reaches nothing of alice's");
+      // A uid outside the users group (a node's squashed root is one) may not list a user's folder.
+      const other = "setpriv --reuid=1001 --regid=1001 --clear-groups --";
+      const list = await lab().run(`${other} ls ${mount}/notebooks/alice`);
+      assert.notEqual(list.status, 0);
+      assert.match(list.stderr, /Permission denied/);
+      // What 0751 gives away: it may open a file whose name it knows, if the file's mode lets others
+      // read it (the notebook server's umask leaves 0644). Such a uid on the export can as well
+      // claim uid 1000 (AUTH_SYS), so 0750 never fenced it; what keeps users apart is the subPath.
+      const byName = await lab().run(`${other} cat ${mount}/notebooks/alice/notes.md`);
+      assert.equal(byName.stdout, "private\n", byName.stderr);
     });
   });
 }

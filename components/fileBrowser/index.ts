@@ -12,7 +12,7 @@ export interface FileBrowserArgs {
   /** The shared ReadWriteMany claim; mounted read-only. */
   claimName: pulumi.Input<string>;
   serviceType: "ClusterIP" | "NodePort" | "LoadBalancer";
-  /** Group that owns the user folders (mode 0750): nginx joins it to read them. */
+  /** Group that owns the user folders (mode 0750, or 0751 with mount points in them): nginx joins it to read them. */
   readerGid: number;
 }
 
