@@ -132,7 +132,7 @@ export class NginxUnderTest {
 
   private constructor(
     readonly port: number,
-    readonly rewritten: { listen: string; root: string; htpasswdFile?: string },
+    readonly rewritten: { listen: string; root: string; htpasswdFile?: string; proxyPass?: string },
     dir: string,
   ) {
     this.dir = dir;
@@ -142,10 +142,15 @@ export class NginxUnderTest {
     if (process.getuid?.() === 0) this.runAs = { uid: 65534, gid: 65534 };
   }
 
-  /** Lays out the temporary folder; `files` maps paths under the served root to contents or sizes. */
+  /**
+   * Lays out the temporary folder; `files` maps paths under the served root to contents or sizes;
+   * `proxyPass`, when given, replaces the one proxy_pass target (a Service address, here a local
+   * stand-in's).
+   */
   static async prepare(
     fb: RenderedFileBrowser,
     files: Record<string, string | { size: number }>,
+    o: { proxyPass?: string } = {},
   ): Promise<NginxUnderTest> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nginx-file-browser-"));
     const port = await freeLoopbackPort();
@@ -162,7 +167,13 @@ export class NginxUnderTest {
       conf = auth.conf;
       htpasswdFile = auth.was;
     }
-    const under = new NginxUnderTest(port, { listen: listen.was, root: root.was, htpasswdFile }, dir);
+    let proxyPass: string | undefined;
+    if (o.proxyPass !== undefined) {
+      const proxy = rewriteDirective(conf, "proxy_pass", () => o.proxyPass ?? "");
+      conf = proxy.conf;
+      proxyPass = proxy.was;
+    }
+    const under = new NginxUnderTest(port, { listen: listen.was, root: root.was, htpasswdFile, proxyPass }, dir);
     under.layOut(conf, fb, files);
     return under;
   }
