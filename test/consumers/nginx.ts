@@ -5,14 +5,7 @@ import * as path from "node:path";
 import { describe, test } from "node:test";
 import { usageOffText } from "../../components/fileBrowser/nginxConf";
 import { userQuotasPy } from "../../components/storage/userQuotasScript";
-import type { Rendering } from "../../render";
-import {
-  fileBrowserOf,
-  freeLoopbackPort,
-  imageConfD,
-  NginxUnderTest,
-  type RenderedFileBrowser,
-} from "../support/nginx";
+import { credentialsOf, fileBrowserOf, freeLoopbackPort, imageConfD, NginxUnderTest } from "../support/nginx";
 import { manifest } from "../support/rendered";
 import { configOf, renderVariation, variations } from "../support/variations";
 
@@ -24,18 +17,6 @@ const files = {
   "notebooks/alice/table.parquet": { size: 20 * 1024 },
   "notebooks/bob/notes.md": "# bob's notes\n",
 };
-
-/** The user and password the rendered htpasswd accepts: the RandomPassword whose bcrypt hash it carries. */
-function credentialsOf(r: Rendering, fb: RenderedFileBrowser): { user: string; password: string } {
-  const lines = fb.htpasswd?.content.split("\n").filter((l) => l !== "") ?? [];
-  assert.equal(lines.length, 1, `expected one htpasswd line, got ${lines.length}`);
-  const [user, hash] = lines[0].split(":");
-  assert.match(hash, /^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/, "the htpasswd entry is not a bcrypt hash");
-  const source = r.resources.find((x) => x.type.startsWith("random:") && x.outputs.bcryptHash === hash);
-  assert.ok(source, "no RandomPassword produced the htpasswd hash");
-  assert.equal(typeof source.outputs.result, "string");
-  return { user, password: String(source.outputs.result) };
-}
 
 const basic = (user: string, password: string) => ({
   authorization: `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`,

@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
@@ -85,6 +86,18 @@ export function fileBrowserOf(r: Rendering): RenderedFileBrowser | undefined {
     confMountPath: String(confMount.mountPath),
     htpasswd,
   };
+}
+
+/** The user and password the rendered htpasswd accepts: the RandomPassword whose bcrypt hash it carries. */
+export function credentialsOf(r: Rendering, fb: RenderedFileBrowser): { user: string; password: string } {
+  const lines = fb.htpasswd?.content.split("\n").filter((l) => l !== "") ?? [];
+  assert.equal(lines.length, 1, `expected one htpasswd line, got ${lines.length}`);
+  const [user, hash] = lines[0].split(":");
+  assert.match(hash, /^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/, "the htpasswd entry is not a bcrypt hash");
+  const source = r.resources.find((x) => x.type.startsWith("random:") && x.outputs.bcryptHash === hash);
+  assert.ok(source, "no RandomPassword produced the htpasswd hash");
+  assert.equal(typeof source.outputs.result, "string");
+  return { user, password: String(source.outputs.result) };
 }
 
 /** Replaces the one directive `name` in `conf` (it must occur exactly once) and returns its old argument. */
