@@ -919,7 +919,11 @@ describe("from an ext4 disk to XFS, by docs/operations.md's procedure", () => {
         pod,
         {
           ...pod.containers[0],
-          command: ["sh", "-c", `dd if=/dev/zero of=${notebookDir}/more-${n}.bin bs=1M count=${n} conv=fsync status=none`],
+          command: [
+            "sh",
+            "-c",
+            `dd if=/dev/zero of=${notebookDir}/more-${n}.bin bs=1M count=${n} conv=fsync status=none`,
+          ],
         },
         { notebooks: mount },
       );
@@ -931,5 +935,16 @@ describe("from an ext4 disk to XFS, by docs/operations.md's procedure", () => {
     assert.equal(bob.status, 0, bob.stderr);
     const bobPastQuota = await write("bob", 5);
     assert.match(bobPastQuota.stderr, /No space left on device/);
+  });
+
+  it("why the quota is as large as the disk during the copy: with the real one, a long copy loses files", async () => {
+    // The same copy again, onto folders the enforcer gives 4 MiB as they appear. A class's disk
+    // takes hours to copy, far longer than the enforcer's 5 seconds; --bwlimit stands in for that.
+    await lab().ok("rm -rf /exports/notebooks/alice /exports/notebooks/bob");
+    const slow = await lab().run(copy.replace("rsync -aHAX", "rsync -aHAX --bwlimit=512"));
+    assert.notEqual(slow.status, 0, "the copy succeeded");
+    assert.match(slow.stderr, /No space left on device/);
+    const size = await lab().run("stat -c %s /exports/notebooks/alice/data.bin");
+    assert.ok(size.status !== 0 || Number(size.stdout) < 6 * mib, "alice's 6 MiB file is not all there");
   });
 });
