@@ -67,16 +67,14 @@ export class FileBrowser extends pulumi.ComponentResource {
       {
         metadata: { namespace: args.namespace, labels },
         data: {
-          "default.conf": pulumi
-            .output(args.usageUpstream)
-            .apply((usageUpstream) =>
-              renderNginxConf({
-                listenPort,
-                root: "/srv/files",
-                htpasswdFile: `${htpasswdDir}/htpasswd`,
-                usageUpstream,
-              }),
-            ),
+          "default.conf": pulumi.output(args.usageUpstream).apply((usageUpstream) =>
+            renderNginxConf({
+              listenPort,
+              root: "/srv/files",
+              htpasswdFile: `${htpasswdDir}/htpasswd`,
+              usageUpstream,
+            }),
+          ),
         },
       },
       { parent: this },
