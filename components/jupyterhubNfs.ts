@@ -74,6 +74,7 @@ function oauthSettings(cfg: ValidatedConfig): OAuthSettings | undefined {
     allowedGroups: cfg.allowedGroups,
     adminGroups: cfg.adminGroups,
     hostedDomains: cfg.oauthHostedDomains,
+    stripDomain: cfg.oauthStripDomain !== "" ? cfg.oauthStripDomain : undefined,
     enableAuthState: cfg.oauthEnableAuthState,
   };
 }

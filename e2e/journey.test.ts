@@ -18,6 +18,7 @@ import { testLdapOutsider } from "../components/auth/testLdapDirectory";
 import { priorities } from "../components/capacity";
 import { gkeAcceleratorLabel, gpuResource, gpuToleration } from "../components/jupyterhub/profiles";
 import { bytes } from "../stacks/quantity";
+import { quotaFolder } from "../stacks/userQuotas";
 import { images } from "../versions/images";
 import { browserJourney } from "./lib/browser";
 import { ensureToolchain } from "./lib/toolchain";
@@ -58,6 +59,7 @@ import {
   type OidcBrowserArgs,
 } from "./journey/oidcBrowser";
 import { OidcProvider, type ProviderUser } from "./journey/oidcProvider";
+import { markdownNotebook } from "./journey/notebook";
 import { testLdapGroupDn } from "../components/auth/testLdapDirectory";
 import { GPU_GROUP_DN } from "./journey/journeyProfiles";
 import { parseSamples, sampleOf, type Sample } from "./journey/metricsScrape";
@@ -72,19 +74,34 @@ let stack: JourneyStack | undefined;
 /** The OpenID Connect provider the hub is switched to at the end (Ory Hydra and its login app). */
 let provider: OidcProvider | undefined;
 
-/** The OIDC part: the provider's name on the hub's button, its admin group, its people. */
+/**
+ * The OIDC part: the provider's name on the hub's button, its admin group, its people. The hub's
+ * names come from the email claim without the university's domain (oauthStripDomain), as a
+ * university IdP gives them; names are typed with capitals at the provider and in adminUsers.
+ */
 const OIDC = {
   loginService: "University",
   adminGroup: "cn=hub-admins,ou=groups,dc=example,dc=org",
+  usernameClaim: "email",
+  stripDomain: "uni.example.edu",
+  /** An admin by name, written with capitals as an operator may: the hub user jane.doe. */
+  adminUser: "Jane.Doe",
   screenshots: fs.mkdtempSync(path.join(os.tmpdir(), "journey-oidc-screenshots-")),
   users: {
-    // The same name as under LDAP, in the same groups (the provider federates the directory), and the admin group.
-    alice: { password: `alice-${Math.random().toString(36).slice(2)}`, email: "alice@example.org", groups: [] },
+    // Her university address without the domain is her LDAP name, in the same groups (the provider
+    // federates the directory), and the admin group.
+    alice: { password: `alice-${Math.random().toString(36).slice(2)}`, email: "alice@uni.example.edu", groups: [] },
     // Known to the provider, in none of the hub's groups.
     mallory: {
       password: `mallory-${Math.random().toString(36).slice(2)}`,
-      email: "mallory@example.org",
+      email: "mallory@uni.example.edu",
       groups: ["cn=visitors,ou=groups,dc=example,dc=org"],
+    },
+    // Signs in at the provider as JDoe; her address has capitals, a dot and the domain (in capitals too).
+    JDoe: {
+      password: `jdoe-${Math.random().toString(36).slice(2)}`,
+      email: "Jane.Doe@Uni.Example.edu",
+      groups: [testLdapGroupDn],
     },
   } as Record<string, ProviderUser>,
 };
@@ -140,17 +157,8 @@ function need<T>(v: T | undefined, what: string): T {
   return v;
 }
 
-/** A notebook as Jupyter Server's contents API takes it. */
-const notebook = {
-  type: "notebook",
-  format: "json",
-  content: {
-    nbformat: 4,
-    nbformat_minor: 5,
-    metadata: {},
-    cells: [{ cell_type: "markdown", id: "journey", metadata: {}, source: "saved by the e2e journey" }],
-  },
-};
+/** The notebook the LDAP-era steps save. */
+const notebook = markdownNotebook("journey", "saved by the e2e journey");
 
 /**
  * The resources a profile's pod carries, as the API server keeps them: CPU as written (canonical
@@ -905,6 +913,9 @@ describe(
         ...client,
         loginService: OIDC.loginService,
         adminGroup: OIDC.adminGroup,
+        usernameClaim: OIDC.usernameClaim,
+        stripDomain: OIDC.stripDomain,
+        adminUser: OIDC.adminUser,
       });
       console.log(
         `# OIDC: Hydra up and the hub registered in ${started.toFixed(1)}s; pulumi up (LDAP to OIDC) ${upSeconds.toFixed(1)}s; hub (discovery at start) ${hubSeconds.toFixed(1)}s`,
@@ -913,6 +924,7 @@ describe(
       const configMaps = cluster.list("configmaps", HUB_NS).map((c) => JSON.stringify(c.data ?? {}));
       const hubConfig = configMaps.find((d) => d.includes("jupyterhub_config.py"));
       assert.match(need(hubConfig, "the hub's ConfigMap"), /authenticator_class = \\"generic-oauth\\"/);
+      assert.match(need(hubConfig, "the hub's ConfigMap"), /username_claim = _username_without_domain/);
       assert.ok(
         configMaps.every((d) => !d.includes(client.clientSecret)),
         "no ConfigMap holds the client secret",
@@ -926,7 +938,7 @@ describe(
       oidcRun.switched = true;
     });
 
-    test('in Chromium: alice presses "Sign in with University", signs in on the provider\'s page, starts her server and lands in JupyterLab through the proxy; her folder kept her LDAP-era notebook, and a new one lands there too', async () => {
+    test("in Chromium: alice presses \"Sign in with University\", signs in on the provider's page, starts her server and lands in JupyterLab through the proxy; her e-mail claim without the university's domain is her LDAP name: her folder kept her LDAP-era notebook, and a new one lands there too", async () => {
       assert.ok(oidcRun.switched, "the hub was switched to OIDC");
       const s = need(stack, "stack");
       const t0 = Date.now();
@@ -983,6 +995,50 @@ describe(
         );
         assert.equal(await userPod(need(stack, "stack"), "mallory"), undefined, "no pod for her");
         console.log(`# OIDC screenshots: ${OIDC.screenshots}`);
+      } finally {
+        await session.close();
+      }
+    });
+
+    test("names users type: JDoe signs in, her e-mail claim Jane.Doe@Uni.Example.edu (capitals, a dot, the domain); the hub makes her jane.doe, an admin because adminUsers names her Jane.Doe; her notebook lands in the folder KubeSpawner names for her, which a quota override for Jane.Doe and her own allusers view name too", async () => {
+      assert.ok(oidcRun.switched, "the hub was switched to OIDC");
+      const s = need(stack, "stack");
+      const hubName = "jane.doe";
+      const t0 = Date.now();
+      const session = await signInWithProvider(oidcArgs("JDoe"), "jdoe");
+      try {
+        // JupyterLab opens under /user/jane.doe/: the hub's name for her.
+        await startServerAndOpenLab(session, oidcArgs("JDoe"), hubName);
+        console.log(
+          `# OIDC names: JDoe from the hub's login page to JupyterLab as ${hubName}: ${((Date.now() - t0) / 1000).toFixed(1)}s`,
+        );
+        const page = session.page;
+        const admin = await page.goto(new URL("hub/admin", oidcArgs("JDoe").hubUrl).href);
+        assert.equal(admin?.status(), 200, `adminUsers' ${OIDC.adminUser} is the hub user ${hubName}, an admin`);
+        await page.locator("#react-admin-hook").waitFor({ state: "attached" });
+        await session.shoot("admin-page");
+
+        assert.equal(await saveNotebookFromLab(session, hubName, "names.ipynb", `saved as ${hubName}`), 201);
+        // The folder a quota override for "Jane.Doe" goes to (the program's own mapping, which the
+        // enforcer's ConfigMap is keyed by) is the folder the real hub's pod wrote to.
+        const folder = quotaFolder(OIDC.adminUser);
+        const saved = path.join(s.exportDir, "notebooks", folder, "names.ipynb");
+        assert.match(fs.readFileSync(saved, "utf8"), new RegExp(`saved as ${hubName}`));
+        const pod = need(await podOfUser(s, hubName), `${hubName}'s pod`);
+        const home = notebookOf(pod).volumeMounts?.find((m) => m.mountPath === "/home/jovyan");
+        assert.equal(home?.subPath, `notebooks/${folder}`, "KubeSpawner's subPath for her");
+        // Her allusers view (an admin's) lists the export's folders, hers by the same name.
+        const listing = await page.request.get(new URL(`/user/${hubName}/api/contents/allusers`, page.url()).href);
+        assert.equal(listing.status(), 200);
+        const folders = ((await listing.json()) as { content: { name: string }[] }).content.map((c) => c.name);
+        assert.deepEqual(folders.sort(), fs.readdirSync(path.join(s.exportDir, "notebooks")).sort());
+        assert.ok(folders.includes(folder) && folders.includes("alice"), folders.join(", "));
+        assert.deepEqual(
+          need(provider, "provider").signIns.slice(-1),
+          ["JDoe"],
+          "she signed in at the provider as JDoe",
+        );
+        assert.deepEqual(session.blocked, [], "the browser tried no address off loopback");
       } finally {
         await session.close();
       }

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { loginNamePattern } from "../components/jupyterhub/hubConfig";
+import { isKubeSpawnerHashedFolder } from "../components/jupyterhub/userFolder";
 
 /**
  * The rules for the `authenticator` key and the `oauth*` keys: which OAuthenticator 17.4.0 class the
@@ -40,6 +41,7 @@ export const oauthOnlyKeys = [
   "oauthTokenUrl",
   "oauthUserdataUrl",
   "oauthHostedDomains",
+  "oauthStripDomain",
   "oauthEnableAuthState",
   "adminGroups",
 ] as const;
@@ -73,6 +75,47 @@ export const oauthUsername = z
   );
 
 export const ldapUsernameRegex = new RegExp(loginNamePattern);
+
+/**
+ * How an OAuth provider's names reach the hub (OAuthenticator 17.4.0, then JupyterHub's
+ * normalize_username, which lower-cases): whether they are whole e-mail addresses, and the one
+ * domain whose `@domain` the hub takes off (`oauthStripDomain` for oidc, a single
+ * `oauthHostedDomains` for google: GoogleOAuthenticator's strip_domain).
+ */
+export interface OAuthNameForm {
+  kind: Exclude<AuthenticatorKind, "ldap">;
+  /** The claim is an e-mail address: every name has an @domain unless it is stripped. */
+  email: boolean;
+  /** Lower-case; "" when no domain is stripped. */
+  strippedDomain: string;
+  /** google with hosted domains: only accounts of these domains sign in at all. */
+  onlyDomains: string[];
+}
+
+/**
+ * Why a config name (allowedUsers, adminUsers, a quota override's user) can never be the name of a
+ * user who signs in this way, or undefined when it can. JupyterHub lower-cases config names as it
+ * does login names, so capitals are never the problem; a domain is.
+ */
+export function oauthNameProblem(name: string, f: OAuthNameForm): string | undefined {
+  const lower = name.toLowerCase();
+  const at = lower.lastIndexOf("@");
+  const domain = at >= 0 ? lower.slice(at + 1) : "";
+  if (f.kind === "github" && !f.email && at >= 0) return "GitHub logins have no @domain: give the GitHub login";
+  if (f.strippedDomain !== "" && domain === f.strippedDomain) {
+    return `the hub takes @${f.strippedDomain} off every name: write it ${JSON.stringify(name.slice(0, at))}`;
+  }
+  if (f.onlyDomains.length > 0 && at >= 0 && !f.onlyDomains.includes(domain)) {
+    return `only accounts of oauthHostedDomains (${f.onlyDomains.join(", ")}) sign in`;
+  }
+  if (f.email && at < 0 && f.strippedDomain === "") {
+    return (
+      "the username claim is an e-mail address, so every hub name has its @domain: write it with the domain" +
+      (f.kind === "oidc" ? ", or set oauthStripDomain to take the university's domain off" : "")
+    );
+  }
+  return undefined;
+}
 
 /** A Google Workspace domain (hosted_domain). */
 export const hostedDomain = z
@@ -113,12 +156,28 @@ export interface AuthenticatorValues {
   oauthTokenUrl: string;
   oauthUserdataUrl: string;
   oauthHostedDomains: string[];
+  oauthStripDomain: string;
   allowedUsers: string[];
   allowedGroups: string[];
   allowAllUsers: boolean;
   adminUsers: string[];
   adminGroups: string[];
   profiles: { groups?: string[] }[];
+  userQuotaOverrides: { user: string }[];
+}
+
+/**
+ * The config keys that name hub users, each with its key path: allowedUsers, adminUsers and the
+ * quota overrides' users (a hashed folder name there names a folder, not a user).
+ */
+function namedUsers(c: AuthenticatorValues): { key: string; name: string }[] {
+  return [
+    ...c.allowedUsers.map((name, i) => ({ key: `allowedUsers[${i}]`, name })),
+    ...c.adminUsers.map((name, i) => ({ key: `adminUsers[${i}]`, name })),
+    ...c.userQuotaOverrides
+      .map((o, i) => ({ key: `userQuotaOverrides[${i}][user]`, name: o.user }))
+      .filter((u) => !isKubeSpawnerHashedFolder(u.name)),
+  ];
 }
 
 /**
@@ -136,14 +195,10 @@ export function checkAuthenticator(
       if (given.has(key))
         fail(key, "is for an OAuth authenticator; authenticator is ldap (remove it, or choose oidc, github or google)");
     }
-    c.allowedUsers.forEach((u, i) => {
-      if (!ldapUsernameRegex.test(u))
-        fail(`allowedUsers[${i}]`, `${JSON.stringify(u)} must be a user name of letters, digits, '.', '_' and '-'`);
-    });
-    c.adminUsers.forEach((u, i) => {
-      if (!ldapUsernameRegex.test(u))
-        fail(`adminUsers[${i}]`, `${JSON.stringify(u)} must be a user name of letters, digits, '.', '_' and '-'`);
-    });
+    for (const { key, name } of namedUsers(c)) {
+      if (!ldapUsernameRegex.test(name))
+        fail(key, `${JSON.stringify(name)} must be a user name of letters, digits, '.', '_' and '-'`);
+    }
     return;
   }
   const kind = c.authenticator;
@@ -228,12 +283,28 @@ export function checkAuthenticator(
       fail(`profiles[${i}][groups]`, `needs groups from the provider: authenticator ${kind} gives the hub none`);
     }
   });
-  c.allowedUsers.forEach((u, i) => {
-    if (!oauthUsername.safeParse(u).success)
-      fail(`allowedUsers[${i}]`, `${JSON.stringify(u)} must be a user name, optionally @domain`);
-  });
-  c.adminUsers.forEach((u, i) => {
-    if (!oauthUsername.safeParse(u).success)
-      fail(`adminUsers[${i}]`, `${JSON.stringify(u)} must be a user name, optionally @domain`);
-  });
+  if (kind !== "oidc" && c.oauthStripDomain !== "") {
+    fail(
+      "oauthStripDomain",
+      kind === "google"
+        ? "is for authenticator oidc (google takes the domain off with exactly one oauthHostedDomains)"
+        : `is for authenticator oidc (${kind} names have no domain)`,
+    );
+  }
+  const usernameClaim = c.oauthUsernameClaim !== "" ? c.oauthUsernameClaim : defaultUsernameClaim[kind];
+  const form: OAuthNameForm = {
+    kind,
+    email: usernameClaim === "email",
+    strippedDomain:
+      kind === "oidc"
+        ? c.oauthStripDomain
+        : kind === "google" && c.oauthHostedDomains.length === 1
+          ? c.oauthHostedDomains[0]
+          : "",
+    onlyDomains: kind === "google" ? c.oauthHostedDomains : [],
+  };
+  for (const { key, name } of namedUsers(c)) {
+    const problem = oauthNameProblem(name, form);
+    if (problem !== undefined) fail(key, `${JSON.stringify(name)} would never match a user who signs in: ${problem}`);
+  }
 }

@@ -244,6 +244,7 @@ export const stackConfigSchema = z
     oauthTokenUrl: oauthUrl,
     oauthUserdataUrl: oauthUrl,
     oauthHostedDomains: z.array(hostedDomain),
+    oauthStripDomain: z.union([z.literal(""), hostedDomain]),
     oauthEnableAuthState: z.boolean(),
     adminGroups: z.array(z.string().min(1)),
   })

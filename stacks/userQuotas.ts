@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { loginNamePattern } from "../components/jupyterhub/hubConfig";
+import { isKubeSpawnerHashedFolder, kubeSpawnerFolder } from "../components/jupyterhub/userFolder";
+import { oauthUsername } from "./authenticator";
 
 /**
  * Per-user quotas: a default hard limit for every user's folder, and overrides for some users.
@@ -18,44 +19,23 @@ export function quotaBytes(quantity: string): number {
 }
 
 /**
- * KubeSpawner 7.0's folder name for a hub user (`safe_slug` in kubespawner/slugs.py, with the
- * 48-character limit `_expand_user_properties` gives it) is the name itself when it is a DNS label
- * that starts with a letter, has no `--` and fits; any other name gets a hashed slug,
- * `<stripped>---<8 hex digits>`. JupyterHub lower-cases names first (see loginNamePattern).
- * test/userQuotas.test.ts checks this against the real safe_slug.
+ * The folder under notebooks/ of an override's `user`: a hub user name as users type it (any case:
+ * JupyterHub lower-cases it; with an OAuth provider, as the hub names them: stacks/authenticator.ts
+ * refuses a name no login could have) becomes the folder KubeSpawner makes for it; a hashed folder
+ * name as KubeSpawner wrote it is taken as it is.
  */
-const ownFolder = /^[a-z]([a-z0-9-]*[a-z0-9])?$/;
-const hashedFolder = /^[a-z0-9-]+---[0-9a-f]{8}$/;
-
-/**
- * The folder under notebooks/ of an override's `user`: a hub user name as users type it (any
- * case), when it is its own folder, or a hashed folder name as KubeSpawner wrote it; undefined
- * for a name whose folder is hashed (the message says so).
- */
-export function quotaFolder(user: string): string | undefined {
-  const name = user.toLowerCase();
-  if (hashedFolder.test(user)) return user;
-  if (ownFolder.test(name) && name.length <= 48 && !name.includes("--")) return name;
-  return undefined;
+export function quotaFolder(user: string): string {
+  if (isKubeSpawnerHashedFolder(user)) return user;
+  return kubeSpawnerFolder(user.toLowerCase());
 }
 
-const overrideUser = z
-  .string()
-  .regex(new RegExp(loginNamePattern), "must be a user name of letters, digits, '.', '_' and '-'")
-  .refine((u) => quotaFolder(u) !== undefined, {
-    error: (issue) =>
-      `"${String(issue.input)}" is not its own folder: KubeSpawner names its folder with a hash ` +
-      "(such as john-doe---30f69670); give that folder's name, as the file browser lists it under notebooks/ " +
-      "(docs/operations.md, User names, and which folder is whose)",
-  });
-
-export const userQuotaOverridesSchema = z.array(z.object({ user: overrideUser, quota: quotaQuantity }).strict());
+export const userQuotaOverridesSchema = z.array(z.object({ user: oauthUsername, quota: quotaQuantity }).strict());
 
 export type UserQuotaOverride = z.infer<typeof userQuotaOverridesSchema>[number];
 
 /** The overrides as the enforcer reads them: folder name -> bytes (the schema has checked each user). */
 export function userQuotaOverridesBytes(overrides: UserQuotaOverride[]): Record<string, number> {
-  return Object.fromEntries(overrides.map((o) => [quotaFolder(o.user) ?? o.user, quotaBytes(o.quota)]));
+  return Object.fromEntries(overrides.map((o) => [quotaFolder(o.user), quotaBytes(o.quota)]));
 }
 
 interface QuotaKeys {
@@ -80,7 +60,6 @@ export function checkUserQuotas(c: QuotaKeys, fail: (path: (string | number)[], 
   const seen = new Map<string, number>();
   c.userQuotaOverrides.forEach((o, i) => {
     const folder = quotaFolder(o.user);
-    if (folder === undefined) return;
     const first = seen.get(folder);
     if (first !== undefined) {
       fail(["userQuotaOverrides", i, "user"], `"${o.user}" is the folder of userQuotaOverrides[${first}] already`);
@@ -93,10 +72,7 @@ export function checkUserQuotas(c: QuotaKeys, fail: (path: (string | number)[], 
     const named = new Set(
       [...c.allowedUsers, ...c.adminUsers, ...(c.ldapTestServer ? c.ldapTestUsers : [])].map((u) => u.toLowerCase()),
     );
-    const others = [...named].filter((u) => {
-      const folder = quotaFolder(u);
-      return folder === undefined || !seen.has(folder);
-    }).length;
+    const others = [...named].filter((u) => !seen.has(quotaFolder(u))).length;
     const promised =
       c.userQuotaOverrides.reduce((sum, o) => sum + quotaBytes(o.quota), 0) + others * quotaBytes(c.userQuotaDefault);
     if (promised > quotaBytes(c.diskSize)) {

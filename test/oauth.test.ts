@@ -8,6 +8,7 @@ import { findSecretsInConfigMap } from "../policy/secretLike";
 import { renderStack, type Rendering } from "../render";
 import { readProjectFile } from "../stacks";
 import { unrecognisedHubOptions } from "./support/hubConfigPython";
+import { kubeSpawnerFolder } from "../components/jupyterhub/userFolder";
 import { hubOauthLogin } from "./support/hubOauthLogin";
 import { rejectedKeys, validate } from "./support/validate";
 
@@ -36,6 +37,8 @@ const endpoints = [
   "oauthUserdataUrl=https://login.uni.example/userinfo",
 ];
 const withoutIssuer = oidc.filter((o) => !o.startsWith("oauthIssuerUrl="));
+/** An OpenID Connect provider by its endpoints, admitting by the groups claim. */
+const oidcByGroup = [...withoutIssuer, ...endpoints, "allowedUsers=[]", 'allowedGroups=["students"]'];
 
 const hubConfigOf = (r: Rendering): string => {
   const texts = r.manifests
@@ -115,8 +118,14 @@ describe("authenticator: bad input refused before anything is deployed, the key 
     assert.deepEqual(rejectedKeys("dev", [...github, 'adminGroups=["org:admins"]']), ["adminGroups"]);
     assert.deepEqual(rejectedKeys("dev", [...github, 'oauthHostedDomains=["uni.example"]']), ["oauthHostedDomains"]);
     const google = [...withoutIssuer.filter((o) => o !== "authenticator=oidc"), "authenticator=google"];
-    assert.deepEqual(rejectedKeys("dev", [...google, 'allowedGroups=["staff@uni.example"]']), ["allowedGroups"]);
-    assert.deepEqual(rejectedKeys("dev", [...google, "allowedUsers=[]", "allowAllUsers=true"]), ["allowAllUsers"]);
+    // Google's names are e-mail addresses: the dev stack's bare names would be refused too.
+    const googleUsers = ['allowedUsers=["alice@uni.example"]', "adminUsers=[]"];
+    assert.deepEqual(rejectedKeys("dev", [...google, ...googleUsers, 'allowedGroups=["staff@uni.example"]']), [
+      "allowedGroups",
+    ]);
+    assert.deepEqual(rejectedKeys("dev", [...google, "allowedUsers=[]", "adminUsers=[]", "allowAllUsers=true"]), [
+      "allowAllUsers",
+    ]);
     assert.equal(
       validate("dev", [...google, "allowedUsers=[]", "allowAllUsers=true", 'oauthHostedDomains=["uni.example"]'])
         .oauthHostedDomains[0],
@@ -212,14 +221,7 @@ describe("authenticator: the rendered config, as the hub image's JupyterHub and 
   it("oidc with explicit endpoints: the groups claim becomes hub groups; allowed and admin groups decide; the username claim is the name", async () => {
     const r = await renderStack({
       stack: "dev",
-      overrides: [
-        ...withoutIssuer,
-        ...endpoints,
-        "allowedUsers=[]",
-        'allowedGroups=["students"]',
-        "adminUsers=[]",
-        'adminGroups=["teachers"]',
-      ],
+      overrides: [...oidcByGroup, "adminUsers=[]", 'adminGroups=["teachers"]'],
     });
     const out = hubOauthLogin(
       hubConfigOf(r),
@@ -256,8 +258,8 @@ describe("authenticator: the rendered config, as the hub image's JupyterHub and 
       oauth_callback_url: "http://127.0.0.1:8000/hub/oauth_callback",
     });
     assert.deepEqual(out.logins, [
-      { user: "alice", admin: true, groups: ["students", "teachers"], error: null },
-      { user: "bob", admin: false, groups: ["students"], error: null },
+      { user: "alice", admin: true, groups: ["students", "teachers"], error: null, folder: "alice" },
+      { user: "bob", admin: false, groups: ["students"], error: null, folder: "bob" },
       { user: null, admin: null, groups: null, error: null },
     ]);
   });
@@ -333,7 +335,7 @@ describe("authenticator: the rendered config, as the hub image's JupyterHub and 
       client_secret: clientSecret,
     });
     // alice is in allowedUsers (the dev stack's), which GitHubOAuthenticator checks before asking GitHub.
-    assert.deepEqual(out.logins, [{ user: "alice", admin: true, groups: null, error: null }]);
+    assert.deepEqual(out.logins, [{ user: "alice", admin: true, groups: null, error: null, folder: "alice" }]);
   });
 
   it("google: GoogleOAuthenticator for one Workspace domain strips it from user names; other domains are blocked (no Google here)", async () => {
@@ -369,8 +371,130 @@ describe("authenticator: the rendered config, as the hub image's JupyterHub and 
       login_service: "Uni Google account",
     });
     assert.deepEqual(out.logins, [
-      { user: "john.doe", admin: null, groups: null, error: null },
+      { user: "john.doe", admin: null, groups: null, error: null, folder: "john-doe---30f69670" },
       { user: null, admin: null, groups: null, error: null },
+    ]);
+  });
+
+  it("names users type, through the real classes: capitals, a dot, a digit first, a domain; the hub name, its folder (KubeSpawner's own safe_slug), the admin list and the quota override agree", async () => {
+    // A university IdP whose email claim holds the name: one domain taken off (oauthStripDomain).
+    const stripped = await renderStack({
+      stack: "dev",
+      overrides: [
+        ...oidcByGroup,
+        "oauthUsernameClaim=email",
+        "oauthStripDomain=uni.example.edu",
+        'adminUsers=["Jane.Doe"]',
+        "userQuotaDefault=1Gi",
+        'userQuotaOverrides=[{"user":"Jane.Doe","quota":"2Gi"}]',
+      ],
+    });
+    const text = hubConfigOf(stripped);
+    assert.match(text, /^c\.GenericOAuthenticator\.username_claim = _username_without_domain$/m);
+    const out = hubOauthLogin(
+      text,
+      {
+        traits: ["admin_users"],
+        users: [
+          { email: "Jane.Doe@Uni.Example.edu", preferred_username: "JDoe", groups: [] },
+          { email: "0xy.z@uni.example.edu", groups: ["students"] },
+          // Another domain keeps its name whole: never the same hub user as a university name.
+          { email: "Jane.Doe@Other.Example.org", groups: ["students"] },
+        ],
+      },
+      env,
+    );
+    // JupyterHub lower-cases adminUsers when it starts, as it lower-cases login names.
+    assert.deepEqual(out.traits, { admin_users: ["jane.doe"] });
+    assert.deepEqual(out.logins, [
+      { user: "jane.doe", admin: true, groups: [], error: null, folder: "jane-doe---d48722fc" },
+      { user: "0xy.z", admin: null, groups: ["students"], error: null, folder: "x-0xy-z---09245686" },
+      {
+        user: "jane.doe@other.example.org",
+        admin: null,
+        groups: ["students"],
+        error: null,
+        folder: "jane-doe-other-example-org---c74a9ca4",
+      },
+    ]);
+    for (const login of out.logins) {
+      assert.ok(login.user !== null);
+      assert.equal(kubeSpawnerFolder(login.user), login.folder, `our folder name for ${login.user}`);
+    }
+    // The quota override named as the admin list names her reaches the enforcer by her folder.
+    const quotas = JSON.parse(
+      String(
+        (
+          stripped.manifests.find(
+            (m) => m.kind === "ConfigMap" && (m.metadata as { name?: string }).name?.startsWith("user-quotas"),
+          )?.data as Record<string, string>
+        )["quotas.json"],
+      ),
+    ) as { overridesBytes: Record<string, number> };
+    assert.deepEqual(Object.keys(quotas.overridesBytes), [out.logins[0].folder]);
+
+    // The claim as it is (preferred_username, the default): capitals only lower-cased, a domain kept.
+    const whole = await renderStack({
+      stack: "dev",
+      overrides: [...oidcByGroup, 'adminUsers=["JDoe"]'],
+    });
+    const plain = hubOauthLogin(
+      hubConfigOf(whole),
+      {
+        traits: ["username_claim"],
+        users: [
+          { preferred_username: "JDoe", groups: [] },
+          { preferred_username: "0xy.z", groups: ["students"] },
+          { preferred_username: "Jane.Doe@Uni.Example.edu", groups: ["students"] },
+        ],
+      },
+      env,
+    );
+    assert.deepEqual(plain.traits, { username_claim: "preferred_username" });
+    assert.deepEqual(
+      plain.logins.map((l) => [l.user, l.admin, l.folder]),
+      [
+        ["jdoe", true, "jdoe"],
+        ["0xy.z", null, "x-0xy-z---09245686"],
+        ["jane.doe@uni.example.edu", null, "jane-doe-uni-example-edu---b9e4bc94"],
+      ],
+    );
+  });
+
+  it("refuses a config name no login could have, naming the key: the stripped domain, a bare name with an e-mail claim, a domain with GitHub or outside Google's hosted domain", () => {
+    const oidcEmail = [...oidcByGroup, "oauthUsernameClaim=email"];
+    const strip = [...oidcEmail, "oauthStripDomain=uni.example.edu"];
+    assert.deepEqual(rejectedKeys("dev", [...strip, 'adminUsers=["Jane.Doe@Uni.Example.edu"]']), ["adminUsers[0]"]);
+    assert.deepEqual(
+      rejectedKeys("dev", [
+        ...strip,
+        "adminUsers=[]",
+        "userQuotaDefault=1Gi",
+        'userQuotaOverrides=[{"user":"jdoe@uni.example.edu","quota":"2Gi"}]',
+      ]),
+      ["userQuotaOverrides[0][user]"],
+    );
+    assert.doesNotThrow(() => validate("dev", [...strip, 'adminUsers=["Jane.Doe","guest@other.example.org"]']));
+    // With the whole e-mail as the name, a bare name is nobody's.
+    assert.deepEqual(rejectedKeys("dev", [...oidcEmail, 'adminUsers=["jane.doe"]']), ["adminUsers[0]"]);
+    assert.doesNotThrow(() => validate("dev", [...oidcEmail, 'adminUsers=["Jane.Doe@Uni.Example.edu"]']));
+    // preferred_username (the default) may hold either form: both are taken.
+    assert.doesNotThrow(() =>
+      validate("dev", [...withoutIssuer, ...endpoints, 'adminUsers=["JDoe","jane@uni.example.edu"]']),
+    );
+    const github = [...withoutIssuer.filter((o) => o !== "authenticator=oidc"), "authenticator=github"];
+    assert.deepEqual(rejectedKeys("dev", [...github, 'adminUsers=["alice@uni.example"]']), ["adminUsers[0]"]);
+    assert.deepEqual(rejectedKeys("dev", [...github, "oauthStripDomain=uni.example"]), ["oauthStripDomain"]);
+    const google = [
+      ...withoutIssuer.filter((o) => o !== "authenticator=oidc"),
+      "authenticator=google",
+      'oauthHostedDomains=["uni.example"]',
+    ];
+    assert.deepEqual(rejectedKeys("dev", [...google, 'allowedUsers=["bob"]', 'adminUsers=["alice@uni.example"]']), [
+      "adminUsers[0]",
+    ]);
+    assert.deepEqual(rejectedKeys("dev", [...google, 'allowedUsers=["bob@gmail.example"]', "adminUsers=[]"]), [
+      "allowedUsers[0]",
     ]);
   });
 

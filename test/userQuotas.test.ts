@@ -62,31 +62,50 @@ describe("per-user quota keys", () => {
     );
   });
 
-  it("refuse a name whose folder KubeSpawner hashes, and take that folder's name instead", () => {
-    try {
-      validate("prod", ["userQuotaDefault=1Gi", 'userQuotaOverrides=[{"user":"john.doe","quota":"2Gi"}]']);
-      assert.fail("accepted");
-    } catch (err) {
-      assert.ok(err instanceof StackConfigError);
-      assert.equal(err.problems[0].key, "userQuotaOverrides[0][user]");
-      assert.match(err.problems[0].message, /with a hash .*under notebooks\//);
+  it("take a name whose folder KubeSpawner hashes, or that folder's name, and reach the enforcer by the folder", async () => {
+    for (const user of ["John.Doe", "john-doe---30f69670"]) {
+      const on = ["userQuotaDefault=1Gi", `userQuotaOverrides=[{"user":"${user}","quota":"2Gi"}]`];
+      const quotas = JSON.parse(
+        String(
+          (manifest(await render("prod", on), "ConfigMap", "user-quotas").data as Record<string, string>)[
+            "quotas.json"
+          ],
+        ),
+      ) as { overridesBytes: Record<string, number> };
+      assert.deepEqual(quotas.overridesBytes, { "john-doe---30f69670": 2 * 1024 ** 3 }, user);
     }
-    assert.doesNotThrow(() =>
-      validate("prod", ["userQuotaDefault=1Gi", 'userQuotaOverrides=[{"user":"john-doe---30f69670","quota":"2Gi"}]']),
+    // Two spellings of one user are one folder.
+    assert.deepEqual(
+      rejectedKeys("prod", [
+        "userQuotaDefault=1Gi",
+        'userQuotaOverrides=[{"user":"john.doe","quota":"2Gi"},{"user":"john-doe---30f69670","quota":"3Gi"}]',
+      ]),
+      ["userQuotaOverrides[1][user]"],
     );
   });
 
-  it("agree with KubeSpawner 7.0's own folder names (its safe_slug of the lower-cased name)", () => {
+  it("agree with KubeSpawner 7.0's own folder names (its safe_slug of the lower-cased name), for every name form", () => {
     const names = [
       "alice",
       "Bob",
       "2ndyear",
       "john.doe",
+      "Jane.Doe",
+      "JDoe",
+      "0xy.z",
+      "jane.doe@uni.example.edu",
+      "Jane.Doe@Uni.Example.edu",
+      "0xy.z@other.example.org",
+      "Zoë",
       "a--b",
+      "a..b",
       "x_y",
       "carol-",
+      "-carol",
+      "___",
       `${"l".repeat(48)}`,
       `${"l".repeat(49)}`,
+      `${"9.".repeat(40)}`,
     ];
     const out = spawnSync(
       path.join(pythonEnvBin("hub"), "python"),
@@ -102,12 +121,9 @@ describe("per-user quota keys", () => {
     assert.equal(out.status, 0, out.stderr);
     const slugs = JSON.parse(out.stdout) as string[];
     names.forEach((name, i) => {
-      const slug = slugs[i];
-      // A name we take is its own folder exactly when KubeSpawner's slug is the lower-cased name.
-      assert.equal(quotaFolder(name) === slug, slug === name.toLowerCase(), `${name}: slug ${slug}`);
-      if (slug !== name.toLowerCase()) assert.equal(quotaFolder(name), undefined, `${name} is refused`);
+      assert.equal(quotaFolder(name), slugs[i], name);
       // KubeSpawner's hashed folder names are taken as they are.
-      assert.equal(quotaFolder(slug), slug, `${slug} as a folder name`);
+      assert.equal(quotaFolder(slugs[i]), slugs[i], `${slugs[i]} as a folder name`);
     });
   });
 

@@ -12,7 +12,9 @@ import { userServerConfigLines, type UserServerSettings } from "./userServers";
  * matches uid and cn case-insensitively, and JupyterHub lower-cases the name after a login (and
  * allowed_users and admin_users at start-up), so `John.Doe` and `john.doe` are one hub user. The
  * regex no longer guards against LDAP injection: LDAPAuthenticator 2 escapes the name in DNs and
- * search filters itself.
+ * search filters itself. It is LDAP's alone: an OAuth provider's names were not typed at this form,
+ * and JupyterHub applies no pattern to them (stacks/authenticator.ts checks config names against
+ * the claim's form instead; docs/authentication.md, names users type).
  */
 export const loginNamePattern = "^[A-Za-z0-9][A-Za-z0-9._-]*$";
 

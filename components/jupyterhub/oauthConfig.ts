@@ -28,6 +28,8 @@ export interface OAuthSettings {
   adminGroups: string[];
   /** google: Workspace domains. */
   hostedDomains: string[];
+  /** oidc: the one e-mail domain taken off names (`Jane.Doe@uni.example.edu` becomes `jane.doe`). */
+  stripDomain?: string;
   /** Keep the provider's tokens (auth state), encrypted with JUPYTERHUB_CRYPT_KEY. */
   enableAuthState: boolean;
 }
@@ -75,6 +77,29 @@ const discoveryLines = (section: string, issuer: string): string[] => [
   `c.${section}.userdata_url = _oidc["userinfo_endpoint"]`,
 ];
 
+/**
+ * The username claim without one domain: OAuthenticator 17.4.0 takes a callable as `username_claim`
+ * (`user_info_to_username`); JupyterHub lower-cases what it returns (`normalize_username`). The
+ * domain is compared without regard to case, as domains are; only that one domain goes, so names
+ * of any other domain keep theirs and never become a university user's name. The claim must hold
+ * a name: OAuthenticator refuses the login when it does not.
+ */
+const stripDomainLines = (section: string, claim: string, domain: string): string[] => [
+  `OAUTH_STRIP_DOMAIN = ${py(domain)}`,
+  "",
+  "",
+  "def _username_without_domain(user_info):",
+  `    name = user_info.get(${py(claim)})`,
+  "    if isinstance(name, str):",
+  '        local, at, domain = name.rpartition("@")',
+  "        if at and local and domain.lower() == OAUTH_STRIP_DOMAIN:",
+  "            return local",
+  "    return name",
+  "",
+  "",
+  `c.${section}.username_claim = _username_without_domain`,
+];
+
 /** jupyterhub_config.py's authentication section for an OAuth provider. */
 export function oauthConfigLines(o: OAuthSettings): string[] {
   const { entryPoint, section } = oauthClasses[o.kind];
@@ -85,7 +110,9 @@ export function oauthConfigLines(o: OAuthSettings): string[] {
     `c.${section}.client_secret = os.environ[${py(clientSecretEnv)}]`,
     `c.${section}.oauth_callback_url = ${py(o.callbackUrl)}`,
     `c.${section}.scope = ${py(o.scopes)}`,
-    `c.${section}.username_claim = ${py(o.usernameClaim)}`,
+    ...(o.stripDomain !== undefined
+      ? stripDomainLines(section, o.usernameClaim, o.stripDomain)
+      : [`c.${section}.username_claim = ${py(o.usernameClaim)}`]),
     ...(o.loginService !== undefined ? [`c.${section}.login_service = ${py(o.loginService)}`] : []),
   ];
   if (o.kind === "oidc") {

@@ -330,7 +330,8 @@ export class JourneyStack {
    * the LDAP keys removed (the in-cluster test LDAP server goes with them), the provider's keys set,
    * the client secret as a secret. The groups keep their names (the provider's groups claim carries
    * the directory's group DNs, as an IdP federating that directory does), so allowedGroups and the
-   * profiles stay; admins now come from the admin group, not adminUsers. The hub is then started
+   * profiles stay; admins come from the admin group, and adminUsers names one user as the provider
+   * names her (`usernameClaim` without `stripDomain`), with capitals. The hub is then started
    * again from its new Deployment, as the kubelet would roll it. Resolves with the seconds of the
    * `pulumi up` and of the hub's start.
    */
@@ -340,9 +341,15 @@ export class JourneyStack {
     clientSecret: string;
     loginService: string;
     adminGroup: string;
+    usernameClaim: string;
+    stripDomain: string;
+    adminUser: string;
   }): Promise<{ upSeconds: number; hubSeconds: number }> {
     const pulumi = this.need(this.pulumi, "pulumi");
     await pulumi.changeConfig([`${P}:ldapTestServer`, `${P}:ldapTestUsers`, `${P}:adminUsers`], {
+      [`${P}:oauthUsernameClaim`]: { value: o.usernameClaim },
+      [`${P}:oauthStripDomain`]: { value: o.stripDomain },
+      [`${P}:adminUsers[0]`]: { value: o.adminUser },
       [`${P}:authenticator`]: { value: "oidc" },
       [`${P}:oauthIssuerUrl`]: { value: o.issuer },
       [`${P}:oauthClientId`]: { value: o.clientId },

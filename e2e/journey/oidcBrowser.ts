@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Page } from "playwright-core";
 import { launchBrowser } from "../lib/browser";
+import { markdownNotebook } from "./notebook";
 import { loginPageTitle } from "./oidcProvider";
 
 /**
@@ -108,16 +109,7 @@ export async function saveNotebookFromLab(s: OidcSession, user: string, name: st
   if (xsrf === undefined) throw new Error(`no _xsrf cookie for ${url.href}`);
   const r = await s.page.request.put(url.href, {
     headers: { "X-XSRFToken": xsrf },
-    data: {
-      type: "notebook",
-      format: "json",
-      content: {
-        nbformat: 4,
-        nbformat_minor: 5,
-        metadata: {},
-        cells: [{ cell_type: "markdown", id: "oidc", metadata: {}, source: text }],
-      },
-    },
+    data: markdownNotebook("oidc", text),
   });
   return r.status();
 }

@@ -15,6 +15,8 @@ export interface OAuthLogin {
   groups: string[] | null;
   /** A refusal with a reason (an HTTP 403 from the authenticator), as `status message`. */
   error: string | null;
+  /** The user's folder under notebooks/, by KubeSpawner's own safe_slug (absent when refused). */
+  folder?: string;
 }
 
 export interface OAuthLoginResult {

@@ -6,8 +6,9 @@ point name such as "generic-oauth"), and that class is made with the config. The
 traits to print and users: each is the user info a provider would answer its userinfo endpoint
 with. Only the provider's HTTP exchange is replaced (the token request and the userinfo call);
 from the user info on, OAuthenticator's own code runs: the username claim, the auth state,
-manage_groups, then JupyterHub's get_authenticated_user (normalisation, allowed, admin). Prints
-{"class", "traits", "logins": [{"user", "admin", "groups", "error"}]} as JSON.
+manage_groups, then JupyterHub's get_authenticated_user (normalisation, allowed, admin), with the
+config's allowed and admin users normalised first as the hub does at start-up. Prints
+{"class", "traits", "logins": [{"user", "admin", "groups", "error", "folder"}]} as JSON.
 """
 
 import asyncio
@@ -16,6 +17,7 @@ import os
 import sys
 
 from jupyterhub.app import JupyterHub
+from kubespawner.slugs import safe_slug
 from tornado.web import HTTPError
 from traitlets.config.loader import PyFileConfigLoader
 
@@ -54,6 +56,8 @@ async def login(authenticator, user_info):
         "admin": model.get("admin"),
         "groups": sorted(model["groups"]) if model.get("groups") is not None else None,
         "error": None,
+        # The folder KubeSpawner's {username} expands to (_expand_user_properties: max_length 48).
+        "folder": safe_slug(model["name"], max_length=48),
     }
 
 
@@ -63,6 +67,12 @@ async def main():
     config = PyFileConfigLoader(os.path.basename(path), path=os.path.dirname(path)).load_config()
     cls = JupyterHub(config=config).authenticator_class
     authenticator = cls(config=config)
+    # What JupyterHub.init_users (app.py) does with the config's names when the hub starts, before
+    # any login: each normalised as a login name is, admins added to the allowed users.
+    authenticator.admin_users = {authenticator.normalize_username(n) for n in authenticator.admin_users}
+    authenticator.allowed_users = {authenticator.normalize_username(n) for n in authenticator.allowed_users}
+    if authenticator.allowed_users and authenticator.admin_users:
+        authenticator.allowed_users |= authenticator.admin_users
     out = {
         "class": cls.__name__,
         "traits": {name: plain(getattr(authenticator, name)) for name in request["traits"]},

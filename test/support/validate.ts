@@ -7,13 +7,23 @@ export function validate(stack: string, overrides: string[]): StackConfig {
   return validateCliConfig(loadCliConfig(stack, overrides, project).values, project);
 }
 
-/** The keys a stack file plus overrides is refused for (fails the test if it is accepted). */
-export function rejectedKeys(stack: string, overrides: string[]): string[] {
+/** The problems a stack file plus overrides is refused for (fails the test if it is accepted). */
+function refusedProblems(stack: string, overrides: string[]): readonly { key: string; message: string }[] {
   try {
     validate(stack, overrides);
   } catch (err) {
     if (!(err instanceof StackConfigError)) throw err;
-    return err.problems.map((p) => p.key);
+    return err.problems;
   }
   throw new Error(`the config was accepted: ${overrides.join(" ")}`);
+}
+
+/** The keys a stack file plus overrides is refused for (fails the test if it is accepted). */
+export function rejectedKeys(stack: string, overrides: string[]): string[] {
+  return refusedProblems(stack, overrides).map((p) => p.key);
+}
+
+/** Each problem a stack file plus overrides is refused for, as `key: message` (fails the test if it is accepted). */
+export function refusals(stack: string, overrides: string[]): string[] {
+  return refusedProblems(stack, overrides).map((p) => `${p.key}: ${p.message}`);
 }
