@@ -70,6 +70,24 @@ export const restrictedContainerSecurity: k8s.types.input.core.v1.SecurityContex
   capabilities: { drop: ["ALL"] },
 };
 
+/** Tells the Kubernetes provider not to await the object's readiness (create and update; deletes are still awaited). */
+export const skipAwait = { "pulumi.com/skipAwait": "true" } as const;
+
+/**
+ * The await annotation of a Service of ours. The Kubernetes provider's (v4) await of a Service
+ * with a selector proves nothing about its pods: it succeeds 10 s after the last change to the
+ * Service's Endpoints whenever no address in them is not-ready, with no ready address at all
+ * (pkg/await/service.go: `serviceReady && endpointsSettled && !endpointsPending`); the hub's
+ * Service passes it before the hub's pod exists. So every Service cost `pulumi up` a 10 s sleep,
+ * and whatever used its name or address (the NFS PersistentVolume, the hub's config, the proxy)
+ * waited for it. That the pods behind a Service are Ready is what their Deployment's await checks;
+ * the NFS volume waits for the NFS server's Deployment (components/storage/nfsServer.ts). A
+ * LoadBalancer Service keeps the await: it waits for the address users reach it at.
+ */
+export function serviceAwait(type: string): Record<string, string> | undefined {
+  return type === "LoadBalancer" ? undefined : { ...skipAwait };
+}
+
 /** A Service's in-cluster DNS name (resolvable by pods, not by the kubelet on the node). */
 export function serviceHost(service: k8s.core.v1.Service): pulumi.Output<string> {
   return pulumi.interpolate`${service.metadata.name}.${service.metadata.namespace}.svc`;

@@ -1,7 +1,7 @@
-import * as gcp from "@pulumi/gcp";
 import { StackConfigError } from "./index";
 import { diskGb } from "./quantity";
 import type { StackConfig } from "./schema";
+import { gcp } from "../components/gcp";
 import { fileSystemLabel, type DiskFileSystem } from "../components/storage/gceDisk";
 
 /**
@@ -87,7 +87,7 @@ async function existingDisk(
   zone: string,
 ): Promise<{ sizeGb: number; fileSystem: DiskFileSystem } | undefined> {
   try {
-    const disk = await gcp.compute.getDisk({ name, zone });
+    const disk = await gcp().compute.getDisk({ name, zone });
     // Older GCP providers answer a missing disk with an empty result rather than an error.
     if (!(disk.size > 0)) return undefined;
     return { sizeGb: disk.size, fileSystem: disk.labels?.[fileSystemLabel] === "xfs" ? "xfs" : "ext4" };

@@ -8,6 +8,7 @@ import {
   secretChecksum,
   secretChecksumAnnotation,
   selectorFor,
+  serviceAwait,
   serviceHost,
 } from "../common";
 import type { PodsOnPort } from "../network/pods";
@@ -198,7 +199,7 @@ export class TestLdapServer extends pulumi.ComponentResource {
     const service = new k8s.core.v1.Service(
       `${name}-service`,
       {
-        metadata: { name, namespace: args.namespace, labels },
+        metadata: { name, namespace: args.namespace, labels, annotations: serviceAwait("ClusterIP") },
         spec: { type: "ClusterIP", selector, ports: [{ name: "ldap", port: servicePort, targetPort: "ldap" }] },
       },
       child,

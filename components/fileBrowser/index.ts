@@ -1,7 +1,14 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { labelsFor, restrictedContainerSecurity, restrictedPodSecurity, selectorFor, serviceUrl } from "../common";
+import {
+  labelsFor,
+  restrictedContainerSecurity,
+  restrictedPodSecurity,
+  selectorFor,
+  serviceAwait,
+  serviceUrl,
+} from "../common";
 import type { PodsOnPort } from "../network/pods";
 import { renderNginxConf } from "./nginxConf";
 
@@ -127,7 +134,7 @@ export class FileBrowser extends pulumi.ComponentResource {
     const service = new k8s.core.v1.Service(
       `${name}-service`,
       {
-        metadata: { name, namespace: args.namespace, labels },
+        metadata: { name, namespace: args.namespace, labels, annotations: serviceAwait(args.serviceType) },
         spec: { type: args.serviceType, selector, ports: [{ name: "http", port: 80, targetPort: "http" }] },
       },
       { parent: this },

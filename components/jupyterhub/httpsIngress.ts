@@ -1,7 +1,7 @@
-import * as gcp from "@pulumi/gcp";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { labelsFor } from "../common";
+import { gcp } from "../gcp";
 
 export interface HttpsIngressArgs {
   namespace: pulumi.Input<string>;
@@ -54,8 +54,9 @@ export class HttpsIngress extends pulumi.ComponentResource {
     const child = { parent: this };
     const metadata = (objectName: string) => ({ name: objectName, namespace: args.namespace, labels });
 
+    const { compute } = gcp();
     // Reserved, so the address (and the DNS record pointing at it) survives the Ingress being re-created.
-    const address = new gcp.compute.GlobalAddress(
+    const address = new compute.GlobalAddress(
       `${name}-address`,
       { description: `JupyterHub at ${args.domain}`, addressType: "EXTERNAL", ipVersion: "IPV4" },
       child,

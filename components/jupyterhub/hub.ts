@@ -9,6 +9,7 @@ import {
   secretChecksum,
   secretChecksumAnnotation,
   selectorFor,
+  serviceAwait,
   serviceHost,
 } from "../common";
 import type { PodsOnPort } from "../network/pods";
@@ -194,7 +195,7 @@ export class Hub extends pulumi.ComponentResource {
     const service = new k8s.core.v1.Service(
       `${name}-hub`,
       {
-        metadata: { name: "hub", namespace: args.namespace, labels },
+        metadata: { name: "hub", namespace: args.namespace, labels, annotations: serviceAwait("ClusterIP") },
         spec: { type: "ClusterIP", selector, ports: [{ name: "http", port: hubPort, targetPort: "http" }] },
       },
       child,

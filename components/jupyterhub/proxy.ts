@@ -7,6 +7,7 @@ import {
   restrictedPodSecurity,
   secretChecksumAnnotation,
   selectorFor,
+  serviceAwait,
   serviceUrl,
 } from "../common";
 import type { PodsOnPort } from "../network/pods";
@@ -66,7 +67,7 @@ export class Proxy extends pulumi.ComponentResource {
     new k8s.core.v1.Service(
       `${name}-proxy-api`,
       {
-        metadata: { name: apiServiceName, namespace: args.namespace, labels },
+        metadata: { name: apiServiceName, namespace: args.namespace, labels, annotations: serviceAwait("ClusterIP") },
         spec: { type: "ClusterIP", selector, ports: [{ name: "api", port: apiPort, targetPort: "api" }] },
       },
       child,
@@ -126,10 +127,16 @@ export class Proxy extends pulumi.ComponentResource {
       child,
     );
 
+    const publicAnnotations = { ...args.serviceAnnotations, ...serviceAwait(args.serviceType) };
     const proxyPublic = new k8s.core.v1.Service(
       `${name}-proxy-public`,
       {
-        metadata: { name: "proxy-public", namespace: args.namespace, labels, annotations: args.serviceAnnotations },
+        metadata: {
+          name: "proxy-public",
+          namespace: args.namespace,
+          labels,
+          annotations: Object.keys(publicAnnotations).length > 0 ? publicAnnotations : undefined,
+        },
         spec: {
           type: args.serviceType,
           selector,

@@ -1,5 +1,6 @@
-import * as gcp from "@pulumi/gcp";
+import type * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
+import { gcp as loadGcp } from "../gcp";
 import { nfsMountOptions } from "./nfsVolume";
 
 /**
@@ -143,9 +144,10 @@ export class Filestore extends pulumi.ComponentResource {
   constructor(name: string, args: FilestoreArgs, opts?: pulumi.ComponentResourceOptions) {
     super("jupyterhub-nfs:storage:Filestore", name, {}, opts);
     const location = filestoreLocation(args.tier, args.zone);
+    const { config, filestore } = loadGcp();
 
     // The instance is the user's data: retention and protection sit on it, as on the GCE disk.
-    this.instance = new gcp.filestore.Instance(
+    this.instance = new filestore.Instance(
       `${name}-instance`,
       {
         name: args.instanceName,
@@ -187,7 +189,7 @@ export class Filestore extends pulumi.ComponentResource {
         retainOnDelete: args.retainOnDelete,
         protect: args.protect,
         // As GceDisk: a kept instance makes the next `up` fail (already exists) unless adopted.
-        ...(args.adopt ? { import: filestoreInstanceId(gcp.config.project, location, args.instanceName) } : {}),
+        ...(args.adopt ? { import: filestoreInstanceId(config.project, location, args.instanceName) } : {}),
       },
     );
 

@@ -1,7 +1,8 @@
-import * as gcp from "@pulumi/gcp";
+import type * as gcp from "@pulumi/gcp";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { labelsFor } from "../common";
+import { gcp as loadGcp } from "../gcp";
 
 export interface GceDiskArgs {
   /** Namespace of the ReadWriteOnce claim (the NFS server's namespace). */
@@ -69,9 +70,10 @@ export class GceDisk extends pulumi.ComponentResource {
     super("jupyterhub-nfs:storage:GceDisk", name, {}, opts);
     const labels = labelsFor("notebook-disk", name);
     const fileSystem = args.fileSystem ?? "ext4";
+    const { compute, config } = loadGcp();
 
     // The disk is the user's data: retention and protection sit on it, not on this component.
-    this.disk = new gcp.compute.Disk(
+    this.disk = new compute.Disk(
       `${name}-disk`,
       {
         name: args.diskName,
@@ -99,13 +101,13 @@ export class GceDisk extends pulumi.ComponentResource {
         // cannot stand in: after a destroy this component is not in the state to be its parent.
         // The engine imports only while the state has no such disk (or another import ID), so the
         // option may stay set once the disk is ours.
-        ...(args.adopt ? { import: gceDiskId(gcp.config.project, args.zone, args.diskName) } : {}),
+        ...(args.adopt ? { import: gceDiskId(config.project, args.zone, args.diskName) } : {}),
       },
     );
 
     if (args.snapshots) {
       const region = args.zone.replace(/-[a-z]$/, "");
-      const schedule = new gcp.compute.ResourcePolicy(
+      const schedule = new compute.ResourcePolicy(
         `${name}-snapshots`,
         {
           name: `${args.diskName}-daily`,
@@ -122,7 +124,7 @@ export class GceDisk extends pulumi.ComponentResource {
         },
         { parent: this },
       );
-      new gcp.compute.DiskResourcePolicyAttachment(
+      new compute.DiskResourcePolicyAttachment(
         `${name}-snapshots`,
         { disk: this.disk.name, zone: args.zone, name: schedule.name },
         { parent: this },

@@ -157,12 +157,12 @@ function userQuotaContainers(quotas: UserQuotas): k8s.types.input.core.v1.Contai
  * A Service's assigned address. On a preview of a new Service the provider's server-side dry run
  * assigns none (the field comes back empty or missing): passed on, it would fail a dependent's own
  * dry run (the NFS volume's spec.nfs.server is required). The address is not known until the
- * Service exists, so it stays unknown in the preview.
+ * Service exists, so it stays unknown in the preview. `after`: an output the address also waits for.
  */
-function assignedAddress(service: k8s.core.v1.Service): pulumi.Output<string> {
-  return service.spec.clusterIP.apply((ip) =>
-    !ip && pulumi.runtime.isDryRun() ? (pulumi.unknown as unknown as string) : ip,
-  );
+function assignedAddress(service: k8s.core.v1.Service, after?: pulumi.Output<unknown>): pulumi.Output<string> {
+  return pulumi
+    .all([service.spec.clusterIP, after])
+    .apply(([ip]) => (!ip && pulumi.runtime.isDryRun() ? (pulumi.unknown as unknown as string) : ip));
 }
 
 /**
@@ -220,7 +220,7 @@ export class NfsServer extends pulumi.ComponentResource {
       );
     }
 
-    new k8s.apps.v1.Deployment(
+    const deployment = new k8s.apps.v1.Deployment(
       `${name}-deployment`,
       {
         metadata: { name, namespace: args.namespace, labels },
@@ -282,6 +282,12 @@ export class NfsServer extends pulumi.ComponentResource {
     const service = new k8s.core.v1.Service(
       `${name}-service`,
       {
+        // The provider's await of this Service stays, although it checks no pod (common.ts
+        // serviceAwait) and costs the NFS volume, the hub's config and the hub 10 s on a new stack:
+        // without it a `pulumi up` killed one second into the NFS server's Deployment (e2e.test.ts)
+        // caught the NFS volume's create, and the documented recovery left that volume behind,
+        // outside the state. Not understood yet (e2e/README.md); until it is, the volume is made well
+        // after the server's Deployment, as before.
         metadata: { name, namespace: args.namespace, labels },
         spec: {
           type: "ClusterIP",
@@ -299,7 +305,10 @@ export class NfsServer extends pulumi.ComponentResource {
     // (components/network). See docs/security.md.
     this.serviceName = service.metadata.name;
     this.podSelector = selector;
-    this.clusterIP = assignedAddress(service);
+    // The address also carries the Deployment, so what mounts the export (the NFS volume, and so
+    // every pod on its claim) is made only once the provider has seen the server's pod Ready (its
+    // probe connects to 2049): the Service's own await does not check that (common.ts serviceAwait).
+    this.clusterIP = assignedAddress(service, deployment.metadata.name);
     if (args.userQuotas) {
       this.usageMetrics = { port: usageExporterPortName, path: "/metrics" };
       // A Service of its own, so that the NFS Service never changes with the quotas setting.

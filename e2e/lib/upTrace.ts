@@ -86,20 +86,24 @@ export function chainSeconds(chain: ChainLink[]): number {
   return chain.reduce((sum, l) => sum + (l.end - l.start), 0);
 }
 
-/** The trace as the bench prints it: every step, then the chain, what each link waits on, and the time outside steps. */
-export function formatTrace(
-  spans: StepSpan[],
-  chain: ChainLink[],
-  up: { seconds: number; programStartedAt?: number; loadSeconds: number },
-): string[] {
-  const f = (x: number): string => x.toFixed(2).padStart(6);
+interface OpTimes {
+  seconds: number;
+  programStartedAt?: number;
+  loadSeconds: number;
+  /** The whole process, as a user waits for it (Node.js and the Automation API's start-up included). */
+  processSeconds?: number;
+}
+
+const f = (x: number): string => x.toFixed(2).padStart(6);
+
+/** What happened before the first step (the program's start), then every step from start to end. */
+function stepLines(spans: StepSpan[], op: OpTimes): string[] {
   const first = Math.min(...spans.map((s) => s.start));
-  const lines = [
-    `trace of one \`pulumi up\` from empty (engine events; times in s since the operation started, ±0.2 s)`,
-    ...(up.programStartedAt !== undefined
+  return [
+    ...(op.programStartedAt !== undefined
       ? [
-          `  ours before any resource: the engine asked for the program at ${up.programStartedAt.toFixed(2)} s; ` +
-            `loading its modules took ${up.loadSeconds.toFixed(2)} s; the first step started at ${first.toFixed(2)} s`,
+          `  ours before any resource: the engine asked for the program at ${op.programStartedAt.toFixed(2)} s; ` +
+            `loading its modules took ${op.loadSeconds.toFixed(2)} s; the first step started at ${first.toFixed(2)} s`,
         ]
       : []),
     `  ${"start".padStart(6)} ${"end".padStart(6)} ${"took".padStart(6)}  resource`,
@@ -109,6 +113,27 @@ export function formatTrace(
         (s) =>
           `  ${f(s.start)} ${s.end === undefined ? "     -" : f(s.end)} ${s.end === undefined ? "     -" : f(s.end - s.start)}  ${s.type} ${nameOf(s.urn)}`,
       ),
+  ];
+}
+
+/** Where a no-change `up` spends its time: the process around the operation, the program's start, every (same) step. */
+export function formatNoChangeTrace(spans: StepSpan[], op: OpTimes): string[] {
+  const lastEnd = Math.max(...spans.map((s) => s.end ?? s.start));
+  return [
+    `trace of one no-change \`pulumi up\` (engine events; times in s since the operation started, ±0.2 s)`,
+    ...stepLines(spans, op),
+    `  after the last step: ${(op.seconds - lastEnd).toFixed(2)} s to the end of the operation` +
+      (op.processSeconds !== undefined
+        ? `; the process took ${op.processSeconds.toFixed(2)} s in all (${(op.processSeconds - op.seconds).toFixed(2)} s outside the operation)`
+        : ""),
+  ];
+}
+
+/** The trace as the bench prints it: every step, then the chain, what each link waits on, and the time outside steps. */
+export function formatTrace(spans: StepSpan[], chain: ChainLink[], up: OpTimes): string[] {
+  const lines = [
+    `trace of one \`pulumi up\` from empty (engine events; times in s since the operation started, ±0.2 s)`,
+    ...stepLines(spans, up),
     `the longest chain of waits (${chain.length} steps, ${chainSeconds(chain).toFixed(1)} s of steps, ` +
       `${chain.reduce((a, l) => a + l.gap, 0).toFixed(1)} s between them):`,
     ...chain.map(
