@@ -27,7 +27,7 @@ import { gmpCollector, HubMonitoring } from "./monitoring";
 import { NetworkFence } from "./network";
 import { Filestore } from "./storage/filestore";
 import { GceDisk } from "./storage/gceDisk";
-import { NfsServer, type OwnedFolder } from "./storage/nfsServer";
+import { NfsServer, usageExporterPort, type OwnedFolder } from "./storage/nfsServer";
 import { NfsVolume } from "./storage/nfsVolume";
 import { ShareFolders } from "./storage/shareFolders";
 import { StorageClassDisk } from "./storage/storageClassDisk";
@@ -353,6 +353,8 @@ export function deployJupyterHubNfs(cfg: ValidatedConfig, parent?: pulumi.Resour
           claimName: notebooks.claimName,
           serviceType: cfg.fileBrowserServiceType,
           readerGid: notebookGid,
+          // Each folder's usage at /usage/, from the NFS server's usage exporter (per-user quotas on).
+          usageUpstream: nfsServer?.usageAddress,
         },
         opts,
       )
@@ -505,7 +507,18 @@ export function deployJupyterHubNfs(cfg: ValidatedConfig, parent?: pulumi.Resour
           hub: hub.hubPods,
           proxy: hub.proxyPods,
           userPods: hub.userPods,
-          fileBrowser: fileBrowser && { ...fileBrowser.pods, exposed: cfg.fileBrowserServiceType !== "ClusterIP" },
+          fileBrowser: fileBrowser && {
+            ...fileBrowser.pods,
+            exposed: cfg.fileBrowserServiceType !== "ClusterIP",
+            // Its usage page, proxied from the NFS server's usage exporter (per-user quotas on).
+            ...(nfsServer?.usageAddress && {
+              usageExporter: {
+                namespace: cfg.nfsNamespace,
+                podSelector: nfsServer.podSelector,
+                port: usageExporterPort,
+              },
+            }),
+          },
           testLdap: testLdap?.pods,
           userScheduler: capacity.schedulerPods,
         },

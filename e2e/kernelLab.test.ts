@@ -14,6 +14,10 @@ import type { Container, PodSpec } from "./journey/podSpec";
 import type { Rendering } from "../render";
 import type { JsonObject } from "../render/mocks";
 import { KernelLab, nfsServerPod, type FileSystem } from "./kernelLab";
+import { q } from "./journey/containerProcess";
+import { nginxImage } from "./journey/imageStandIns";
+import { images } from "../versions/images";
+import { credentialsOf, fileBrowserOf } from "../test/support/nginx";
 import { loadHubConfig, userPodsFromConfig } from "../test/support/hubConfigPython";
 import { at, manifest, manifests, rendered, resource } from "../test/support/rendered";
 
@@ -285,18 +289,23 @@ for (const rootSquash of [false, true]) {
       }
     });
 
-    if (rootSquash) {
-      // Found here (the local-folder model missed it): the runtime, root on the node and so nobody
-      // on this export, looks up the mount point shared/ inside the user's folder, mode 0750, and is
-      // refused, although the init container made it. With course folders on, no user's pod starts
-      // on an export that squashes root. The image's export does not squash.
-      it("the runtime cannot reach shared/'s mount point inside a user's 0750 folder: the pod does not start", async () => {
-        const a = await inNotebook(pods[1], "true");
-        assert.notEqual(a.status, 0);
-        assert.match(a.stderr, /notebooks\/bob\/shared.*Permission denied/);
-      });
-      return;
-    }
+    /** A pod's own folder on the export (the subPath mounted at its home folder). */
+    const ownFolder = (spec: PodSpec) =>
+      String(spec.containers[0].volumeMounts?.find((m) => m.subPath?.startsWith("notebooks/"))?.subPath);
+
+    // Found here with root squashed (the local-folder model had missed it): the runtime, root on
+    // the node and so nobody on the export, looks up the mount points (shared/, allusers/) inside
+    // the user's folder. At 0750 it was refused and no user's pod started; given mount points, the
+    // init container now makes the folder 0751.
+    it("each user's folder is 0751 when mount points are in it, and every user's pod starts", async () => {
+      for (const [i, pod] of pods.entries()) {
+        const folder = ownFolder(pod);
+        const st = (await lab().ok(`stat -c '%u %g %a' /exports/${folder}`)).trim();
+        assert.equal(st, "1000 100 751", `${requests[i].user}'s folder`);
+        const a = await inNotebook(pod, "true");
+        assert.equal(a.status, 0, `${requests[i].user}'s pod: ${a.stderr}`);
+      }
+    });
 
     it("shared/ is read-only for a user and read-write for an admin, who also reaches every user's folder", async () => {
       assert.equal((await lab().ok("stat -c '%u %g %a' /exports/shared")).trim(), "1000 100 750");
@@ -319,6 +328,35 @@ for (const rootSquash of [false, true]) {
       assert.deepEqual(byBob.stdout.trim().split("\n"), ["week1", "graded", "feedback.md", "shared"]);
       assert.equal(await lab().ok("cat /exports/notebooks/bob/feedback.md"), "graded\nseen\n");
       assert.equal((await lab().run("test -e /exports/shared/mine.md")).status, 1);
+    });
+
+    it("what the search bit gives others, and what still keeps users apart", async () => {
+      const [alice, bob] = pods;
+      // bob's pod: its NFS mounts are his own folder and shared/ (read-only), nothing of alice's.
+      // Each as mountinfo gives it: the export's folder (the NFS source), where, and rw or ro.
+      const mounts = await inNotebook(
+        bob,
+        `awk '$(NF-2) == "nfs4" { split($6, o, ","); print $(NF-1), $5, o[1] }' /proc/self/mountinfo`,
+      );
+      assert.equal(mounts.status, 0, mounts.stderr);
+      assert.deepEqual(mounts.stdout.trim().split("\n").sort(), [
+        `127.0.0.1:/${ownFolder(bob)} /home/jovyan rw`,
+        "127.0.0.1:/shared /home/jovyan/shared ro",
+      ]);
+      const notes = await inNotebook(alice, "echo private > /home/jovyan/notes.md");
+      assert.equal(notes.status, 0, notes.stderr);
+      const look = await inNotebook(bob, "grep -rs private /home/jovyan; true");
+      assert.equal(look.stdout, "", "bob's pod reaches nothing of alice's");
+      // A uid outside the users group (a node's squashed root is one) may not list a user's folder.
+      const other = "setpriv --reuid=1001 --regid=1001 --clear-groups --";
+      const list = await lab().run(`${other} ls ${mount}/notebooks/alice`);
+      assert.notEqual(list.status, 0);
+      assert.match(list.stderr, /Permission denied/);
+      // What 0751 gives away: it may open a file whose name it knows, if the file's mode lets others
+      // read it (the notebook server's umask leaves 0644). Such a uid on the export can as well
+      // claim uid 1000 (AUTH_SYS), so 0750 never fenced it; what keeps users apart is the subPath.
+      const byName = await lab().run(`${other} cat ${mount}/notebooks/alice/notes.md`);
+      assert.equal(byName.stdout, "private\n", byName.stderr);
     });
   });
 }
@@ -487,6 +525,54 @@ for (const tier of ["ZONAL", "BASIC_HDD"] as const) {
     }
   });
 }
+/** {folder: [used bytes, hard limit bytes]} from the kernel's report, by the folders' project IDs. */
+async function quotaReport(lab: KernelLab): Promise<Record<string, [number, number]>> {
+  const out = await lab.ok(
+    'for d in /exports/notebooks/*/; do printf \'%s %s\\n\' "$(basename "$d")" "$(lsattr -pd "$d" | awk \'{print $1}\')"; done; echo; xfs_quota -x -c \'report -p -b -n -N\' /exports',
+  );
+  const [folders, quota] = out.split("\n\n");
+  const byId = new Map(
+    quota
+      .trim()
+      .split("\n")
+      .map((l) => l.trim().split(/\s+/))
+      .map((f) => [f[0].slice(1), [Number(f[1]) * 1024, Number(f[3]) * 1024] as [number, number]]),
+  );
+  return Object.fromEntries(
+    folders
+      .trim()
+      .split("\n")
+      .map((l) => l.split(" "))
+      .filter(([, id]) => byId.has(id) && id !== "0")
+      .map(([name, id]) => [name, byId.get(id) as [number, number]]),
+  );
+}
+
+/**
+ * Rewrites a mounted ConfigMap's files in the lab's folder `dir` (the guest's at the same path) from
+ * its new rendering, as the kubelet does when the ConfigMap changes: a rename is atomic, as the
+ * kubelet's swap is.
+ */
+function configMapChanged(dir: string, cm: JsonObject): void {
+  for (const [key, value] of Object.entries((cm.data ?? {}) as Record<string, string>)) {
+    fs.writeFileSync(path.join(dir, `.${key}`), value);
+    fs.renameSync(path.join(dir, `.${key}`), path.join(dir, key));
+  }
+}
+
+/** Waits (a few of the enforcer's passes at most) until the user's folder has this limit. */
+async function waitForLimit(lab: KernelLab, user: string, bytes: number) {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const now = (await quotaReport(lab))[user]?.[1];
+    if (now === bytes) return;
+    if (Date.now() > deadline) {
+      assert.fail(`${user}'s limit is ${now}, not ${bytes}:\n${lab.containerLog("quota-enforcer")}`);
+    }
+    await new Promise((res) => setTimeout(res, 500));
+  }
+}
+
 describe("per-user quotas: XFS project quotas kept by the NFS server pod's sidecars, through the NFS mount", () => {
   // mkfs.xfs makes nothing under 300 MiB.
   const lab = labFor("xfs", 320);
@@ -518,7 +604,7 @@ describe("per-user quotas: XFS project quotas kept by the NFS server pod's sidec
     notebookDir = String(pods.alice.containers[0].volumeMounts?.find((m) => m.subPath)?.mountPath);
     const nfsDeployment = manifest(r, "Deployment", "nfs-server");
     await lab().startNfsServer(nfsDeployment, { diskVolume: manifest(r, "PersistentVolume", "notebook-disk-pv-") });
-    const volumes = await lab().startNfsSidecars(nfsDeployment, manifests(r, "ConfigMap"));
+    const volumes = await lab().startNfsSidecars(nfsDeployment, r.manifests);
     quotasDir = volumes["user-quotas"];
     mount = await lab().mountVolume(manifest(r, "PersistentVolume", "notebooks-pv-"));
     for (const user of ["alice", "bob"]) await startServer(user);
@@ -546,41 +632,8 @@ describe("per-user quotas: XFS project quotas kept by the NFS server pod's sidec
   const write = (user: string, file: string, n: number) =>
     inNotebook(user, `dd if=/dev/zero of=${notebookDir}/${file} bs=1M count=${n} conv=fsync status=none`);
 
-  /** {folder: [used bytes, hard limit bytes]} from the kernel's report, by the folders' project IDs. */
-  async function report(): Promise<Record<string, [number, number]>> {
-    const out = await lab().ok(
-      'for d in /exports/notebooks/*/; do printf \'%s %s\\n\' "$(basename "$d")" "$(lsattr -pd "$d" | awk \'{print $1}\')"; done; echo; xfs_quota -x -c \'report -p -b -n -N\' /exports',
-    );
-    const [folders, quota] = out.split("\n\n");
-    const byId = new Map(
-      quota
-        .trim()
-        .split("\n")
-        .map((l) => l.trim().split(/\s+/))
-        .map((f) => [f[0].slice(1), [Number(f[1]) * 1024, Number(f[3]) * 1024] as [number, number]]),
-    );
-    return Object.fromEntries(
-      folders
-        .trim()
-        .split("\n")
-        .map((l) => l.split(" "))
-        .filter(([, id]) => byId.has(id) && id !== "0")
-        .map(([name, id]) => [name, byId.get(id) as [number, number]]),
-    );
-  }
-
-  /** Waits (a few of the enforcer's passes at most) until the user's folder has this limit. */
-  async function limitBecomes(user: string, bytes: number) {
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const now = (await report())[user]?.[1];
-      if (now === bytes) return;
-      if (Date.now() > deadline) {
-        assert.fail(`${user}'s limit is ${now}, not ${bytes}:\n${lab().sidecarLog("quota-enforcer")}`);
-      }
-      await new Promise((res) => setTimeout(res, 500));
-    }
-  }
+  const report = () => quotaReport(lab());
+  const limitBecomes = (user: string, bytes: number) => waitForLimit(lab(), user, bytes);
 
   /** Rewrites quotas.json in the mounted ConfigMap, as the kubelet does when the ConfigMap changes. */
   async function setBobQuota(quota: string) {
@@ -596,9 +649,7 @@ describe("per-user quotas: XFS project quotas kept by the NFS server pod's sidec
       (manifest(next, "Deployment", "nfs-server").spec as JsonObject).template,
       (manifest(r, "Deployment", "nfs-server").spec as JsonObject).template,
     );
-    // The lab's folder is the guest's at the same path; a rename is atomic, as the kubelet's swap is.
-    fs.writeFileSync(path.join(quotasDir, ".quotas.json"), (cm.data as Record<string, string>)["quotas.json"]);
-    fs.renameSync(path.join(quotasDir, ".quotas.json"), path.join(quotasDir, "quotas.json"));
+    configMapChanged(quotasDir, cm);
   }
 
   it("the disk is XFS mounted with prjquota, as the disk's PersistentVolume says, and every folder gets its project and limit", async () => {
@@ -679,5 +730,221 @@ describe("per-user quotas: XFS project quotas kept by the NFS server pod's sidec
     assert.equal(sample("jupyterhub_nfs_filesystem_size_bytes"), blocks * size);
     assert.equal(sample("jupyterhub_nfs_filesystem_used_bytes"), (blocks - free) * size);
     assert.equal(sample("jupyterhub_nfs_quota_report_success"), 1);
+  });
+
+  it("the usage page: each folder's usage and quota from the kernel's report, served by the file browser's nginx", async () => {
+    // A folder whose name is markup, as a user's name could make it: escaped on the page.
+    const odd = `<i>x&y"z`;
+    await lab().ok(`${asNotebookUser} mkdir ${q(`${mount}/notebooks/${odd}`)}`);
+    await limitBecomes(odd, 4 * mib);
+    const direct = async () =>
+      JSON.parse(await lab().ok("curl -sf http://127.0.0.1:9102/usage/usage.json")) as {
+        filesystem: { sizeBytes: number; usedBytes: number };
+        quotaReport: { ok: boolean };
+        folders: { folder: string; usedBytes: number; quotaBytes: number | null; percentOfQuota: number | null }[];
+      };
+    const page = await direct();
+    const kernel = await report();
+    assert.ok(page.quotaReport.ok);
+    assert.deepEqual(
+      page.folders.map((f) => f.folder).sort(),
+      Object.keys(kernel).sort(),
+      "every folder with a project, no more",
+    );
+    for (const f of page.folders) {
+      const [used, limit] = kernel[f.folder];
+      assert.deepEqual(
+        [f.usedBytes, f.quotaBytes, f.percentOfQuota],
+        [used, limit, Math.round((1000 * used) / limit) / 10],
+        f.folder,
+      );
+    }
+    const [blocks, free, size] = (await lab().ok("stat -f -c '%b %f %S' /exports")).trim().split(" ").map(Number);
+    assert.deepEqual(page.filesystem, {
+      sizeBytes: blocks * size,
+      usedBytes: (blocks - free) * size,
+      percentUsed: Math.round((1000 * (blocks - free)) / blocks) / 10,
+    });
+
+    // The file browser's pod as rendered: its nginx (Debian's, standing in for the image's) with
+    // its ConfigMap's default.conf and the htpasswd of its Secret, uid 101 in group 100, the
+    // notebooks claim read-only. The usage Service's ClusterIP is put on the loopback, where the
+    // exporter listens: it stands in for the Service's forwarding to the pod.
+    const fb = at(manifest(r, "Deployment", "file-browser"), "spec", "template", "spec") as unknown as PodSpec;
+    const usageIp = String(at(manifest(r, "Service", "nfs-server-usage"), "spec", "clusterIP"));
+    await lab().ok(`ip addr add ${usageIp}/32 dev lo`);
+    const claim = (fb.volumes ?? []).find((v) => v.persistentVolumeClaim);
+    assert.ok(claim);
+    const nginx = nginxImage(images.fileBrowser.process, path.join(lab().dir, "nginx-image"));
+    await lab().startContainer(
+      fb,
+      fb.containers[0],
+      { ...lab().podVolumes(fb, r.manifests), [claim.name]: mount },
+      nginx,
+    );
+    const rendered = fileBrowserOf(r);
+    assert.ok(rendered);
+    const { user, password } = credentialsOf(r, rendered);
+    const get = (p: string) =>
+      lab().run(`curl -s -u ${q(`${user}:${password}`)} -w '\\n%{http_code}' http://127.0.0.1:8080${p}`);
+    await lab()
+      .ok(
+        "for i in $(seq 100); do curl -sf http://127.0.0.1:8080/healthz >/dev/null && exit 0; sleep 0.1; done; exit 1",
+      )
+      .catch((err: unknown) => assert.fail(`nginx did not start: ${String(err)}\n${lab().containerLog("nginx")}`));
+    const html = (await get("/usage/")).stdout;
+    assert.match(html, /\n200$/, `${html}\n${lab().containerLog("nginx")}`);
+    assert.ok(html.includes("<td>&lt;i&gt;x&amp;y&quot;z</td>"), html);
+    assert.ok(!html.includes(odd), "the folder's name is not markup on the page");
+    const alice = page.folders.find((f) => f.folder === "alice");
+    assert.ok(
+      html.includes(
+        `<tr><td>alice</td><td>${(Number(alice?.usedBytes) / mib).toFixed(1)} MiB</td><td>4.0 MiB</td><td>${Number(alice?.percentOfQuota).toFixed(1)} %</td></tr>`,
+      ),
+      html,
+    );
+    const viaNginx = (await get("/usage/usage.json")).stdout.replace(/\n200$/, "");
+    assert.deepEqual(JSON.parse(viaNginx), await direct(), "the page through nginx is the exporter's");
+    const anonymous = await lab().run("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8080/usage/");
+    assert.equal(anonymous.stdout, "401");
+  });
+});
+
+/**
+ * docs/operations.md, "From an ext4 disk to XFS", run as written: an ext4 disk as the program made
+ * it without quotas (its NFS server's and users' init containers, a notebook and files written by
+ * alice's notebook container), then a new stack's XFS disk with quotas on and the documented copy
+ * into it, then the quota lowered to what users are meant to have. pd.csi formatting a GCE disk as
+ * XFS on GKE is not tried here: the lab's XFS disk is made by mkfs.xfs, the old one by mkfs.ext4.
+ */
+describe("from an ext4 disk to XFS, by docs/operations.md's procedure", () => {
+  // The new disk: mkfs.xfs makes nothing under 300 MiB. The old one is made inside the guest.
+  const lab = labFor("xfs", 320);
+  const mib = 1024 * 1024;
+  const docs = fs.readFileSync(path.join(__dirname, "..", "docs", "operations.md"), "utf8");
+  /** The copy command, as the docs give it: the old disk at /old (read-only), the new at /new. */
+  const copy = "rsync -aHAX --exclude=/lost+found /old/ /new/";
+  const tree = (root: string) =>
+    lab().ok(
+      `cd ${root} && find notebooks shared -printf '%p %U:%G %m %y %n\\n' | sort && find notebooks shared -type f -exec sha256sum {} + | sort -k2`,
+    );
+  let oldTree: string;
+
+  before(async () => {
+    // The old stack (quotas off, so its disk is ext4), and its disk, made as pd.csi would: blank,
+    // then formatted ext4 and mounted where the NFS server's pod mounts it (here /old).
+    const old = await rendered("dev", ["diskKind=gce", "diskZone=europe-west1-b"]);
+    await lab().ok(
+      "truncate -s 64M /run/old.img && mkfs.ext4 -q /run/old.img && mkdir /old && mount -o loop /run/old.img /old",
+    );
+    const server = nfsServerPod(manifest(old, "Deployment", "nfs-server"));
+    for (const c of server.spec.initContainers ?? []) {
+      const a = await lab().runContainer(server.spec, c, { [server.volume]: "/old" });
+      assert.equal(a.status, 0, `the NFS server's init container ${c.name}: ${a.stderr}`);
+    }
+    const { userPod, notebookDir } = userPodsOf(old);
+    for (const [user, script] of [
+      [
+        "alice",
+        // More than the quota she will have (4 MiB), a hard link, a symbolic link, a nested folder.
+        `cd ${notebookDir} && echo '{"cells": []}' > analysis.ipynb && dd if=/dev/urandom of=data.bin bs=1M count=6 status=none && ln data.bin data-link.bin && ln -s analysis.ipynb latest.ipynb && mkdir -p results/week1 && echo done > results/week1/out.txt`,
+      ],
+      ["bob", `echo '{}' > ${notebookDir}/notes.ipynb`],
+    ]) {
+      const pod = userPod(user);
+      for (const c of pod.initContainers ?? []) {
+        const a = await lab().runContainer(pod, c, { notebooks: "/old" });
+        assert.equal(a.status, 0, `${user}'s init container ${c.name}: ${a.stderr}`);
+      }
+      const a = await lab().runContainer(
+        pod,
+        { ...pod.containers[0], command: ["sh", "-c", script] },
+        { notebooks: "/old" },
+      );
+      assert.equal(a.status, 0, `${user}'s notebook container: ${a.stderr}`);
+    }
+    assert.equal((await lab().ok("stat -c '%u %g %a' /old/notebooks/alice")).trim(), "1000 100 750");
+    oldTree = await tree("/old");
+  });
+
+  it("the documented copy keeps owners, modes, links and contents, and the quota then bites", async () => {
+    assert.ok(docs.includes(`\n${copy}\n`), `docs/operations.md gives the copy as: ${copy}`);
+    // The new stack: the new disk's name, and during the copy a quota as large as the disk, so that
+    // no folder is refused part of its files while the enforcer gives projects (docs).
+    const during = ["diskKind=gce", "diskZone=europe-west1-b", "diskName=notebooks-dev-xfs", "userQuotaDefault=10Gi"];
+    assert.ok(docs.includes("pulumi config set userQuotaDefault <diskSize>"), "the docs' quota during the copy");
+    const r = await rendered("dev", during);
+    const nfsDeployment = manifest(r, "Deployment", "nfs-server");
+    await lab().startNfsServer(nfsDeployment, { diskVolume: manifest(r, "PersistentVolume", "notebook-disk-pv-") });
+    const volumes = await lab().startNfsSidecars(nfsDeployment, r.manifests);
+    const mount = await lab().mountVolume(manifest(r, "PersistentVolume", "notebooks-pv-"));
+    // The one-off pod: the old disk read-only, the new disk's claim (the same file system the NFS
+    // server exports) read-write.
+    await lab().ok("mount -o remount,ro /old && mkdir /new && mount --bind /exports /new");
+    const copied = await lab().run(copy);
+    assert.equal(copied.status, 0, copied.stderr);
+    assert.equal(await tree("/exports"), oldTree, "owners, modes, link counts and contents as on the old disk");
+    assert.equal((await lab().ok("readlink /exports/notebooks/alice/latest.ipynb")).trim(), "analysis.ipynb");
+    assert.equal(
+      (
+        await lab().ok(
+          "stat -c %i /exports/notebooks/alice/data.bin /exports/notebooks/alice/data-link.bin | uniq | wc -l",
+        )
+      ).trim(),
+      "1",
+      "the hard link is one file",
+    );
+    assert.equal((await lab().run("test -e /exports/lost+found")).status, 1, "ext4's lost+found is not copied");
+    await waitForLimit(lab(), "alice", 10 * 1024 * mib);
+    await waitForLimit(lab(), "bob", 10 * 1024 * mib);
+
+    // Then the quota users are meant to have (only the ConfigMap changes; the pod is not rolled).
+    const after = await rendered("dev", [...during.slice(0, 3), "userQuotaDefault=4Mi"]);
+    configMapChanged(volumes["user-quotas"], manifest(after, "ConfigMap", "user-quotas"));
+    await waitForLimit(lab(), "alice", 4 * mib);
+    await waitForLimit(lab(), "bob", 4 * mib);
+    const report = await quotaReport(lab());
+    assert.ok(report.alice[0] >= 6 * mib, "alice's copied files count in her project, over her quota");
+    assert.equal(
+      (await lab().ok("stat -c %s /exports/notebooks/alice/data.bin")).trim(),
+      String(6 * mib),
+      "nothing deleted",
+    );
+    // Through the NFS mount, from their notebook containers on the new disk.
+    const { userPod, notebookDir } = userPodsOf(r);
+    const write = async (user: string, n: number) => {
+      const pod = userPod(user);
+      for (const c of pod.initContainers ?? []) await lab().runContainer(pod, c, { notebooks: mount });
+      return lab().runContainer(
+        pod,
+        {
+          ...pod.containers[0],
+          command: [
+            "sh",
+            "-c",
+            `dd if=/dev/zero of=${notebookDir}/more-${n}.bin bs=1M count=${n} conv=fsync status=none`,
+          ],
+        },
+        { notebooks: mount },
+      );
+    };
+    const alice = await write("alice", 1);
+    assert.notEqual(alice.status, 0, "alice, over her quota, wrote more");
+    assert.match(alice.stderr, /No space left on device/);
+    const bob = await write("bob", 2);
+    assert.equal(bob.status, 0, bob.stderr);
+    const bobPastQuota = await write("bob", 5);
+    assert.match(bobPastQuota.stderr, /No space left on device/);
+  });
+
+  it("why the quota is as large as the disk during the copy: with the real one, a long copy loses files", async () => {
+    // The same copy again, onto folders the enforcer gives 4 MiB as they appear. A class's disk
+    // takes hours to copy, far longer than the enforcer's 5 seconds; --bwlimit stands in for that.
+    await lab().ok("rm -rf /exports/notebooks/alice /exports/notebooks/bob");
+    const slow = await lab().run(copy.replace("rsync -aHAX", "rsync -aHAX --bwlimit=512"));
+    assert.notEqual(slow.status, 0, "the copy succeeded");
+    assert.match(slow.stderr, /No space left on device/);
+    const size = await lab().run("stat -c %s /exports/notebooks/alice/data.bin");
+    assert.ok(size.status !== 0 || Number(size.stdout) < 6 * mib, "alice's 6 MiB file is not all there");
   });
 });

@@ -33,6 +33,8 @@ apt_packages+=(tini)
 # None of it runs on this machine itself: the services nfs-kernel-server would start are kept off
 # below.
 apt_packages+=(user-mode-linux nfs-kernel-server nfs-common kmod xfsprogs e2fsprogs python3)
+# The kernel lab runs docs/operations.md's copy from an ext4 disk to XFS (rsync -aHAX) in that kernel.
+apt_packages+=(rsync)
 # The network policy lab (e2e/netpolLab): kube-router's policy controller drives iptables and ipset
 # inside that kernel (iptables-legacy: iptables-nft cannot make its table there); iproute2 makes the
 # pods' namespaces, veths and bridge. Binaries only: installing them changes no firewall here.

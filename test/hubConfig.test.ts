@@ -1,4 +1,8 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { describe, it } from "node:test";
 import { renderHubConfig, type HubSettings, type LdapSettings } from "../components/jupyterhub/hubConfig";
 import type { UserProfile } from "../components/jupyterhub/profiles";
@@ -166,10 +170,27 @@ describe("renderHubConfig", () => {
     assert.ok(lines(text).includes("c.KubeSpawner.cpu_limit = 0.5"));
     // The init container makes the same (escaped) folder as the notebook user itself: no root, no
     // capability; with no course folders there is no mount point to make in it.
-    assert.match(
+    const command = /"command": (\["sh", "-c", .*?, "make-notebook-dir", "\/srv\/notebooks\/\{username\}"\])/.exec(
       text,
-      /"command": \["sh", "-c", "set -e; home=\\"\$1\\"; shift; mkdir -p \\"\$home\\"; chmod 0750 \\"\$home\\"; for point; do mkdir -p \\"\$home\/\$point\\"; done", "make-notebook-dir", "\/srv\/notebooks\/\{username\}"\]/,
     );
+    assert.ok(command, "the init container's command");
+    const [sh, dashC, script, name] = JSON.parse(command[1]) as string[];
+    // Run here: the folder is 0750, or 0751 with mount points in it (the runtime, nobody on an
+    // export that squashes root, must search it to reach them; the kernel lab shows both).
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "home-"));
+    try {
+      for (const [home, points, mode] of [
+        ["plain", [], "750"],
+        ["course", ["shared", "allusers"], "751"],
+      ] as const) {
+        const run = spawnSync(sh, [dashC, script, name, path.join(tmp, home), ...points], { encoding: "utf8" });
+        assert.equal(run.status, 0, run.stderr);
+        assert.equal((fs.statSync(path.join(tmp, home)).mode & 0o777).toString(8), mode, home);
+        for (const p of points) assert.ok(fs.statSync(path.join(tmp, home, p)).isDirectory(), p);
+      }
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
     assert.match(
       text,
       /"securityContext": \{"runAsUser": 1000, "runAsGroup": 100, "runAsNonRoot": True, "allowPrivilegeEscalation": False, "capabilities": \{"drop": \["ALL"\]\}\}/,

@@ -12,9 +12,12 @@ import { describe, it } from "node:test";
 import { renderStack, type Rendering } from "../render";
 import type { JsonObject } from "../render/mocks";
 import { StackConfigError } from "../stacks";
+import { kubeSpawnerUserPodLabels } from "../policy/fenceRules";
+import { allowed, type PodRef } from "../policy/networkPolicy";
 import { quotaFolder } from "../stacks/userQuotas";
+import { fileBrowserOf } from "./support/nginx";
 import { pythonEnvBin } from "./support/pythonEnv";
-import { at, manifest, resource } from "./support/rendered";
+import { at, manifest, manifests, resource } from "./support/rendered";
 import { rejectedKeys, validate } from "./support/validate";
 
 let queue: Promise<unknown> = Promise.resolve();
@@ -179,6 +182,48 @@ describe("per-user quotas, rendered", () => {
     // New quotas do not roll the NFS server (every user's files would pause): only the program does.
     const other = await render("prod", ["userQuotaDefault=5Gi"]);
     assert.deepEqual(at(manifest(other, "Deployment", "nfs-server"), "spec", "template"), pod);
+  });
+
+  it("the file browser's usage page: a Service of its own to the exporter, and the file browser's only egress", async () => {
+    const r = await render("prod", quotasOn);
+    const service = manifest(r, "Service", "nfs-server-usage");
+    const nfsLabels = at(manifest(r, "Deployment", "nfs-server"), "spec", "template", "metadata", "labels") as object;
+    for (const [k, v] of Object.entries(at(service, "spec", "selector") as object)) {
+      assert.equal((nfsLabels as Record<string, unknown>)[k], v, `the Service selects the NFS server pod (${k})`);
+    }
+    assert.deepEqual(at(service, "spec", "ports"), [
+      { name: "metrics", port: 9102, targetPort: "metrics", protocol: "TCP" },
+    ]);
+    const conf = String(fileBrowserOf(r)?.conf);
+    assert.ok(conf.includes(`proxy_pass http://${String(at(service, "spec", "clusterIP"))}:9102;`), conf);
+    // The NFS Service itself does not change with the quotas setting (a new one would move the PV).
+    const off = await render("prod", []);
+    assert.deepEqual(manifest(off, "Service", "nfs-server").spec, manifest(r, "Service", "nfs-server").spec);
+    assert.throws(() => manifest(off, "Service", "nfs-server-usage"), /found 0/);
+
+    // By NetworkPolicy semantics: the file browser reaches the exporter's port and nothing else.
+    const policies = manifests(r, "NetworkPolicy");
+    const podOf = (name: string, ip: string): PodRef => {
+      const d = manifest(r, "Deployment", name);
+      return {
+        namespace: String(at(d, "metadata", "namespace")),
+        labels: at(d, "spec", "template", "metadata", "labels") as Record<string, string>,
+        ip,
+      };
+    };
+    const browser = podOf("file-browser", "10.4.0.10");
+    const nfs = podOf("nfs-server", "10.4.0.11");
+    const hub = podOf("hub", "10.4.0.12");
+    const tcp = (port: number) => ({ port, protocol: "TCP" as const });
+    assert.ok(allowed(policies, browser, { pod: nfs }, tcp(9102)), "file browser -> usage exporter");
+    assert.ok(!allowed(policies, browser, { pod: nfs }, tcp(2049)), "file browser -> NFS");
+    assert.ok(!allowed(policies, browser, { pod: hub }, tcp(8081)), "file browser -> hub");
+    assert.ok(!allowed(policies, browser, { ip: "151.101.0.223" }, tcp(443)), "file browser -> the internet");
+    const user: PodRef = { namespace: browser.namespace, labels: kubeSpawnerUserPodLabels, ip: "10.4.1.10" };
+    assert.ok(!allowed(policies, user, { pod: nfs }, tcp(9102)), "user pod -> usage exporter");
+    // Without quotas the file browser calls out to nothing.
+    const offBrowser = manifests(off, "NetworkPolicy").find((p) => at(p, "metadata", "name") === "file-browser");
+    assert.deepEqual(at(offBrowser as JsonObject, "spec", "egress"), []);
   });
 
   it("an existing ext4 disk is refused when quotas turn on, and an XFS one when they turn off, naming the key", async () => {

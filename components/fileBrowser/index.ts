@@ -19,7 +19,12 @@ export interface FileBrowserArgs {
   /** The shared ReadWriteMany claim; mounted read-only. */
   claimName: pulumi.Input<string>;
   serviceType: "ClusterIP" | "NodePort" | "LoadBalancer";
-  /** Group that owns the user folders (mode 0750): nginx joins it to read them. */
+  /**
+   * `address:port` of the NFS server's usage exporter, whose usage page is served at /usage/
+   * (per-user quotas on); absent, /usage/ says why there is none.
+   */
+  usageUpstream?: pulumi.Input<string>;
+  /** Group that owns the user folders (mode 0750, or 0751 with mount points in them): nginx joins it to read them. */
   readerGid: number;
 }
 
@@ -69,11 +74,14 @@ export class FileBrowser extends pulumi.ComponentResource {
       {
         metadata: { namespace: args.namespace, labels },
         data: {
-          "default.conf": renderNginxConf({
-            listenPort,
-            root: "/srv/files",
-            htpasswdFile: `${htpasswdDir}/htpasswd`,
-          }),
+          "default.conf": pulumi.output(args.usageUpstream).apply((usageUpstream) =>
+            renderNginxConf({
+              listenPort,
+              root: "/srv/files",
+              htpasswdFile: `${htpasswdDir}/htpasswd`,
+              usageUpstream,
+            }),
+          ),
         },
       },
       { parent: this },

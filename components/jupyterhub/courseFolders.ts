@@ -59,7 +59,13 @@ export function everyUserMounts(home: HomeLayout, f: CourseFolderSettings): Reco
 /**
  * The mount points inside the user's folder that every user's server needs. The runtime makes a
  * missing mount point as root, and root on an export that squashes it may not write into a folder
- * of the notebook user: so the init container, as the notebook user, makes them first.
+ * of the notebook user: so the init container, as the notebook user, makes them first. The runtime
+ * must still look each one up in the user's folder, as nobody on such an export: given mount
+ * points, the init container makes the folder 0751 (search, no listing, for others), not 0750, or
+ * no user's pod would start there (the kernel lab showed it). What others gain is opening a file
+ * whose name they know and whose mode lets others read it; the only "others" on the export are a
+ * node's squashed root and pods that mount the whole claim, which can claim uid 1000 as well
+ * (NFS with AUTH_SYS trusts the client's uid), so the folder's mode never fenced them.
  */
 export function everyUserMountPoints(f: CourseFolderSettings): string[] {
   return f.sharedFolder ? [sharedMountName] : [];
@@ -87,7 +93,8 @@ export function courseFolderHookLines(home: HomeLayout, f: CourseFolderSettings)
           "        notebook.volume_mounts.append(",
           `            V1VolumeMount(name=${py(home.volumeName)}, mount_path=${py(allUsersPath)}, sub_path=${py(home.notebooksDir)})`,
           "        )",
-          "        # Its mount point, made as the notebook user (see the init container).",
+          "        # Its mount point, made as the notebook user, who then makes the folder 0751 (see the",
+          "        # init container).",
           `        init = next(c for c in pod.spec.init_containers if c.name == ${py(home.initContainerName)})`,
           `        init.command.append(${py(allUsersMountName)})`,
         ]

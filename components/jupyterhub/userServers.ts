@@ -165,7 +165,8 @@ export function userServerConfigLines(namespace: string, u: UserServerSettings):
     "# client. Mode 0750: the read-only file browser reads through the users group; other users' pods",
     "# never mount it. KubeSpawner expands {username} here as in the subPath. The arguments after the",
     "# folder are the mount points in it (the shared folder's...), made here for the same reason: the",
-    "# runtime would make them as root.",
+    "# runtime would make them as root. With mount points the folder is 0751: the runtime, root on the",
+    "# node and nobody on an export that squashes root, must search the folder to reach them.",
     `c.KubeSpawner.init_containers = ${py([
       {
         name: makeFolderContainer,
@@ -173,7 +174,7 @@ export function userServerConfigLines(namespace: string, u: UserServerSettings):
         command: [
           "sh",
           "-c",
-          'set -e; home="$1"; shift; mkdir -p "$home"; chmod 0750 "$home"; for point; do mkdir -p "$home/$point"; done',
+          'set -e; home="$1"; shift; mkdir -p "$home"; mode=0750; [ "$#" -eq 0 ] || mode=0751; chmod "$mode" "$home"; for point; do mkdir -p "$home/$point"; done',
           makeFolderContainer,
           `/srv/notebooks/{username}`,
           ...everyUserMountPoints(u.folders),

@@ -89,20 +89,25 @@ export interface PodsElsewhere {
   podSelector: Record<string, string>;
 }
 
+/** The peer that selects those pods: their namespace by its name label, and their labels. */
+function peerElsewhere(pods: PodsElsewhere): k8s.types.input.networking.v1.NetworkPolicyPeer {
+  return {
+    namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": pods.namespace } },
+    podSelector: { matchLabels: pods.podSelector },
+  };
+}
+
 /** Ingress from pods of another namespace on `ports`. */
 export function ingressFromNamespace(
   source: PodsElsewhere,
   ports: number[],
 ): k8s.types.input.networking.v1.NetworkPolicyIngressRule {
-  return {
-    from: [
-      {
-        namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": source.namespace } },
-        podSelector: { matchLabels: source.podSelector },
-      },
-    ],
-    ports: ports.map((port) => ({ protocol: "TCP", port })),
-  };
+  return { from: [peerElsewhere(source)], ports: ports.map((port) => ({ protocol: "TCP", port })) };
+}
+
+/** Egress to pods of another namespace on these TCP ports. */
+export function egressToNamespace(target: PodsElsewhere, ports: number[]): EgressRule {
+  return { to: [peerElsewhere(target)], ports: ports.map((port) => ({ protocol: "TCP", port })) };
 }
 
 export function ingressFromPods(

@@ -1,6 +1,6 @@
 import type * as k8s from "@pulumi/kubernetes";
-import { ingressFromPods } from "./addresses";
-import type { HubNamespacePods, PodsOnPort } from "./pods";
+import { egressToNamespace, ingressFromPods } from "./addresses";
+import type { HubNamespacePods } from "./pods";
 
 /**
  * The file browser reads every user's folder. Behind a ClusterIP Service only the hub's pod is
@@ -8,12 +8,13 @@ import type { HubNamespacePods, PodsOnPort } from "./pods";
  * use `kubectl port-forward`, which enters the pod's own network namespace and is not subject to
  * NetworkPolicy. Behind a NodePort or LoadBalancer, clients arrive from outside the cluster (often
  * with a node's address after SNAT), so the port is open and basic auth is what keeps them out;
- * user pods still cannot reach the pod's private address (their own egress policy). nginx itself
- * calls out to nothing: no egress.
+ * user pods still cannot reach the pod's private address (their own egress policy). nginx calls
+ * out to one thing only, the NFS server's usage exporter, for its usage page (per-user quotas on):
+ * to that port of those pods and nowhere else (it is given the Service's address, so no DNS).
  */
 export function fileBrowserSpec(
   pods: HubNamespacePods,
-  fileBrowser: PodsOnPort & { exposed: boolean },
+  fileBrowser: NonNullable<HubNamespacePods["fileBrowser"]>,
 ): k8s.types.input.networking.v1.NetworkPolicySpec {
   return {
     podSelector: { matchLabels: fileBrowser.selector },
@@ -23,6 +24,8 @@ export function fileBrowserSpec(
         ? { ports: [{ protocol: "TCP", port: fileBrowser.port }] }
         : ingressFromPods([pods.hub.selector], [fileBrowser.port]),
     ],
-    egress: [],
+    egress: fileBrowser.usageExporter
+      ? [egressToNamespace(fileBrowser.usageExporter, [fileBrowser.usageExporter.port])]
+      : [],
   };
 }

@@ -1,3 +1,5 @@
+import type { PodsElsewhere } from "./addresses";
+
 /** A set of pods, by the labels that select them, and the port they listen on. */
 export interface PodsOnPort {
   selector: Record<string, string>;
@@ -14,8 +16,11 @@ export interface HubNamespacePods {
   proxy: PodsOnPort & { apiPort: number; metricsPort?: number };
   /** The user pods KubeSpawner starts, by the labels it puts on them. */
   userPods: PodsOnPort;
-  /** The file browser, and whether its Service is exposed beyond the cluster (NodePort, LoadBalancer). */
-  fileBrowser?: PodsOnPort & { exposed: boolean };
+  /**
+   * The file browser, whether its Service is exposed beyond the cluster (NodePort, LoadBalancer),
+   * and the NFS server's usage exporter whose usage page it proxies (per-user quotas on).
+   */
+  fileBrowser?: PodsOnPort & { exposed: boolean; usageExporter?: PodsElsewhere & { port: number } };
   testLdap?: PodsOnPort;
   /** The user scheduler's pods (components/capacity), which talk to the Kubernetes API only. */
   userScheduler?: Record<string, string>;

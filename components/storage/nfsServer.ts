@@ -154,6 +154,18 @@ function userQuotaContainers(quotas: UserQuotas): k8s.types.input.core.v1.Contai
 }
 
 /**
+ * A Service's assigned address. On a preview of a new Service the provider's server-side dry run
+ * assigns none (the field comes back empty or missing): passed on, it would fail a dependent's own
+ * dry run (the NFS volume's spec.nfs.server is required). The address is not known until the
+ * Service exists, so it stays unknown in the preview. `after`: an output the address also waits for.
+ */
+function assignedAddress(service: k8s.core.v1.Service, after?: pulumi.Output<unknown>): pulumi.Output<string> {
+  return pulumi
+    .all([service.spec.clusterIP, after])
+    .apply(([ip]) => (!ip && pulumi.runtime.isDryRun() ? (pulumi.unknown as unknown as string) : ip));
+}
+
+/**
  * An in-cluster NFS server exporting one ReadWriteOnce disk, behind a ClusterIP Service whose
  * address the NFS PersistentVolume uses (the kubelet cannot resolve Service DNS names).
  */
@@ -165,6 +177,12 @@ export class NfsServer extends pulumi.ComponentResource {
   public readonly clusterIP: pulumi.Output<string>;
   /** Where the usage exporter serves its metrics (a port of the pod, by name), when per-user quotas are on. */
   public readonly usageMetrics?: { port: string; path: string };
+  /**
+   * `address:port` of the usage exporter's Service (its usage page, /usage/, for the file browser
+   * to proxy), when per-user quotas are on. An address, not a DNS name: nginx resolves a name in
+   * proxy_pass once, at start-up, and would not start while the cluster's DNS did not answer.
+   */
+  public readonly usageAddress?: pulumi.Output<string>;
 
   constructor(name: string, args: NfsServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("jupyterhub-nfs:storage:NfsServer", name, {}, opts);
@@ -287,17 +305,27 @@ export class NfsServer extends pulumi.ComponentResource {
     // (components/network). See docs/security.md.
     this.serviceName = service.metadata.name;
     this.podSelector = selector;
-    if (args.userQuotas) this.usageMetrics = { port: usageExporterPortName, path: "/metrics" };
-    // On a preview of a new Service the provider's server-side dry run assigns no address (the
-    // field comes back empty or missing): passed on, it would fail the volume's own dry run
-    // (spec.nfs.server is required).
-    // The address is not known until the Service exists, so it stays unknown in the preview.
     // The address also carries the Deployment, so what mounts the export (the NFS volume, and so
     // every pod on its claim) is made only once the provider has seen the server's pod Ready (its
     // probe connects to 2049): the Service's own await does not check that (common.ts serviceAwait).
-    this.clusterIP = pulumi
-      .all([service.spec.clusterIP, deployment.metadata.name])
-      .apply(([ip]) => (!ip && pulumi.runtime.isDryRun() ? (pulumi.unknown as unknown as string) : ip));
-    this.registerOutputs({ serviceName: this.serviceName, clusterIP: this.clusterIP });
+    this.clusterIP = assignedAddress(service, deployment.metadata.name);
+    if (args.userQuotas) {
+      this.usageMetrics = { port: usageExporterPortName, path: "/metrics" };
+      // A Service of its own, so that the NFS Service never changes with the quotas setting.
+      const usageService = new k8s.core.v1.Service(
+        `${name}-usage-service`,
+        {
+          metadata: { name: `${name}-usage`, namespace: args.namespace, labels },
+          spec: {
+            type: "ClusterIP",
+            selector,
+            ports: [{ name: "metrics", port: usageExporterPort, targetPort: usageExporterPortName, protocol: "TCP" }],
+          },
+        },
+        { parent: this },
+      );
+      this.usageAddress = pulumi.interpolate`${assignedAddress(usageService)}:${usageExporterPort}`;
+    }
+    this.registerOutputs({ serviceName: this.serviceName, clusterIP: this.clusterIP, usageAddress: this.usageAddress });
   }
 }

@@ -7,7 +7,9 @@
  *   made in it later is counted too), and each project's hard block limit is set to the folder's
  *   quota (the default, or its override) when the kernel's differs. Nothing is ever deleted: a
  *   limit below what a folder holds only refuses further writes (EDQUOT).
- * - `export`: Prometheus text on /metrics, read at each scrape from the kernel's quota report
+ * - `export`: Prometheus text on /metrics, and for admins a usage page on /usage/ (HTML: the
+ *   disk's fill, each folder's usage, quota and share of it; /usage/usage.json the same as JSON,
+ *   which the file browser proxies), read at each request from the kernel's quota report
  *   (`xfs_quota report -p`: no walk of the tree) and statfs of the export.
  *
  * The design follows 2i2c's jupyterhub-home-nfs enforcer (BSD-3-Clause; its generate.py reconciles
@@ -24,11 +26,12 @@ export const userQuotasPy = String.raw`#!/usr/bin/env python3
 """Per-user XFS project quotas for the NFS export, and their usage as Prometheus metrics.
 
 enforce ROOT FOLDERS CONFIG INTERVAL: give each folder ROOT/FOLDERS/<name> a project and its limit.
-export ROOT FOLDERS PORT: serve /metrics on PORT.
+export ROOT FOLDERS PORT: serve /metrics, and the usage page /usage/ (and /usage/usage.json), on PORT.
 CONFIG is JSON: {"defaultBytes": n, "overridesBytes": {"<folder>": n}}, read again at every pass
 (a mounted ConfigMap changes without a restart).
 """
 import fcntl
+import html
 import http.server
 import json
 import os
@@ -160,7 +163,29 @@ def enforce(root, folders, config_path, interval):
         time.sleep(interval)
 
 
-def metrics(root, folders):
+def usage(root, folders):
+    """What the exporter serves, read at each request: the file system's size and use (statfs) and
+    each folder's usage and hard limit (0: none) from the kernel's quota report (no walk of the
+    tree); problem says why there is no report (None when it was read)."""
+    st = os.statvfs(root)
+    try:
+        problem = file_system_problem(root)
+        if problem:
+            raise RuntimeError(problem)
+        found = user_folders(root, folders)
+        report = quota_report(root)
+    except Exception as e:
+        log(f"quota report failed: {e}")
+        found, report, problem = {}, {}, str(e)
+    return {
+        "size": st.f_blocks * st.f_frsize,
+        "used": (st.f_blocks - st.f_bfree) * st.f_frsize,
+        "problem": problem,
+        "folders": [(name, *report[pid]) for name, pid in sorted(found.items()) if pid != 0 and pid in report],
+    }
+
+
+def metrics(u):
     lines = []
 
     def gauge(name, help_text, samples):
@@ -169,46 +194,105 @@ def metrics(root, folders):
         for labels, value in samples:
             lines.append(f"{name}{labels} {value}")
 
-    st = os.statvfs(root)
-    gauge("jupyterhub_nfs_filesystem_size_bytes", "Size of the exported file system.", [("", st.f_blocks * st.f_frsize)])
+    def label(name):
+        return '{user="' + name.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"}'
+
+    gauge("jupyterhub_nfs_filesystem_size_bytes", "Size of the exported file system.", [("", u["size"])])
+    gauge("jupyterhub_nfs_filesystem_used_bytes", "Bytes used on the exported file system.", [("", u["used"])])
     gauge(
-        "jupyterhub_nfs_filesystem_used_bytes",
-        "Bytes used on the exported file system.",
-        [("", (st.f_blocks - st.f_bfree) * st.f_frsize)],
+        "jupyterhub_nfs_user_used_bytes",
+        "Bytes a user's folder holds (its XFS project).",
+        [(label(name), used) for name, used, _ in u["folders"]],
     )
-    try:
-        problem = file_system_problem(root)
-        if problem:
-            raise RuntimeError(problem)
-        found = user_folders(root, folders)
-        report = quota_report(root)
-        success = 1
-    except Exception as e:
-        log(f"quota report failed: {e}")
-        found, report, success = {}, {}, 0
-    used, limits = [], []
-    for name, pid in sorted(found.items()):
-        if pid == 0 or pid not in report:
-            continue
-        label = '{user="' + name.replace("\\", "\\\\").replace('"', '\\"') + '"}'
-        used.append((label, report[pid][0]))
-        if report[pid][1] > 0:
-            limits.append((label, report[pid][1]))
-    gauge("jupyterhub_nfs_user_used_bytes", "Bytes a user's folder holds (its XFS project).", used)
-    gauge("jupyterhub_nfs_user_quota_bytes", "A user's folder's hard limit (its XFS project's).", limits)
-    gauge("jupyterhub_nfs_quota_report_success", "1 when the last quota report was read, else 0.", [("", success)])
+    gauge(
+        "jupyterhub_nfs_user_quota_bytes",
+        "A user's folder's hard limit (its XFS project's).",
+        [(label(name), limit) for name, _, limit in u["folders"] if limit > 0],
+    )
+    gauge(
+        "jupyterhub_nfs_quota_report_success",
+        "1 when the last quota report was read, else 0.",
+        [("", 0 if u["problem"] else 1)],
+    )
     return "\n".join(lines) + "\n"
 
 
+def percent(part, whole):
+    return round(100 * part / whole, 1) if whole > 0 else None
+
+
+def usage_json(u):
+    return json.dumps(
+        {
+            "filesystem": {"sizeBytes": u["size"], "usedBytes": u["used"], "percentUsed": percent(u["used"], u["size"])},
+            "quotaReport": {"ok": u["problem"] is None, "problem": u["problem"]},
+            "folders": [
+                {
+                    "folder": name,
+                    "usedBytes": used,
+                    "quotaBytes": limit or None,
+                    "percentOfQuota": percent(used, limit),
+                }
+                for name, used, limit in u["folders"]
+            ],
+        },
+        indent=1,
+    )
+
+
+def human(n):
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def usage_html(u):
+    """The page admins read: the disk's fill, then each folder, the fullest (of its quota) first.
+    Folder names come from users' names: everything from the file system is escaped."""
+    rows = sorted(u["folders"], key=lambda f: (-(percent(f[1], f[2]) or 0), -f[1], f[0]))
+    cells = "".join(
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>".format(
+            html.escape(name),
+            human(used),
+            human(limit) if limit else "none",
+            f"{percent(used, limit)} %" if limit else "",
+        )
+        for name, used, limit in rows
+    )
+    if u["problem"]:
+        body = f"<p>No per-folder usage: the quota report could not be read: {html.escape(u['problem'])}</p>"
+    else:
+        body = (
+            "<table><thead><tr><th>Folder</th><th>Used</th><th>Quota</th><th>Of quota</th></tr></thead>"
+            f"<tbody>{cells}</tbody></table>"
+        )
+    return (
+        '<!DOCTYPE html><html><head><meta charset="utf-8"><title>Notebooks: usage</title>'
+        "<style>td,th{padding:0 1em;text-align:left}</style></head><body><h1>Notebooks: usage</h1>"
+        f"<p>Disk: {human(u['used'])} of {human(u['size'])} used ({percent(u['used'], u['size'])} %)</p>"
+        f"{body}<p>From the kernel's quota report at this request (<a href=\"usage.json\">JSON</a>).</p>"
+        "</body></html>\n"
+    )
+
+
 def export(root, folders, port):
+    pages = {
+        "/metrics": ("text/plain; version=0.0.4; charset=utf-8", metrics),
+        "/usage/": ("text/html; charset=utf-8", usage_html),
+        "/usage/usage.json": ("application/json", usage_json),
+    }
+
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
-            if self.path != "/metrics":
+            if self.path not in pages:
                 self.send_error(404)
                 return
-            body = metrics(root, folders).encode()
+            content_type, render = pages[self.path]
+            body = render(usage(root, folders)).encode()
             self.send_response(200)
-            self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -216,7 +300,7 @@ def export(root, folders, port):
         def log_message(self, *args):
             pass  # one line per scrape is noise
 
-    log(f"serving /metrics on :{port}")
+    log(f"serving /metrics and /usage/ on :{port}")
     http.server.ThreadingHTTPServer(("", port), Handler).serve_forever()
 
 

@@ -245,19 +245,23 @@ function parentMount<T extends BindMount>(m: BindMount, earlier: T[]): T | undef
 }
 
 /**
- * A mount point inside an earlier mount (a folder mounted into the home folder), made as the
- * runtime makes a missing one: as root, mode 0755, in that mount's folder. On an export that
- * squashes root, root is nobody there (and fails where nobody may not write); in a read-only
- * mount it cannot be made at all. Elsewhere (the container's root) the overlay takes it.
+ * A mount point inside an earlier mount (a folder mounted into the home folder), looked up and,
+ * when missing, made as the runtime does: as root, mode 0755, in that mount's folder. On an export
+ * that squashes root, root is nobody there: it fails where nobody may not search (an existing
+ * mount point in a 0750 folder, as the kernel lab showed) or write; in a read-only mount it cannot
+ * be made at all. Elsewhere (the container's root) the overlay takes it.
  */
 function makeMountPoint(m: BindMount, earlier: (BindMount & { nfs: boolean })[], rootSquash: boolean): void {
   const parent = parentMount(m, earlier);
   if (!parent || fs.statSync(parent.source).isFile()) return;
   const point = path.join(parent.source, path.relative(parent.target, m.target));
-  if (fs.existsSync(point)) return;
-  if (parent.readOnly) throw new Error(`mount point ${m.target}: ${parent.target} is mounted read-only`);
+  const squashed = parent.nfs && rootSquash;
+  if (!squashed && fs.existsSync(point)) return;
+  if (parent.readOnly && !fs.existsSync(point)) {
+    throw new Error(`mount point ${m.target}: ${parent.target} is mounted read-only`);
+  }
   try {
-    prepareSubPath(parent.source, path.relative(parent.source, point), 0o755, parent.nfs && rootSquash);
+    prepareSubPath(parent.source, path.relative(parent.source, point), 0o755, squashed);
   } catch (err: unknown) {
     throw new Error(`mount point ${m.target} (made by the runtime, as root): ${(err as Error).message}`);
   }

@@ -285,14 +285,20 @@ export class KernelLab {
    * readOnly), as the journey's kubelet stand-in reads them; `volumes` maps each volume the
    * container mounts to a folder on the lab's node. A missing subPath is first made by root with
    * the volume root's mode, as the kubelet does (through the node's NFS mount: on an export that
-   * squashes root, the server decides). Programs come from this machine.
+   * squashes root, the server decides). Programs come from this machine; `image` says which and
+   * how they start (the image's stand-in: its command, user, files), by default none.
    */
-  containerScript(spec: PodSpec, container: Container, volumes: Record<string, string>): string {
+  containerScript(
+    spec: PodSpec,
+    container: Container,
+    volumes: Record<string, string>,
+    image: ImageStandIn = thisMachine,
+  ): { script: string; uid: number; gid: number } {
     const scratch = `/run/containers/${++this.requests}`;
     const { argv, process: proc } = containerCommandLine({
       spec,
       container,
-      image: thisMachine,
+      image,
       volumes: new Map(Object.entries(volumes).map(([name, dir]) => [name, { dir, nfs: false }])),
       env: {},
       // The lab's NFS server squashes root itself, when its export says so.
@@ -314,12 +320,75 @@ export class KernelLab {
         ? `{ echo ${q(`mount point ${m.target}: its parent is mounted read-only`)} >&2; false; }`
         : `{ [ -e ${q(m.point)} ] || mkdir -m 0755 ${q(m.point)} || { echo ${q(`mount point ${m.target} (made by the runtime, as root) failed`)} >&2; false; }; }`,
     );
-    return [...subPaths, ...mountPoints, argv.map(q).join(" ")].join(" && \\\n");
+    return {
+      script: [...subPaths, ...mountPoints, argv.map(q).join(" ")].join(" && \\\n"),
+      uid: proc.uid,
+      gid: proc.gid,
+    };
   }
 
   /** Runs one container of a pod spec (see containerScript). */
   runContainer(spec: PodSpec, container: Container, volumes: Record<string, string>): Promise<Answer> {
-    return this.run(this.containerScript(spec, container, volumes));
+    return this.run(this.containerScript(spec, container, volumes).script);
+  }
+
+  /**
+   * Starts one container of a pod spec in the background, in its own session (see containerScript);
+   * its output goes to a log (containerLog). Resolves once it is started, not ready.
+   */
+  async startContainer(
+    spec: PodSpec,
+    container: Container,
+    volumes: Record<string, string>,
+    image: ImageStandIn = thisMachine,
+  ): Promise<void> {
+    const { script, uid, gid } = this.containerScript(spec, container, volumes, image);
+    const log = path.join(this.dir, `${container.name}.log`);
+    // The container's own: a program that reopens /dev/stderr (nginx) may, as in a runtime.
+    fs.writeFileSync(log, "");
+    fs.chownSync(log, uid, gid);
+    await this.ok(
+      `setsid sh -c ${q(script)} >>${q(log)} 2>&1 </dev/null & echo $! >/run/container-${container.name}.pid`,
+    );
+  }
+
+  /**
+   * The pod's ConfigMap, Secret and emptyDir volumes as folders of the lab, written as the kubelet
+   * writes them (a key per file; a Secret's stringData or base64 data), from the rendered
+   * `manifests`; by volume name.
+   */
+  podVolumes(spec: PodSpec, manifests: JsonObject[]): Record<string, string> {
+    const folders: Record<string, string> = {};
+    const named = (kind: string, name: string | undefined) => {
+      const found = manifests.find((m) => m.kind === kind && (m.metadata as JsonObject).name === name);
+      if (!found) throw new Error(`no ${kind} ${name} rendered`);
+      return found;
+    };
+    for (const v of spec.volumes ?? []) {
+      let files: Record<string, string> | undefined;
+      if (v.configMap) files = (named("ConfigMap", v.configMap.name).data ?? {}) as Record<string, string>;
+      else if (v.secret) {
+        const secret = named("Secret", v.secret.secretName);
+        files = {
+          ...Object.fromEntries(
+            Object.entries((secret.data ?? {}) as Record<string, string>).map(([k, b64]) => [
+              k,
+              Buffer.from(b64, "base64").toString(),
+            ]),
+          ),
+          ...((secret.stringData ?? {}) as Record<string, string>),
+        };
+      } else if (!v.emptyDir) continue;
+      const dir = path.join(this.dir, "volumes", v.name);
+      // An emptyDir is writable by every uid, as the kubelet makes it.
+      fs.mkdirSync(dir, { recursive: true, mode: 0o777 });
+      fs.chmodSync(dir, 0o777);
+      for (const [key, value] of Object.entries(files ?? {})) {
+        fs.writeFileSync(path.join(dir, key), value, { mode: 0o644 });
+      }
+      folders[v.name] = dir;
+    }
+    return folders;
   }
 
   /**
@@ -416,32 +485,15 @@ export class KernelLab {
    * ConfigMaps, written into folders of the lab as the kubelet writes a ConfigMap volume). Resolves
    * with the folder of each ConfigMap volume, so a test can change it as the kubelet would.
    */
-  async startNfsSidecars(deployment: JsonObject, configMaps: JsonObject[]): Promise<Record<string, string>> {
+  async startNfsSidecars(deployment: JsonObject, manifests: JsonObject[]): Promise<Record<string, string>> {
     const pod = nfsServerPod(deployment);
-    const volumes: Record<string, string> = { [pod.volume]: pod.mountPath };
-    for (const v of pod.spec.volumes ?? []) {
-      if (!v.configMap) continue;
-      const cm = configMaps.find((m) => (m.metadata as JsonObject).name === v.configMap?.name);
-      if (!cm) throw new Error(`no ConfigMap ${v.configMap.name} rendered`);
-      const dir = path.join(this.dir, "configmaps", v.name);
-      fs.mkdirSync(dir, { recursive: true });
-      for (const [key, value] of Object.entries((cm.data ?? {}) as Record<string, string>)) {
-        fs.writeFileSync(path.join(dir, key), value, { mode: 0o644 });
-      }
-      volumes[v.name] = dir;
-    }
-    for (const c of pod.spec.containers.slice(1)) {
-      const log = path.join(this.dir, `${c.name}.log`);
-      // Its own session, so that stopNfsSidecars ends the container's processes together.
-      await this.ok(
-        `setsid sh -c ${q(this.containerScript(pod.spec, c, volumes))} >${q(log)} 2>&1 </dev/null & echo $! >/run/sidecar-${c.name}.pid`,
-      );
-    }
+    const volumes: Record<string, string> = { [pod.volume]: pod.mountPath, ...this.podVolumes(pod.spec, manifests) };
+    for (const c of pod.spec.containers.slice(1)) await this.startContainer(pod.spec, c, volumes);
     return volumes;
   }
 
-  /** A sidecar's output so far (started by startNfsSidecars). */
-  sidecarLog(name: string): string {
+  /** A container's output so far (started by startContainer or startNfsSidecars). */
+  containerLog(name: string): string {
     const log = path.join(this.dir, `${name}.log`);
     return fs.existsSync(log) ? fs.readFileSync(log, "utf8") : "";
   }

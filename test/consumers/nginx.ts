@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, test } from "node:test";
-import type { Rendering } from "../../render";
-import { fileBrowserOf, imageConfD, NginxUnderTest, type RenderedFileBrowser } from "../support/nginx";
+import { usageOffText } from "../../components/fileBrowser/nginxConf";
+import { userQuotasPy } from "../../components/storage/userQuotasScript";
+import { credentialsOf, fileBrowserOf, freeLoopbackPort, imageConfD, NginxUnderTest } from "../support/nginx";
+import { manifest } from "../support/rendered";
 import { configOf, renderVariation, variations } from "../support/variations";
 
 /** The throw-away folder nginx serves: a shared volume with two users' notebooks. */
@@ -15,21 +18,31 @@ const files = {
   "notebooks/bob/notes.md": "# bob's notes\n",
 };
 
-/** The user and password the rendered htpasswd accepts: the RandomPassword whose bcrypt hash it carries. */
-function credentialsOf(r: Rendering, fb: RenderedFileBrowser): { user: string; password: string } {
-  const lines = fb.htpasswd?.content.split("\n").filter((l) => l !== "") ?? [];
-  assert.equal(lines.length, 1, `expected one htpasswd line, got ${lines.length}`);
-  const [user, hash] = lines[0].split(":");
-  assert.match(hash, /^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/, "the htpasswd entry is not a bcrypt hash");
-  const source = r.resources.find((x) => x.type.startsWith("random:") && x.outputs.bcryptHash === hash);
-  assert.ok(source, "no RandomPassword produced the htpasswd hash");
-  assert.equal(typeof source.outputs.result, "string");
-  return { user, password: String(source.outputs.result) };
-}
-
 const basic = (user: string, password: string) => ({
   authorization: `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`,
 });
+
+/**
+ * The NFS server's usage exporter (the real script, `export`) on this machine, over `root`, on a
+ * loopback port: it stands in for the usage Service. This machine's file system is not XFS with
+ * project quotas, so it serves the disk's fill and why there is no per-folder usage (the kernel
+ * lab serves the real quota report). Resolves once it answers on `port`.
+ */
+async function startUsageExporter(dir: string, root: string, port: number): Promise<ChildProcess> {
+  const script = path.join(dir, "user_quotas.py");
+  fs.writeFileSync(script, userQuotasPy);
+  const child = spawn("python3", [script, "export", root, "notebooks", String(port)], { stdio: "ignore" });
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const up = await fetch(`http://127.0.0.1:${port}/usage/usage.json`).then(
+      (res) => res.ok,
+      () => false,
+    );
+    if (up) return child;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  child.kill();
+  throw new Error("the usage exporter never answered");
+}
 
 describe("the file browser's nginx config under Debian's nginx", () => {
   for (const v of variations()) {
@@ -55,7 +68,15 @@ describe("the file browser's nginx config under Debian's nginx", () => {
       const creds = credentialsOf(r, fb);
       const auth = basic(creds.user, creds.password);
 
-      const nginx = await NginxUnderTest.prepare(fb, files);
+      // With per-user quotas, /usage/ is proxied to the usage exporter's Service.
+      const quotas = cfg.userQuotaDefault !== "" && cfg.diskKind !== "filestore";
+      const usagePort = quotas ? await freeLoopbackPort() : undefined;
+      const nginx = await NginxUnderTest.prepare(
+        fb,
+        files,
+        usagePort === undefined ? {} : { proxyPass: `http://127.0.0.1:${usagePort}` },
+      );
+      let exporter: ChildProcess | undefined;
       try {
         // What the rewrite replaced must be what the pod has: its port, its mounts.
         assert.equal(nginx.rewritten.listen, String(fb.containerPort), "nginx must listen on the container port");
@@ -124,6 +145,43 @@ describe("the file browser's nginx config under Debian's nginx", () => {
           assert.ok(fs.existsSync(path.join(nginx.filesDir, "notebooks/bob/notes.md")));
         });
 
+        await t.test(
+          "/usage/: each folder's usage from the NFS server's usage exporter, or why there is none",
+          async () => {
+            const anonymous = await fetch(nginx.url("/usage/"));
+            await anonymous.arrayBuffer();
+            assert.equal(anonymous.status, 401, "behind the same basic auth");
+            if (usagePort === undefined) {
+              const res = await fetch(nginx.url("/usage/"), { headers: auth });
+              assert.equal(res.status, 404);
+              assert.equal(await res.text(), `${usageOffText}\n`);
+              return;
+            }
+            const service = manifest(r, "Service", "nfs-server-usage");
+            const { clusterIP, ports } = service.spec as { clusterIP: string; ports: { port: number }[] };
+            assert.equal(
+              nginx.rewritten.proxyPass,
+              `http://${clusterIP}:${ports[0].port}`,
+              "the usage Service's address",
+            );
+            exporter = await startUsageExporter(nginx.dir, nginx.filesDir, usagePort);
+            const res = await fetch(nginx.url("/usage/"), { headers: auth });
+            const page = await res.text();
+            assert.equal(res.status, 200, `${page}\n${nginx.errorLogText()}`);
+            assert.match(res.headers.get("content-type") ?? "", /^text\/html/);
+            assert.match(page, /<p>Disk: [\d.]+ \S+ of [\d.]+ \S+ used \([\d.]+ %\)<\/p>/);
+            assert.match(page, /No per-folder usage: the quota report could not be read: .* not XFS/);
+            const json = (await (await fetch(nginx.url("/usage/usage.json"), { headers: auth })).json()) as {
+              quotaReport: { ok: boolean };
+              folders: unknown[];
+            };
+            assert.deepEqual([json.quotaReport.ok, json.folders], [false, []]);
+            const post = await fetch(nginx.url("/usage/"), { method: "POST", headers: auth, body: "x" });
+            await post.arrayBuffer();
+            assert.equal(post.status, 403, "read-only");
+          },
+        );
+
         await t.test("answers the readiness probe without credentials", async () => {
           const res = await fetch(nginx.url("/healthz"));
           assert.equal(res.status, 200);
@@ -148,6 +206,7 @@ describe("the file browser's nginx config under Debian's nginx", () => {
           assert.match(body, /href="alice\/"/);
         });
       } finally {
+        exporter?.kill();
         await nginx.stop();
       }
     });

@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
@@ -87,6 +88,18 @@ export function fileBrowserOf(r: Rendering): RenderedFileBrowser | undefined {
   };
 }
 
+/** The user and password the rendered htpasswd accepts: the RandomPassword whose bcrypt hash it carries. */
+export function credentialsOf(r: Rendering, fb: RenderedFileBrowser): { user: string; password: string } {
+  const lines = fb.htpasswd?.content.split("\n").filter((l) => l !== "") ?? [];
+  assert.equal(lines.length, 1, `expected one htpasswd line, got ${lines.length}`);
+  const [user, hash] = lines[0].split(":");
+  assert.match(hash, /^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/, "the htpasswd entry is not a bcrypt hash");
+  const source = r.resources.find((x) => x.type.startsWith("random:") && x.outputs.bcryptHash === hash);
+  assert.ok(source, "no RandomPassword produced the htpasswd hash");
+  assert.equal(typeof source.outputs.result, "string");
+  return { user, password: String(source.outputs.result) };
+}
+
 /** Replaces the one directive `name` in `conf` (it must occur exactly once) and returns its old argument. */
 function rewriteDirective(conf: string, name: string, replace: (arg: string) => string): { conf: string; was: string } {
   const re = new RegExp(`^(\\s*)${name}\\s+([^;\\n]+);`, "gm");
@@ -132,7 +145,7 @@ export class NginxUnderTest {
 
   private constructor(
     readonly port: number,
-    readonly rewritten: { listen: string; root: string; htpasswdFile?: string },
+    readonly rewritten: { listen: string; root: string; htpasswdFile?: string; proxyPass?: string },
     dir: string,
   ) {
     this.dir = dir;
@@ -142,10 +155,15 @@ export class NginxUnderTest {
     if (process.getuid?.() === 0) this.runAs = { uid: 65534, gid: 65534 };
   }
 
-  /** Lays out the temporary folder; `files` maps paths under the served root to contents or sizes. */
+  /**
+   * Lays out the temporary folder; `files` maps paths under the served root to contents or sizes;
+   * `proxyPass`, when given, replaces the one proxy_pass target (a Service address, here a local
+   * stand-in's).
+   */
   static async prepare(
     fb: RenderedFileBrowser,
     files: Record<string, string | { size: number }>,
+    o: { proxyPass?: string } = {},
   ): Promise<NginxUnderTest> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nginx-file-browser-"));
     const port = await freeLoopbackPort();
@@ -162,7 +180,13 @@ export class NginxUnderTest {
       conf = auth.conf;
       htpasswdFile = auth.was;
     }
-    const under = new NginxUnderTest(port, { listen: listen.was, root: root.was, htpasswdFile }, dir);
+    let proxyPass: string | undefined;
+    if (o.proxyPass !== undefined) {
+      const proxy = rewriteDirective(conf, "proxy_pass", () => o.proxyPass ?? "");
+      conf = proxy.conf;
+      proxyPass = proxy.was;
+    }
+    const under = new NginxUnderTest(port, { listen: listen.was, root: root.was, htpasswdFile, proxyPass }, dir);
     under.layOut(conf, fb, files);
     return under;
   }
