@@ -18,6 +18,8 @@ describe("what pulumi up waits for", () => {
   for (const [stack, overrides] of [
     ["dev", []],
     ["prod", []],
+    // Per-user quotas add the usage exporter's Service.
+    ["prod", ["userQuotaDefault=10Gi"]],
     [
       "prod",
       [
@@ -29,7 +31,8 @@ describe("what pulumi up waits for", () => {
     ],
   ] as const) {
     it(`skips the await of every ClusterIP Service but the NFS server's, and keeps a LoadBalancer's (${stack} ${overrides.join(" ")})`, async () => {
-      const services = manifests(await rendered(stack, [...overrides]), "Service");
+      const given: readonly string[] = overrides;
+      const services = manifests(await rendered(stack, [...given]), "Service");
       assert.ok(services.length >= 5, `only ${services.length} Services rendered`);
       for (const s of services) {
         const meta = s.metadata as JsonObject;
@@ -45,7 +48,13 @@ describe("what pulumi up waits for", () => {
           assert.equal(annotations["pulumi.com/skipAwait"], skipAwait["pulumi.com/skipAwait"], String(meta.name));
         }
       }
-      if (overrides.length > 0) {
+      if (given.includes("userQuotaDefault=10Gi")) {
+        assert.ok(
+          services.some((s) => (s.metadata as JsonObject).name === "nfs-server-usage"),
+          "no usage exporter Service rendered",
+        );
+      }
+      if (given.includes("proxyServiceType=LoadBalancer")) {
         assert.deepEqual(
           services
             .filter((s) => (s.spec as JsonObject).type === "LoadBalancer")

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { labelsFor, selectorFor } from "../common";
+import { labelsFor, selectorFor, serviceAwait } from "../common";
 import { userQuotasPy } from "./userQuotasScript";
 
 export interface NfsServerArgs {
@@ -315,7 +315,12 @@ export class NfsServer extends pulumi.ComponentResource {
       const usageService = new k8s.core.v1.Service(
         `${name}-usage-service`,
         {
-          metadata: { name: `${name}-usage`, namespace: args.namespace, labels },
+          metadata: {
+            name: `${name}-usage`,
+            namespace: args.namespace,
+            labels,
+            annotations: serviceAwait("ClusterIP"),
+          },
           spec: {
             type: "ClusterIP",
             selector,
