@@ -6,9 +6,11 @@
 # modules, loopback up, the lab's folder on this machine shared at the same path (requests in,
 # answers out), then it runs the requests one at a time until asked to halt.
 #
-# The kernel passes unknown `key=value` words of its command line as environment: lab=<folder>.
+# The kernel passes unknown `key=value` words of its command line as environment: lab=<folder>,
+# repo=<folder>.
 set -u
 : "${lab:?the kernel command line names the lab folder: lab=<folder>}"
+: "${repo:?the kernel command line names the repository: repo=<folder>}"
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 kernel_release=$(uname -r)
 
@@ -51,6 +53,10 @@ hostname node
 
 mkdir -p "$lab"
 mount -t hostfs -o "$lab" hostfs "$lab"
+# The repository (repo=<folder>), read-only at the same path: the requests run its scripts, and the
+# tmpfs on /tmp above would hide a clone made under /tmp.
+mkdir -p "$repo"
+mount -r -t hostfs -o "$repo" hostfs "$repo"
 mkdir -p "$lab/requests" "$lab/answers"
 : >"$lab/ready"
 while [ ! -e "$lab/halt" ]; do

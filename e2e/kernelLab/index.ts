@@ -32,6 +32,7 @@ import { orphansMarked, startWatchdog, stopWatchdog } from "../lib/watchdog";
 const kernel = "/usr/bin/linux.uml";
 const guestInit = path.join(__dirname, "guest.sh");
 const nfsServerScript = path.join(__dirname, "nfsServer.sh");
+const repoRoot = path.resolve(__dirname, "..", "..");
 /** Where the Filestore stand-in keeps its NFSv4 pseudo-root on the lab's node (startFilestore). */
 const filestoreRoot = "/srv/filestore";
 
@@ -192,6 +193,8 @@ export class KernelLab {
       "ro",
       `init=${guestInit}`,
       `lab=${dir}`,
+      // The repository, whose scripts the requests run: the guest's own /tmp hides a clone there.
+      `repo=${repoRoot}`,
       // mconsole's socket and the kernel's pid file go here, not into ~/.uml.
       `uml_dir=${dir}`,
       "umid=lab",
