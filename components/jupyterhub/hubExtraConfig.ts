@@ -27,6 +27,9 @@ export const hubAppSections: readonly string[] = [
   "Configurable",
 ];
 
+/** Authenticator settings (JupyterHub's Authenticator base) that say who may log in and who is admin, whatever the class. */
+const whoMayLogIn = ["allowed_users", "allowed_groups", "allow_all", "allow_existing_users", "admin_users"] as const;
+
 /**
  * What a snippet may not change, and why each matters: who may log in and as whom, the LDAP
  * connection every password crosses, and what a user's pod may do and see (its identity, its
@@ -43,11 +46,7 @@ export const protectedSettings: readonly ProtectedSettings[] = [
     what: "who may log in, and how the hub reaches LDAP",
     sections: ["LDAPAuthenticator", "Authenticator", "LoggingConfigurable", "Configurable"],
     keys: [
-      "allowed_users",
-      "allowed_groups",
-      "allow_all",
-      "allow_existing_users",
-      "admin_users",
+      ...whoMayLogIn,
       "server_address",
       "server_port",
       "tls_strategy",
@@ -61,11 +60,7 @@ export const protectedSettings: readonly ProtectedSettings[] = [
     what: "who may log in through the OAuth provider, and which provider the hub trusts",
     sections: [cls, "OAuthenticator", "Authenticator", "LoggingConfigurable", "Configurable"],
     keys: [
-      "allowed_users",
-      "allowed_groups",
-      "allow_all",
-      "allow_existing_users",
-      "admin_users",
+      ...whoMayLogIn,
       "admin_groups",
       "manage_groups",
       "auth_state_groups_key",
